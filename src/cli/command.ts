@@ -1,0 +1,55 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BridgeError } from '../errors.ts';
+
+/** Exit codes shared by every command; documented in `gong-bridge --help` and the README. */
+export const ExitCode = {
+  ok: 0,
+  /** Some input was invalid, or some work did not succeed (e.g. an invalid line). */
+  failure: 1,
+  /** Usage error: unknown flag, bad argument, unreadable input file. */
+  usage: 2,
+  /** Configuration or environment problem found at start-up. */
+  config: 3,
+} as const;
+
+export interface CliIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands race it. */
+  readonly signal: AbortSignal;
+}
+
+export interface CliCommand {
+  readonly name: string;
+  readonly summary: string;
+  /** Full help text: usage line, options and at least one example. */
+  readonly help: string;
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Strict flag parsing for every command: an unknown flag or a missing value becomes a USAGE
+ * error (exit 2, one line) instead of a stack trace.
+ */
+export function parseCommandArgs<T extends OptionSpec>(options: T, argv: string[], allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new BridgeError('USAGE', message ?? 'invalid arguments', { cause });
+  }
+}
+
+export function numberOption(name: string, value: string | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min) {
+    throw new BridgeError('USAGE', `--${name} must be a number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}

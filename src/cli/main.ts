@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+import { isBridgeError } from '../errors.ts';
+import { ExitCode, type CliCommand, type CliIo } from './command.ts';
+
+/**
+ * Commands load lazily so `gong-bridge check-payload` does not pay for kafkajs, and so each
+ * command lives in one file under commands/.
+ */
+const commands: Record<string, () => Promise<CliCommand>> = {
+  // Add one line per command, keep alphabetical.
+};
+
+function mainHelp(): string {
+  const names = Object.keys(commands).sort();
+  return [
+    'gong-bridge: deliver Kafka interaction events to Gong\'s Post a Digital Interaction API.',
+    '',
+    'Usage: gong-bridge <command> [options]',
+    '',
+    'Commands:',
+    ...names.map((name) => `  ${name}`),
+    '',
+    'Run `gong-bridge <command> --help` for a command\'s options and examples.',
+    '',
+    'Exit codes: 0 ok, 1 some input invalid or work failed, 2 usage error or unreadable input,',
+    '            3 configuration error.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${mainHelp()}\n`);
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    const { version } = await import('../version.ts');
+    io.stdout.write(`${version}\n`);
+    return ExitCode.ok;
+  }
+  const load = commands[name];
+  if (load === undefined) {
+    io.stderr.write(`gong-bridge: unknown command "${name}". Run gong-bridge --help.\n`);
+    return ExitCode.usage;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${command.help.trimEnd()}\n`);
+    return ExitCode.ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (isBridgeError(error) && (error.code === 'USAGE' || error.code === 'INPUT_UNREADABLE')) {
+      io.stderr.write(`gong-bridge ${name}: ${error.message}\n`);
+      return ExitCode.usage;
+    }
+    if (isBridgeError(error) && error.code === 'CONFIG_INVALID') {
+      io.stderr.write(`gong-bridge ${name}: ${error.message}\n`);
+      return ExitCode.config;
+    }
+    throw error;
+  }
+}
+
+const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));
+if (isEntryPoint || process.argv[1]?.endsWith('gong-bridge')) {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    // A second signal exits at once; that is safe because nothing past the last delivered record
+    // was ever committed.
+    if (signals > 1) process.exit(130);
+    controller.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`gong-bridge: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

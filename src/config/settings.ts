@@ -1,0 +1,188 @@
+import { z } from 'zod';
+
+/**
+ * The single catalogue of environment variables gong-bridge reads. Every entry carries its doc,
+ * so the configuration reference, the Helm chart test and compose checks are derived from here
+ * rather than from hand-kept lists. `secret` entries also accept `<NAME>_FILE`, the way
+ * Kubernetes mounts secrets, and are redacted from logs.
+ */
+export interface SettingSpec {
+  readonly schema: z.ZodType;
+  readonly doc: string;
+  readonly group: 'kafka' | 'registry' | 'gong' | 'limiter' | 'redis' | 'runtime' | 'observability';
+  readonly secret?: boolean;
+  /** Shown in docs when the default is computed rather than literal. */
+  readonly defaultDoc?: string;
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const positive = (min = 1) => z.coerce.number().min(min);
+const csv = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  )
+  .pipe(z.array(z.string()).min(1, 'must list at least one entry'));
+const url = z.url();
+
+export const settings = {
+  KAFKA_BROKERS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated bootstrap brokers, host:port.' },
+  KAFKA_TOPICS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated input topics.' },
+  KAFKA_GROUP_ID: { group: 'kafka', schema: z.string().min(1).default('gong-bridge'), doc: 'Consumer group id.' },
+  KAFKA_DLQ_TOPIC: {
+    group: 'kafka',
+    schema: z.string().min(1).optional(),
+    doc: 'Dead-letter topic.',
+    defaultDoc: '<first input topic>.dlq',
+  },
+  KAFKA_CLIENT_ID: { group: 'kafka', schema: z.string().min(1).default('gong-bridge'), doc: 'Kafka client id.' },
+  KAFKA_SSL: { group: 'kafka', schema: bool.default(false), doc: 'Connect to the brokers over TLS.' },
+  KAFKA_SSL_CA_FILE: { group: 'kafka', schema: z.string().optional(), doc: 'PEM file of CAs that sign the broker certificates.' },
+  KAFKA_SSL_CERT_FILE: { group: 'kafka', schema: z.string().optional(), doc: 'PEM client certificate for mutual TLS.' },
+  KAFKA_SSL_KEY_FILE: { group: 'kafka', schema: z.string().optional(), doc: 'PEM private key for mutual TLS.' },
+  KAFKA_SSL_REJECT_UNAUTHORIZED: {
+    group: 'kafka',
+    schema: bool.default(true),
+    doc: 'Verify the broker certificate chain and host name.',
+  },
+  KAFKA_SASL_MECHANISM: {
+    group: 'kafka',
+    schema: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+    doc: 'SASL mechanism; unset disables SASL.',
+  },
+  KAFKA_SASL_USERNAME: { group: 'kafka', schema: z.string().optional(), doc: 'SASL user name.' },
+  KAFKA_SASL_PASSWORD: { group: 'kafka', schema: z.string().optional(), doc: 'SASL password.', secret: true },
+  KAFKA_CONNECTION_TIMEOUT_MS: {
+    group: 'kafka',
+    schema: int(100).default(10_000),
+    doc: 'How long to wait for a broker connection before failing with a clear error.',
+  },
+
+  SCHEMA_REGISTRY_URL: { group: 'registry', schema: url.optional(), doc: 'Confluent-compatible schema registry base URL.' },
+  SCHEMA_REGISTRY_USERNAME: { group: 'registry', schema: z.string().optional(), doc: 'Registry basic-auth user.' },
+  SCHEMA_REGISTRY_PASSWORD: {
+    group: 'registry',
+    schema: z.string().optional(),
+    doc: 'Registry basic-auth password.',
+    secret: true,
+  },
+
+  GONG_BASE_URL: {
+    group: 'gong',
+    schema: url.default('https://api.gong.io'),
+    doc: 'Gong API base URL; tenant URLs such as https://us-12345.api.gong.io work.',
+  },
+  GONG_ACCESS_KEY: { group: 'gong', schema: z.string().optional(), doc: 'Gong access key (Basic auth).', secret: true },
+  GONG_ACCESS_KEY_SECRET: {
+    group: 'gong',
+    schema: z.string().optional(),
+    doc: 'Gong access key secret (Basic auth).',
+    secret: true,
+  },
+  GONG_BEARER_TOKEN: { group: 'gong', schema: z.string().optional(), doc: 'Gong OAuth bearer token.', secret: true },
+  GONG_BEARER_TOKEN_FILE: {
+    group: 'gong',
+    schema: z.string().optional(),
+    doc: 'File holding the bearer token; re-read when it changes, so rotation needs no restart.',
+  },
+  GONG_CONNECT_TIMEOUT_MS: { group: 'gong', schema: int(1).default(10_000), doc: 'TCP/TLS connect timeout.' },
+  GONG_HEADERS_TIMEOUT_MS: {
+    group: 'gong',
+    schema: int(1).default(30_000),
+    doc: 'Time allowed for Gong to send response headers.',
+  },
+  GONG_BODY_TIMEOUT_MS: { group: 'gong', schema: int(1).default(30_000), doc: 'Time allowed between body chunks.' },
+  GONG_MAX_CONNECTIONS: { group: 'gong', schema: int(1, 1024).default(16), doc: 'Keep-alive pool size.' },
+  GONG_MAX_BODY_BYTES: {
+    group: 'gong',
+    schema: int(1024).default(1_048_576),
+    doc: 'Largest request body sent to Gong; larger bodies are dead-lettered.',
+  },
+  GONG_RETRY_BASE_MS: { group: 'gong', schema: int(1).default(500), doc: 'First backoff step for transient failures.' },
+  GONG_RETRY_MAX_MS: { group: 'gong', schema: int(1).default(60_000), doc: 'Backoff cap.' },
+  GONG_RETRY_ALERT_ATTEMPTS: {
+    group: 'gong',
+    schema: int(1).default(10),
+    doc: 'Attempts after which a stuck record is reported (retries never stop).',
+  },
+  GONG_RETRY_ALERT_AFTER_MS: {
+    group: 'gong',
+    schema: int(1).default(300_000),
+    doc: 'Age after which a stuck record is reported (retries never stop).',
+  },
+
+  GONG_RATE_PER_SECOND: {
+    group: 'limiter',
+    schema: positive(0.001).default(3),
+    doc: 'Calls per rolling second for the whole account.',
+  },
+  GONG_BURST: {
+    group: 'limiter',
+    schema: int(1).optional(),
+    doc: 'Calls allowed back to back; never more than the rate within any rolling second.',
+    defaultDoc: 'GONG_RATE_PER_SECOND',
+  },
+  GONG_DAILY_LIMIT: { group: 'limiter', schema: int(1).default(10_000), doc: 'Calls per day for the whole account.' },
+  GONG_DAILY_WINDOW: {
+    group: 'limiter',
+    schema: z.enum(['rolling', 'utc-day']).default('rolling'),
+    doc: 'How the daily budget is counted: a rolling 24 h or the UTC calendar day.',
+  },
+  GONG_EXPECTED_REPLICAS: {
+    group: 'limiter',
+    schema: int(1).default(1),
+    doc: 'Replica count; without Redis each replica limits itself to rate / replicas.',
+  },
+  GONG_LIMITER_DISABLED: {
+    group: 'limiter',
+    schema: bool.default(false),
+    doc: 'Turn the limiter off (benchmarks against an unthrottled sandbox only).',
+  },
+
+  REDIS_URL: { group: 'redis', schema: url.optional(), doc: 'Redis for the cluster-wide quota; required past one replica.', secret: true },
+  REDIS_KEY_PREFIX: { group: 'redis', schema: z.string().default('gong-bridge'), doc: 'Prefix of the limiter keys.' },
+
+  HTTP_PORT: { group: 'observability', schema: int(0, 65_535).default(9464), doc: 'Port of /metrics, /healthz, /readyz.' },
+  HTTP_HOST: { group: 'observability', schema: z.string().default('0.0.0.0'), doc: 'Address the HTTP endpoints bind.' },
+  LOG_LEVEL: {
+    group: 'observability',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    doc: 'pino log level.',
+  },
+  LOG_REDACT_PII: {
+    group: 'observability',
+    schema: bool.default(false),
+    doc: 'Also redact person name, email and phone number from logs.',
+  },
+
+  MAX_IN_FLIGHT: { group: 'runtime', schema: int(1).default(32), doc: 'Records being delivered at once.' },
+  MAX_BUFFERED: {
+    group: 'runtime',
+    schema: int(1).default(1_000),
+    doc: 'Records fetched but not finished; partitions pause beyond it.',
+  },
+  MAX_RECORD_BYTES: {
+    group: 'runtime',
+    schema: int(1).default(1_048_576),
+    doc: 'Records larger than this are dead-lettered.',
+  },
+  COMMIT_INTERVAL_MS: { group: 'runtime', schema: int(10).default(5_000), doc: 'How often completed offsets are committed.' },
+  SHUTDOWN_TIMEOUT_MS: {
+    group: 'runtime',
+    schema: int(0).default(30_000),
+    doc: 'Time allowed to drain in-flight work on SIGTERM.',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof settings;
+export type Settings = { readonly [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+export const settingNames = Object.keys(settings) as SettingName[];
+export const secretSettingNames = settingNames.filter(
+  (name) => (settings[name] as SettingSpec).secret === true,
+);
