@@ -1,0 +1,102 @@
+/**
+ * The typed events the delivery engine emits. Metrics and logs subscribe to them; tests await
+ * them. Payloads are plain data so a subscriber never reaches into the engine.
+ */
+
+/** Why an attempt did not settle the record; used as a metric label, so keep it low-cardinality. */
+export type RetryReason = 'transient-status' | 'transport' | 'throttled' | 'halted';
+
+export interface DeliveryEventMap {
+  /** Gong answered 2xx. */
+  delivered: { eventId?: string; status: number; requestId?: string; attempts: number; elapsedMs: number };
+  /** Gong answered 409: the event was accepted earlier (for example a reply that got lost). */
+  duplicate: { eventId?: string; requestId?: string; attempts: number; elapsedMs: number };
+  /** Gong refused the body; the record belongs in the dead-letter topic. */
+  rejected: {
+    eventId?: string;
+    status: number;
+    requestId?: string;
+    errors: readonly string[];
+    attempts: number;
+  };
+  /** The body failed our own validation or size check; no call was made. */
+  invalid: { eventId?: string; errors: readonly string[] };
+  /** One attempt failed transiently; the record is retried after `delayMs`. */
+  retry: {
+    eventId?: string;
+    attempt: number;
+    reason: RetryReason;
+    status?: number;
+    code?: string;
+    delayMs: number;
+  };
+  /** Gong answered 429: every caller waits `retryAfterMs`. */
+  throttled: { eventId?: string; retryAfterMs: number; requestId?: string };
+  /**
+   * Gong refused our credentials (401/403) or the endpoint is misconfigured (404/405/3xx):
+   * delivery halts for every caller until a probe succeeds.
+   */
+  'auth-failed': {
+    status: number;
+    reason: 'credentials' | 'endpoint' | 'token-unavailable';
+    requestId?: string;
+    errors?: readonly string[];
+  };
+  /** A probe made during a halt; `status` or `code` tells what Gong answered. */
+  'auth-probe': { status?: number; code?: string; probes: number; nextProbeInMs?: number };
+  /** A probe succeeded; every waiting caller resumes. */
+  'auth-recovered': { haltedMs: number; probes: number };
+  /** A record has been retried for long enough that a human should look; retries continue. */
+  'retry-alert': { eventId?: string; attempts: number; elapsedMs: number; lastReason: RetryReason };
+  /** Every HTTP call to Gong, whatever the answer; `code` is set for transport failures. */
+  call: { status?: number; code?: string; durationMs: number; requestId?: string; probe: boolean };
+}
+
+export type DeliveryEventName = keyof DeliveryEventMap;
+export type DeliveryListener<K extends DeliveryEventName> = (payload: DeliveryEventMap[K]) => void;
+
+export interface DeliveryEvents {
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends DeliveryEventName>(name: K, listener: DeliveryListener<K>): () => void;
+  emit<K extends DeliveryEventName>(name: K, payload: DeliveryEventMap[K]): void;
+}
+
+/**
+ * A minimal synchronous emitter. A throwing listener is a bug in the subscriber; it must not
+ * turn a delivered record into a failed one, so the error is handed to `onListenerError`, which
+ * by default rethrows it outside the delivery path where it crashes loudly.
+ */
+export function createDeliveryEvents(
+  onListenerError: (error: unknown, name: DeliveryEventName) => void = (error) => {
+    queueMicrotask(() => {
+      throw error;
+    });
+  },
+): DeliveryEvents {
+  const listeners = new Map<DeliveryEventName, Set<(payload: never) => void>>();
+  return {
+    on(name, listener) {
+      let set = listeners.get(name);
+      if (set === undefined) {
+        set = new Set();
+        listeners.set(name, set);
+      }
+      const entry = listener as (payload: never) => void;
+      set.add(entry);
+      return () => {
+        set.delete(entry);
+      };
+    },
+    emit(name, payload) {
+      const set = listeners.get(name);
+      if (set === undefined) return;
+      for (const listener of set) {
+        try {
+          (listener as (payload: DeliveryEventMap[typeof name]) => void)(payload);
+        } catch (error) {
+          onListenerError(error, name);
+        }
+      }
+    },
+  };
+}
