@@ -8,6 +8,7 @@ import { ExitCode, type CliCommand, type CliIo } from './command.ts';
  */
 const commands: Record<string, () => Promise<CliCommand>> = {
   // Add one line per command, keep alphabetical.
+  sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
 };
 
 function mainHelp(): string {
