@@ -1,4 +1,5 @@
 import { stat, readFile } from 'node:fs/promises';
+import type { LookupFunction } from 'node:net';
 import { Pool } from 'undici';
 import type { Settings } from '../config/settings.ts';
 import type { Clock } from '../delivery/limiter-types.ts';
@@ -31,6 +32,8 @@ export interface GongClientOptions {
   readonly clock: Clock;
   /** How often the token file may be stat'ed; default 1000 ms. */
   readonly tokenFileCheckIntervalMs?: number;
+  /** DNS override (net.connect's `lookup`): pins a tenant host to an address, or to loopback in tests. */
+  readonly lookup?: LookupFunction;
 }
 
 /** Gong answered. */
@@ -80,6 +83,9 @@ export function createGongClient(options: GongClientOptions): GongClient {
   const pool = new Pool(base.origin, {
     connections: options.maxConnections,
     connectTimeout: options.connectTimeoutMs,
+    ...(options.lookup === undefined
+      ? {}
+      : { connect: { timeout: options.connectTimeoutMs, lookup: options.lookup } }),
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyTimeoutMs,
     keepAliveTimeout: 30_000,
@@ -191,11 +197,9 @@ export function authFromConfig(config: Settings): GongAuth {
       accessKeySecret: config.GONG_ACCESS_KEY_SECRET,
     };
   }
-  if (config.GONG_BEARER_TOKEN_FILE !== undefined && config.GONG_BEARER_TOKEN !== undefined) {
-    throw new BridgeError('CONFIG_INVALID', 'set GONG_BEARER_TOKEN or GONG_BEARER_TOKEN_FILE, not both', {
-      context: { variable: 'GONG_BEARER_TOKEN_FILE' },
-    });
-  }
+  // loadConfig treats GONG_BEARER_TOKEN_FILE as the _FILE form of the secret, so GONG_BEARER_TOKEN
+  // then holds the file's contents at start-up (both set by hand is refused there). The file
+  // wins: re-reading it is what makes rotation work without a restart.
   if (config.GONG_BEARER_TOKEN_FILE !== undefined)
     return { kind: 'bearer-file', path: config.GONG_BEARER_TOKEN_FILE };
   if (config.GONG_BEARER_TOKEN !== undefined) return { kind: 'bearer', token: config.GONG_BEARER_TOKEN };
