@@ -1,0 +1,212 @@
+import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LookupFunction } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.ts';
+import { classifyTransport } from '../../src/delivery/outcome-policy.ts';
+import { systemClock } from '../../src/delivery/system-time.ts';
+import {
+  authFromConfig,
+  createGongClient,
+  type GongClient,
+  type GongClientOptions,
+} from '../../src/gong/client.ts';
+import { userAgent } from '../../src/version.ts';
+import { manualClock, startScriptedServer, type ScriptedServer } from '../delivery/helpers.ts';
+
+let server: ScriptedServer;
+const clients: GongClient[] = [];
+
+beforeEach(async () => {
+  server = await startScriptedServer();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await server.close();
+});
+
+function client(overrides: Partial<GongClientOptions> = {}): GongClient {
+  const created = createGongClient({
+    baseUrl: server.url,
+    auth: { kind: 'basic', accessKey: 'key', accessKeySecret: 'secret' },
+    connectTimeoutMs: 1_000,
+    headersTimeoutMs: 2_000,
+    bodyTimeoutMs: 2_000,
+    maxConnections: 4,
+    clock: systemClock,
+    ...overrides,
+  });
+  clients.push(created);
+  return created;
+}
+
+describe('Gong client', () => {
+  it('posts JSON to /v2/digital-interaction with Basic auth and our User-Agent', async () => {
+    server.script([{ status: 200, body: { requestId: 'r-1' } }]);
+    const result = await client().postDigitalInteraction('{"eventId":"a"}');
+    expect(result).toMatchObject({ kind: 'response', status: 200, requestId: 'r-1' });
+    const [request] = server.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe('/v2/digital-interaction');
+    expect(request?.headers.authorization).toBe(`Basic ${Buffer.from('key:secret').toString('base64')}`);
+    expect(request?.headers['user-agent']).toBe(userAgent);
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(request?.body).toBe('{"eventId":"a"}');
+  });
+
+  it('sends a bearer token', async () => {
+    await client({ auth: { kind: 'bearer', token: 'tok-1' } }).postDigitalInteraction('{}');
+    expect(server.requests[0]?.headers.authorization).toBe('Bearer tok-1');
+  });
+
+  it('captures requestId, errors[] and Retry-After from an error answer', async () => {
+    server.script([
+      { status: 400, body: { requestId: 'r-400', errors: ['eventType: required'] } },
+      { status: 429, body: { requestId: 'r-429' }, headers: { 'retry-after': '2' } },
+    ]);
+    const c = client();
+    expect(await c.postDigitalInteraction('{}')).toMatchObject({
+      status: 400,
+      requestId: 'r-400',
+      errors: ['eventType: required'],
+    });
+    expect(await c.postDigitalInteraction('{}')).toMatchObject({
+      status: 429,
+      requestId: 'r-429',
+      retryAfterMs: 2_000,
+    });
+  });
+
+  it('keeps an excerpt of a non-JSON answer as the error', async () => {
+    server.script([(_req, res) => res.writeHead(502).end('<html>bad gateway</html>')]);
+    expect(await client().postDigitalInteraction('{}')).toMatchObject({
+      status: 502,
+      errors: ['non-JSON answer: <html>bad gateway</html>'],
+    });
+  });
+
+  it('keeps a base URL path prefix', async () => {
+    await client({ baseUrl: `${server.url}/gateway/gong/` }).postDigitalInteraction('{}');
+    expect(server.requests[0]?.url).toBe('/gateway/gong/v2/digital-interaction');
+  });
+
+  it('talks to a tenant host such as us-12345.api.gong.io', async () => {
+    const port = new URL(server.url).port;
+    const lookup = ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
+      if (opts.all === true) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+      else cb(null, '127.0.0.1', 4);
+    }) as unknown as LookupFunction;
+    await client({ baseUrl: `http://us-12345.api.gong.io:${port}`, lookup }).postDigitalInteraction('{}');
+    expect(server.requests[0]?.headers.host).toBe(`us-12345.api.gong.io:${port}`);
+  });
+
+  it('a headers timeout is a transport failure the policy retries', async () => {
+    server.script(['hang']);
+    const result = await client({ headersTimeoutMs: 100 }).postDigitalInteraction('{}');
+    expect(result).toMatchObject({ kind: 'transport', code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(result.kind === 'transport' && classifyTransport(result.code).outcome).toBe('transient');
+  });
+
+  it('a reset connection and a refused connection are transport failures', async () => {
+    server.script(['destroy']);
+    const reset = await client().postDigitalInteraction('{}');
+    expect(reset.kind).toBe('transport');
+    expect(reset.kind === 'transport' && classifyTransport(reset.code).unknown).toBeUndefined();
+
+    const url = server.url;
+    await server.close();
+    server = await startScriptedServer();
+    const refused = await client({ baseUrl: url }).postDigitalInteraction('{}');
+    expect(refused).toMatchObject({ kind: 'transport', code: 'ECONNREFUSED' });
+  });
+
+  it('never puts credentials in a failure message', async () => {
+    server.script(['destroy']);
+    const result = await client({
+      auth: { kind: 'basic', accessKey: 'AKEY123', accessKeySecret: 'SUPERSECRET' },
+    }).postDigitalInteraction('{}');
+    expect(JSON.stringify(result)).not.toMatch(/AKEY123|SUPERSECRET|QUtFWTEyMz/);
+  });
+
+  it('rejects with the abort reason when the caller aborts', async () => {
+    server.script(['hang']);
+    const controller = new AbortController();
+    const pending = client().postDigitalInteraction('{}', controller.signal);
+    setTimeout(() => controller.abort(new Error('stop')), 50);
+    await expect(pending).rejects.toThrow('stop');
+  });
+});
+
+describe('bearer token file', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gong-token-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('re-reads a rotated token without a restart, checking the file at most once per second', async () => {
+    const path = join(dir, 'token');
+    await writeFile(path, 'first-token\n');
+    const clock = manualClock();
+    const c = client({ auth: { kind: 'bearer-file', path }, clock });
+    await c.postDigitalInteraction('{}');
+    // Rotation the way Kubernetes does it: a new file renamed over the old one.
+    await writeFile(join(dir, 'next'), 'second-token-longer\n');
+    await rename(join(dir, 'next'), path);
+    await c.postDigitalInteraction('{}');
+    clock.advance(1_000);
+    await c.postDigitalInteraction('{}');
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer first-token',
+      'Bearer first-token',
+      'Bearer second-token-longer',
+    ]);
+  });
+
+  it('after invalidateCredentials (a 401) the file is read again at once', async () => {
+    const path = join(dir, 'token');
+    await writeFile(path, 'old');
+    const clock = manualClock();
+    const c = client({ auth: { kind: 'bearer-file', path }, clock });
+    await c.postDigitalInteraction('{}');
+    await writeFile(path, 'new');
+    c.invalidateCredentials();
+    await c.postDigitalInteraction('{}');
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer old', 'Bearer new']);
+  });
+
+  it('a missing token file is a token-unavailable failure, and no call is made', async () => {
+    const c = client({ auth: { kind: 'bearer-file', path: join(dir, 'absent') }, clock: manualClock() });
+    const result = await c.postDigitalInteraction('{}');
+    expect(result).toMatchObject({ kind: 'transport', code: 'GONG_TOKEN_UNAVAILABLE' });
+    expect(result.kind === 'transport' && classifyTransport(result.code).outcome).toBe('halt');
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('authFromConfig', () => {
+  it('picks Basic, bearer or a token file, and refuses ambiguity without echoing secrets', () => {
+    expect(authFromConfig(loadConfig({ GONG_ACCESS_KEY: 'k', GONG_ACCESS_KEY_SECRET: 's' }))).toEqual({
+      kind: 'basic',
+      accessKey: 'k',
+      accessKeySecret: 's',
+    });
+    expect(authFromConfig(loadConfig({ GONG_BEARER_TOKEN: 't' }))).toEqual({ kind: 'bearer', token: 't' });
+    expect(authFromConfig(loadConfig({ GONG_BEARER_TOKEN_FILE: '/run/token' }, () => 'from-file'))).toEqual({
+      kind: 'bearer-file',
+      path: '/run/token',
+    });
+    expect(() => authFromConfig(loadConfig({ GONG_ACCESS_KEY: 'k' }))).toThrow(/GONG_ACCESS_KEY_SECRET/);
+    expect(() => authFromConfig(loadConfig({}))).toThrow(/credentials are required/);
+    try {
+      authFromConfig(
+        loadConfig({ GONG_ACCESS_KEY: 'k', GONG_ACCESS_KEY_SECRET: 'hunter2', GONG_BEARER_TOKEN: 'tok9' }),
+      );
+    } catch (error) {
+      expect(String(error)).not.toMatch(/hunter2|tok9/);
+    }
+  });
+});
