@@ -8,7 +8,9 @@ import { ExitCode, type CliCommand, type CliIo } from './command.ts';
  */
 const commands: Record<string, () => Promise<CliCommand>> = {
   // Add one line per command, keep alphabetical.
+  'check-payload': async () => (await import('./commands/check-payload.ts')).checkPayloadCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
+  transform: async () => (await import('./commands/transform.ts')).transformCommand,
 };
 
 function mainHelp(): string {
