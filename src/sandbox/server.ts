@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { WriteStream } from 'node:fs';
 import type { Clock, Sleep } from '../delivery/limiter-types.ts';
+import { systemClock, systemSleep } from '../delivery/system-time.ts';
 import { BridgeError } from '../errors.ts';
 import { validateGongBody } from '../gong/validate.ts';
 import { checkAuthorization, type SandboxCredentials } from './auth.ts';
@@ -124,23 +125,6 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
-const systemClock: Clock = { now: () => performance.now(), wallNow: () => Date.now() };
-
-function timerSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function wholeNumber(name: string, value: number | undefined, fallback: number): number {
   const result = value ?? fallback;
   if (!Number.isInteger(result) || result < 0) {
@@ -182,7 +166,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   }
   const initialFaults = applyFaultPatch(defaultFaults, initialFaultsParsed.data);
   const clock = options.clock ?? systemClock;
-  const sleep = options.sleep ?? timerSleep;
+  const sleep = options.sleep ?? systemSleep;
   const random = options.random ?? seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
   const requestId = options.requestId ?? (() => newRequestId());
 
