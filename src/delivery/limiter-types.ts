@@ -21,6 +21,11 @@ export interface LimiterSnapshot {
   readonly pauseReason: 'throttled' | 'quota-exhausted' | null;
   /** 'redis' when the cluster-wide limiter is in use, 'local-fallback' when Redis is unreachable. */
   readonly mode: 'local' | 'redis' | 'local-fallback' | 'disabled';
+  /**
+   * The "current rate" behind projectedExhaustionAt: call starts per second averaged over the
+   * last 5 minutes (or since start-up when shorter). Cluster-wide in 'redis' mode.
+   */
+  readonly currentRatePerSecond?: number;
 }
 
 /**
@@ -34,4 +39,31 @@ export interface RateLimiter {
   onThrottled(retryAfterMs: number): void;
   snapshot(): LimiterSnapshot;
   close(): Promise<void>;
+}
+
+/**
+ * Everything a limiter reports, so metrics and logs subscribe instead of the limiter importing
+ * them. Times are epoch ms (for humans and dashboards); durations are ms.
+ */
+export interface LimiterEventMap {
+  /** A caller got its slot. `waitedMs` is how long it queued; `serverTimeMs` is Redis TIME when known. */
+  acquired: { readonly waitedMs: number; readonly serverTimeMs: number | null };
+  /** The head of the queue has to wait this long before the next slot opens. */
+  wait: { readonly waitMs: number; readonly reason: 'rate' | 'throttled' | 'quota-exhausted' };
+  /** onThrottled was called: every caller pauses until `until`. */
+  throttled: { readonly retryAfterMs: number; readonly until: number };
+  /** The daily budget is spent; calls wait until `until`. Emitted once per exhaustion. */
+  'quota-exhausted': { readonly until: number; readonly dailyLimit: number };
+  /** Redis is unreachable: this replica limits itself locally at its share of the budget. */
+  fallback: { readonly error: string; readonly ratePerSecond: number; readonly dailyLimit: number };
+  /** Redis answers again: the cluster-wide limiter is back in charge. */
+  recovered: { readonly downtimeMs: number };
+}
+
+export type LimiterEventName = keyof LimiterEventMap;
+
+/** A RateLimiter that also reports what it does; every limiter gong-bridge builds is one. */
+export interface ObservableRateLimiter extends RateLimiter {
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends LimiterEventName>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void;
 }

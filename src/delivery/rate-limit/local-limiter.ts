@@ -1,0 +1,103 @@
+import type {
+  Clock,
+  LimiterEventMap,
+  LimiterSnapshot,
+  ObservableRateLimiter,
+  Sleep,
+} from '../limiter-types.ts';
+import type { DailyWindow, Instant } from './daily-budget.ts';
+import { FifoGate } from './fifo-gate.ts';
+import { commit, decide, LimiterCore, snapshotOf, type Decision } from './limiter-core.ts';
+import { TypedEmitter } from './typed-emitter.ts';
+
+export interface LocalLimiterOptions {
+  readonly ratePerSecond: number;
+  /** Back-to-back starts after an idle spell, 1..floor(rate); defaults to floor(rate). */
+  readonly burst?: number | undefined;
+  readonly dailyLimit: number;
+  readonly dailyWindow: DailyWindow;
+  /** Extra ms on the 1 s window to absorb network jitter; default 0. */
+  readonly windowMarginMs?: number | undefined;
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+}
+
+/** Retry-After that is missing or unreadable still pauses for one full window. */
+export function normaliseRetryAfter(retryAfterMs: number, windowMs: number): number {
+  return Number.isFinite(retryAfterMs) ? Math.max(0, retryAfterMs) : windowMs;
+}
+
+/** The limiter for a single replica: the pure core behind a FIFO, abortable acquire. */
+export class LocalLimiter implements ObservableRateLimiter {
+  readonly #clock: Clock;
+  readonly #core: LimiterCore;
+  readonly #gate: FifoGate;
+  readonly #events = new TypedEmitter<LimiterEventMap>();
+  #exhaustedReported = false;
+
+  constructor(options: LocalLimiterOptions) {
+    this.#clock = options.clock;
+    this.#core = new LimiterCore({
+      ratePerSecond: options.ratePerSecond,
+      burst: options.burst,
+      windowMarginMs: options.windowMarginMs,
+      dailyLimit: options.dailyLimit,
+      dailyWindow: options.dailyWindow,
+      at: this.#at(),
+    });
+    this.#gate = new FifoGate({
+      attempt: () => this.#attempt(),
+      sleep: options.sleep,
+      now: () => this.#clock.now(),
+      onWait: (decision) => this.#events.emit('wait', { waitMs: decision.waitMs, reason: decision.reason }),
+      onGrant: (waiter) =>
+        this.#events.emit('acquired', {
+          waitedMs: this.#clock.now() - waiter.enqueuedAt,
+          serverTimeMs: null,
+        }),
+    });
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    return this.#gate.acquire(signal);
+  }
+
+  onThrottled(retryAfterMs: number): void {
+    const at = this.#at();
+    const ms = normaliseRetryAfter(retryAfterMs, this.#core.window.policy.windowMs);
+    const untilMono = this.#core.throttle(at, ms);
+    this.#events.emit('throttled', { retryAfterMs: ms, until: at.wall + (untilMono - at.mono) });
+  }
+
+  snapshot(): LimiterSnapshot {
+    return snapshotOf(this.#core, this.#at(), 'local');
+  }
+
+  on<K extends keyof LimiterEventMap>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  async close(): Promise<void> {
+    this.#gate.close();
+  }
+
+  #attempt(): Decision {
+    const at = this.#at();
+    const decision = decide(this.#core, at);
+    if (decision.allow) {
+      commit(this.#core, at);
+      this.#exhaustedReported = false;
+    } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
+      this.#exhaustedReported = true;
+      this.#events.emit('quota-exhausted', {
+        until: at.wall + decision.waitMs,
+        dailyLimit: this.#core.daily.limit,
+      });
+    }
+    return decision;
+  }
+
+  #at(): Instant {
+    return { mono: this.#clock.now(), wall: this.#clock.wallNow() };
+  }
+}

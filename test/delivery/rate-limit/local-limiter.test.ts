@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import type { LimiterEventMap } from '../../../src/delivery/limiter-types.ts';
+import { LocalLimiter, type LocalLimiterOptions } from '../../../src/delivery/rate-limit/local-limiter.ts';
+import { isBridgeError } from '../../../src/errors.ts';
+import { ManualClock, settle } from '../../helpers/manual-clock.ts';
+
+function limiter(clock: ManualClock, overrides: Partial<LocalLimiterOptions> = {}): LocalLimiter {
+  return new LocalLimiter({
+    ratePerSecond: 3,
+    dailyLimit: 10_000,
+    dailyWindow: 'rolling',
+    clock,
+    sleep: clock.sleep,
+    ...overrides,
+  });
+}
+
+/** Starts `n` acquires and records when (monotonic) each one resolves, in resolution order. */
+function startMany(clock: ManualClock, l: LocalLimiter, n: number, signal?: AbortSignal) {
+  const granted: { id: number; at: number }[] = [];
+  const settled = Array.from({ length: n }, (_, id) =>
+    l.acquire(signal).then(
+      () => {
+        granted.push({ id, at: clock.now() });
+      },
+      (error: unknown) => error,
+    ),
+  );
+  return { granted, settled };
+}
+
+describe('LocalLimiter', () => {
+  it('grants a full second at once, then each next call exactly when a slot opens', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock);
+    const { granted } = startMany(clock, l, 7);
+    await clock.advance(0);
+    expect(granted.map((g) => g.at)).toEqual([0, 0, 0]);
+    // The queue sleeps exactly until the oldest start leaves the window: no over-sleeping.
+    expect(clock.sleeps).toEqual([1000]);
+    await clock.advance(1000);
+    expect(granted.map((g) => g.at)).toEqual([0, 0, 0, 1000, 1000, 1000]);
+    await clock.advance(1000);
+    expect(granted).toHaveLength(7);
+    expect(granted.at(-1)?.at).toBe(2000);
+  });
+
+  it('serves callers in arrival order (FIFO)', async () => {
+    const clock = new ManualClock();
+    const l = limiter(clock, { ratePerSecond: 1 });
+    const { granted } = startMany(clock, l, 5);
+    await clock.advance(10_000);
+    expect(granted.map((g) => g.id)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('rejects an aborted caller at once and gives its slot to the next one', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 1 });
+    await l.acquire();
+    const controller = new AbortController();
+    const first = l.acquire(controller.signal);
+    const second = l.acquire();
+    let secondAt = -1;
+    void second.then(() => (secondAt = clock.now()));
+    await clock.advance(300);
+    controller.abort(new Error('shutdown'));
+    await expect(first).rejects.toThrow('shutdown');
+    await clock.advance(700);
+    expect(secondAt).toBe(1000);
+  });
+
+  it('rejects an already aborted signal without taking a slot', async () => {
+    const clock = new ManualClock();
+    const l = limiter(clock, { ratePerSecond: 1 });
+    await expect(l.acquire(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
+    expect(l.snapshot().tokensAvailable).toBe(1);
+  });
+
+  it('stops sleeping once every waiter has aborted', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 1 });
+    await l.acquire();
+    const controller = new AbortController();
+    const waiting = l.acquire(controller.signal).catch(() => 'aborted');
+    await clock.advance(10);
+    expect(clock.pendingTimers).toBe(1);
+    controller.abort();
+    expect(await waiting).toBe('aborted');
+    await settle();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('pauses every caller on a 429 until Retry-After has passed, and reports it', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock);
+    const events: LimiterEventMap['throttled'][] = [];
+    l.on('throttled', (e) => events.push(e));
+    await l.acquire();
+    l.onThrottled(5_000);
+    expect(l.snapshot()).toMatchObject({
+      pauseReason: 'throttled',
+      pausedUntil: clock.wallNow() + 5_000,
+      tokensAvailable: 0,
+    });
+    const { granted } = startMany(clock, l, 3);
+    await clock.advance(4_999);
+    expect(granted).toHaveLength(0);
+    await clock.advance(1);
+    expect(granted.map((g) => g.at)).toEqual([5_000, 5_000, 5_000]);
+    expect(events).toEqual([{ retryAfterMs: 5_000, until: clock.wallNow() }]);
+  });
+
+  it('does not let a shorter Retry-After cut a longer pause short', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock);
+    l.onThrottled(5_000);
+    l.onThrottled(1_000);
+    const { granted } = startMany(clock, l, 1);
+    await clock.advance(4_000);
+    expect(granted).toHaveLength(0);
+    await clock.advance(1_000);
+    expect(granted).toHaveLength(1);
+  });
+
+  it('makes calls wait when the daily budget is spent and says until when', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 100, dailyLimit: 5 });
+    const exhausted: LimiterEventMap['quota-exhausted'][] = [];
+    l.on('quota-exhausted', (e) => exhausted.push(e));
+    const { granted } = startMany(clock, l, 6);
+    await clock.advance(60_000);
+    expect(granted).toHaveLength(5);
+    const snap = l.snapshot();
+    expect(snap).toMatchObject({ dailyRemaining: 0, pauseReason: 'quota-exhausted', tokensAvailable: 0 });
+    // All five started in minute 0, which leaves the rolling window 24 h after minute 0 ends.
+    const release = clock.wallNow() - 60_000 + 60_000 + 86_400_000;
+    expect(snap.pausedUntil).toBe(release);
+    expect(exhausted).toEqual([{ until: release, dailyLimit: 5 }]);
+    await clock.advance(86_400_000);
+    expect(granted).toHaveLength(6);
+  });
+
+  it('reports the current rate, the remaining budget and when it runs out at that rate', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 2, dailyLimit: 1_000 });
+    const { settled } = startMany(clock, l, 200);
+    await clock.advance(100_000);
+    await Promise.all(settled);
+    const snap = l.snapshot();
+    expect(snap.dailyRemaining).toBe(800);
+    expect(snap.currentRatePerSecond).toBeCloseTo(2, 1);
+    // 800 calls at ~2/s is ~400 s away.
+    expect((snap.projectedExhaustionAt ?? 0) - clock.wallNow()).toBeGreaterThan(390_000);
+    expect((snap.projectedExhaustionAt ?? 0) - clock.wallNow()).toBeLessThan(410_000);
+  });
+
+  it('is not fooled by wall-clock jumps: the per-second rule runs on the monotonic clock', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock);
+    const { granted } = startMany(clock, l, 6);
+    await clock.advance(0);
+    clock.stepWall(+3_600_000);
+    await clock.advance(500);
+    clock.stepWall(-7_200_000);
+    await clock.advance(499);
+    expect(granted).toHaveLength(3);
+    await clock.advance(1);
+    expect(granted).toHaveLength(6);
+  });
+
+  it('emits a wait event with the exact wait for the head of the queue', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 1 });
+    const waits: LimiterEventMap['wait'][] = [];
+    l.on('wait', (e) => waits.push(e));
+    startMany(clock, l, 2);
+    await clock.advance(0);
+    expect(waits).toEqual([{ waitMs: 1000, reason: 'rate' }]);
+  });
+
+  it('rejects waiting and later callers with SHUTTING_DOWN after close', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 1 });
+    await l.acquire();
+    const waiting = l.acquire();
+    await l.close();
+    for (const p of [waiting, l.acquire()]) {
+      const error = await p.catch((e: unknown) => e);
+      expect(isBridgeError(error) && error.code).toBe('SHUTTING_DOWN');
+    }
+  });
+});

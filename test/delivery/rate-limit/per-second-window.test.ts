@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { PerSecondWindow, windowPolicy } from '../../../src/delivery/rate-limit/per-second-window.ts';
+import { isBridgeError } from '../../../src/errors.ts';
+
+/** Greedy client: starts a call whenever the window allows, and returns the start times. */
+function greedyStarts(window: PerSecondWindow, from: number, until: number): number[] {
+  const starts: number[] = [];
+  let now = from;
+  while (now < until) {
+    const wait = window.waitMs(now);
+    if (wait === 0) {
+      window.record(now);
+      starts.push(now);
+    } else {
+      now += wait;
+    }
+  }
+  return starts;
+}
+
+function maxInAnyWindow(starts: readonly number[], windowMs = 1000): number {
+  let max = 0;
+  let lo = 0;
+  for (let hi = 0; hi < starts.length; hi += 1) {
+    while (starts[hi]! - starts[lo]! >= windowMs) lo += 1;
+    max = Math.max(max, hi - lo + 1);
+  }
+  return max;
+}
+
+describe('windowPolicy', () => {
+  it('defaults burst to floor(rate) and clamps a larger burst to it', () => {
+    expect(windowPolicy({ ratePerSecond: 3 })).toMatchObject({ capacity: 3, burst: 3, windowMs: 1000 });
+    expect(windowPolicy({ ratePerSecond: 3, burst: 10 }).burst).toBe(3);
+    expect(windowPolicy({ ratePerSecond: 0.5 })).toMatchObject({ capacity: 1, burst: 1, emissionMs: 2000 });
+    expect(windowPolicy({ ratePerSecond: 5 / 3 }).capacity).toBe(1);
+  });
+
+  it('rejects a rate that is not positive and a burst below 1, as configuration errors', () => {
+    for (const bad of [
+      () => windowPolicy({ ratePerSecond: 0 }),
+      () => windowPolicy({ ratePerSecond: 3, burst: 0 }),
+    ]) {
+      try {
+        bad();
+        expect.unreachable();
+      } catch (error) {
+        expect(isBridgeError(error) && error.code).toBe('CONFIG_INVALID');
+      }
+    }
+  });
+});
+
+describe('PerSecondWindow', () => {
+  it('admits a full second back to back, then the next call exactly when the oldest leaves the window', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 3 }));
+    for (let i = 0; i < 3; i += 1) {
+      expect(window.waitMs(0)).toBe(0);
+      window.record(0);
+    }
+    expect(window.waitMs(0)).toBe(1000);
+    expect(window.waitMs(999.5)).toBeCloseTo(0.5);
+    expect(window.waitMs(1000)).toBe(0);
+  });
+
+  it('never admits 2R around a window edge (the fixed-window / token-bucket failure)', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 3 }));
+    // Idle first, then calls bunched at the end of one second and the start of the next.
+    const starts = greedyStarts(window, 999, 3_000);
+    expect(maxInAnyWindow(starts)).toBe(3);
+    expect(starts.slice(0, 6)).toEqual([999, 999, 999, 1999, 1999, 1999]);
+  });
+
+  it('spaces calls by 1000 / rate with burst 1', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 4, burst: 1 }));
+    const starts = greedyStarts(window, 0, 2_000);
+    expect(starts).toEqual([0, 250, 500, 750, 1000, 1250, 1500, 1750]);
+  });
+
+  it('runs a rate below 1/s: 0.5/s is one call every 2 s', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 0.5 }));
+    expect(greedyStarts(window, 0, 10_000)).toEqual([0, 2000, 4000, 6000, 8000]);
+  });
+
+  it('holds a fractional rate above 1/s to floor(rate) per rolling second', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 5 / 3 }));
+    const starts = greedyStarts(window, 0, 10_000);
+    expect(maxInAnyWindow(starts)).toBe(1);
+    expect(starts).toHaveLength(10);
+  });
+
+  it('widens the window by the margin', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 2, windowMarginMs: 5 }));
+    expect(greedyStarts(window, 0, 2_100)).toEqual([0, 0, 1005, 1005, 2010, 2010]);
+  });
+
+  it('keeps at most `capacity` timestamps however many calls it has seen', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 50 }));
+    greedyStarts(window, 0, 60_000);
+    expect(window.available(60_000)).toBeLessThanOrEqual(50);
+  });
+
+  it('only makes callers wait longer if the monotonic clock goes backwards (a broken clock)', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 2 }));
+    window.record(5_000);
+    window.record(5_000);
+    expect(window.waitMs(4_000)).toBe(2_000);
+  });
+
+  it('reports how many calls could start now', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 3 }));
+    expect(window.available(0)).toBe(3);
+    window.record(0);
+    window.record(100);
+    expect(window.available(200)).toBe(1);
+    expect(window.available(1000)).toBe(2);
+    expect(window.available(1100)).toBe(3);
+  });
+});
