@@ -36,7 +36,11 @@ export interface Reply {
 export async function post(
   target: RunningSandbox,
   body: unknown,
-  options: { authorization?: string | null; headers?: Record<string, string>; path?: string } = {},
+  options: {
+    authorization?: string | null | undefined;
+    headers?: Record<string, string>;
+    path?: string;
+  } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   const authorization = options.authorization === undefined ? basic() : options.authorization;
