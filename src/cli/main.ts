@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   // Add one line per command, keep alphabetical.
   'check-payload': async () => (await import('./commands/check-payload.ts')).checkPayloadCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
+  send: async () => (await import('./commands/send.ts')).sendCommand,
   transform: async () => (await import('./commands/transform.ts')).transformCommand,
 };
 

@@ -1,0 +1,499 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { loadConfig } from '../../config/config.ts';
+import type { Settings } from '../../config/settings.ts';
+import { createDeliveryEngine, type DeliveryOutcome } from '../../delivery/engine.ts';
+import type { Clock, RateLimiter, Sleep } from '../../delivery/limiter-types.ts';
+import { DisabledLimiter } from '../../delivery/rate-limit/disabled-limiter.ts';
+import { LocalLimiter } from '../../delivery/rate-limit/local-limiter.ts';
+import { retryPolicyFromConfig } from '../../delivery/retry-policy.ts';
+import { systemClock, systemSleep } from '../../delivery/system-time.ts';
+import { BridgeError, isBridgeError } from '../../errors.ts';
+import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
+import { decodeAvroJson } from '../../schemas/avro-json.ts';
+import { newestSchema } from '../../schemas/registry-files.ts';
+import type { InteractionEvent } from '../../transform/interaction-event.ts';
+import { transformEvent } from '../../transform/transform.ts';
+import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import { readInputLines } from '../line-input.ts';
+import { LineProgress, readCheckpoint, writeCheckpoint } from '../send-checkpoint.ts';
+
+const options = {
+  events: { type: 'boolean' },
+  rejects: { type: 'string' },
+  checkpoint: { type: 'string' },
+  resume: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  rps: { type: 'string' },
+  'daily-limit': { type: 'string' },
+  'base-url': { type: 'string' },
+  'no-limiter': { type: 'boolean' },
+  'progress-interval': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const help = `Usage: gong-bridge send [FILE] [options]
+
+Backfill: delivers each line of FILE (or stdin when FILE is absent or "-") to Gong's
+POST /v2/digital-interaction through the same engine as the Kafka pipeline: validation, the
+rate limiter, retries with backoff, 429 pauses and the auth halt. Transient failures are retried
+until they succeed; a 409 counts as delivered. Settings come from the environment (GONG_*).
+
+Input:
+  JSON Lines of Gong request bodies, or with --events JSON Lines of InteractionEvents in Avro's
+  JSON encoding (newest schema in schemas/), transformed exactly as the pipeline does.
+  Blank lines are skipped but counted, so line numbers match your file.
+
+Options:
+  --events               Lines are Avro-JSON interaction events, not Gong bodies.
+  --rejects FILE         Append rejected (Gong 4xx) and invalid lines here as JSON Lines:
+                         {"line":N,"outcome":"rejected"|"invalid","errors":[...],"status":..,
+                          "requestId":..,"eventId":..,"input":"<the line>"}.
+  --checkpoint FILE      Progress file (default FILE.checkpoint; none for stdin unless given).
+                         Rewritten atomically about twice a second and at the end.
+  --resume               Skip the lines the checkpoint records as finished.
+  --concurrency N        Deliveries in flight (default 8).
+  --rps N                Calls per second (default GONG_RATE_PER_SECOND, 3).
+  --daily-limit N        Calls per day (default GONG_DAILY_LIMIT, 10000).
+  --no-limiter           No client-side rate limit (benchmarks against an unthrottled sandbox).
+  --base-url URL         Gong base URL (default GONG_BASE_URL).
+  --progress-interval MS Period of progress lines when stderr is not a terminal (default 5000).
+  --json                 Print the summary as one JSON object on stdout.
+
+Progress goes to stderr: a bar with an ETA on a terminal, plain lines otherwise.
+Interrupt with Ctrl-C: in-flight calls finish or are abandoned, the checkpoint is written, and
+--resume continues where it stopped (a call whose answer was lost comes back as a 409).
+
+Exit codes: 0 every line delivered (or duplicate), 1 some line rejected or invalid, or
+interrupted, 2 usage error or unreadable input, 3 configuration error.
+
+Examples:
+  GONG_ACCESS_KEY=... GONG_ACCESS_KEY_SECRET=... gong-bridge send bodies.jsonl --rejects rejects.jsonl
+  gong-bridge send events.jsonl --events --resume --json
+  gong-bridge send bodies.jsonl --base-url http://127.0.0.1:8089 --rps 5
+`;
+
+export interface SendSummary {
+  lines: number;
+  skipped: number;
+  delivered: number;
+  duplicates: number;
+  rejected: number;
+  invalid: number;
+  retries: number;
+  throttled: number;
+  calls: number;
+  /** Calls per event that reached Gong (delivered + duplicates); 1.0 is the ideal. */
+  callsPerDelivered: number | null;
+  elapsedMs: number;
+  interrupted: boolean;
+}
+
+/** Collaborators a test may replace; `run` uses the real ones. */
+export interface SendDependencies {
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  /** Builds the limiter for the run; default: local limiter from the settings, or none. */
+  readonly limiter?: (config: Settings, clock: Clock, sleep: Sleep) => RateLimiter;
+  /** Wait before the first auth probe; default 30 s (tests shorten it). */
+  readonly authProbeIntervalMs?: number;
+}
+
+export const sendCommand: CliCommand = {
+  name: 'send',
+  summary: 'Backfill: deliver a JSON Lines file of Gong bodies or events to Gong.',
+  help,
+  run: (argv, io) => runSend(argv, io, { clock: systemClock, sleep: systemSleep }),
+};
+
+export async function runSend(argv: string[], io: CliIo, deps: SendDependencies): Promise<number> {
+  const { values, positionals } = parseCommandArgs(options, argv);
+  if (positionals.length > 1)
+    throw new BridgeError('USAGE', `expected at most one FILE, got ${positionals.length}`);
+  const file = positionals[0] === '-' ? undefined : positionals[0];
+  const concurrency = Math.floor(numberOption('concurrency', values.concurrency, 8, 1));
+  const progressIntervalMs = numberOption('progress-interval', values['progress-interval'], 5_000, 100);
+  const env: Record<string, string | undefined> = { ...io.env };
+  if (values.rps !== undefined) env.GONG_RATE_PER_SECOND = String(numberOption('rps', values.rps, 0, 0.001));
+  if (values['daily-limit'] !== undefined) {
+    env.GONG_DAILY_LIMIT = String(numberOption('daily-limit', values['daily-limit'], 0, 1));
+  }
+  if (values['base-url'] !== undefined) env.GONG_BASE_URL = values['base-url'];
+  if (values['no-limiter'] === true) env.GONG_LIMITER_DISABLED = 'true';
+  const config = loadConfig(env);
+
+  const checkpointPath =
+    values.checkpoint !== undefined
+      ? resolve(io.cwd, values.checkpoint)
+      : file !== undefined
+        ? `${resolve(io.cwd, file)}.checkpoint`
+        : undefined;
+  if (values.resume === true && checkpointPath === undefined) {
+    throw new BridgeError('USAGE', '--resume reading stdin needs --checkpoint FILE');
+  }
+  const inputName = file === undefined ? '-' : resolve(io.cwd, file);
+  let progress = new LineProgress();
+  if (values.resume === true && checkpointPath !== undefined) {
+    const saved = await readCheckpoint(checkpointPath);
+    if (saved !== undefined) {
+      if (saved.input !== inputName) {
+        throw new BridgeError(
+          'USAGE',
+          `checkpoint ${checkpointPath} belongs to ${saved.input}, not ${inputName}`,
+        );
+      }
+      progress = new LineProgress(saved.watermark, saved.done);
+    }
+  }
+
+  const { clock, sleep } = deps;
+  const limiter = (deps.limiter ?? defaultLimiter)(config, clock, sleep);
+  const client = createGongClient(
+    gongClientOptionsFromConfig(
+      config,
+      clock,
+      values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] },
+    ),
+  );
+  const engine = createDeliveryEngine({
+    client,
+    limiter,
+    clock,
+    sleep,
+    retry: retryPolicyFromConfig(config),
+    maxBodyBytes: config.GONG_MAX_BODY_BYTES,
+    ...(deps.authProbeIntervalMs === undefined ? {} : { authProbeIntervalMs: deps.authProbeIntervalMs }),
+  });
+
+  const summary: SendSummary = {
+    lines: 0,
+    skipped: 0,
+    delivered: 0,
+    duplicates: 0,
+    rejected: 0,
+    invalid: 0,
+    retries: 0,
+    throttled: 0,
+    calls: 0,
+    callsPerDelivered: null,
+    elapsedMs: 0,
+    interrupted: false,
+  };
+  engine.events.on('call', () => (summary.calls += 1));
+  engine.events.on('retry', () => (summary.retries += 1));
+  engine.events.on('throttled', () => (summary.throttled += 1));
+  engine.events.on('auth-failed', (event) => {
+    io.stderr.write(
+      `\ngong-bridge send: delivery halted: Gong answered ${event.status || event.reason} (${event.reason}); ` +
+        `probing until the credentials work. ${event.errors?.join('; ') ?? ''}\n`,
+    );
+  });
+  engine.events.on('auth-recovered', (event) => {
+    io.stderr.write(
+      `\ngong-bridge send: credentials work again after ${Math.round(event.haltedMs / 1000)} s; resuming\n`,
+    );
+  });
+  engine.events.on('retry-alert', (event) => {
+    io.stderr.write(
+      `\ngong-bridge send: ${event.eventId ?? 'a record'} still not delivered after ${event.attempts} attempts ` +
+        `(${Math.round(event.elapsedMs / 1000)} s, last: ${event.lastReason}); still retrying\n`,
+    );
+  });
+
+  let rejectsHandle: FileHandle | undefined;
+  let rejectsDirty = false;
+  if (values.rejects !== undefined) {
+    try {
+      rejectsHandle = await open(resolve(io.cwd, values.rejects), values.resume === true ? 'a' : 'w');
+    } catch (cause) {
+      throw new BridgeError('INPUT_UNREADABLE', `cannot open --rejects ${values.rejects}`, { cause });
+    }
+  }
+  // Appends are chained so lines never interleave, and the checkpoint waits for them.
+  let rejectsChain: Promise<void> = Promise.resolve();
+  const writeReject = (entry: Record<string, unknown>): Promise<void> => {
+    if (rejectsHandle === undefined) return Promise.resolve();
+    const handle = rejectsHandle;
+    rejectsChain = rejectsChain.then(async () => {
+      await handle.write(`${JSON.stringify(entry)}\n`);
+      rejectsDirty = true;
+    });
+    return rejectsChain;
+  };
+
+  let checkpointChain: Promise<void> = Promise.resolve();
+  let lastCheckpointAt = Number.NEGATIVE_INFINITY;
+  let checkpointChanged = false;
+  const saveCheckpoint = (force: boolean): Promise<void> => {
+    if (checkpointPath === undefined || !checkpointChanged) return checkpointChain;
+    const now = clock.now();
+    if (!force && now - lastCheckpointAt < 500) return checkpointChain;
+    lastCheckpointAt = now;
+    checkpointChanged = false;
+    const data = progress.toData(inputName);
+    checkpointChain = checkpointChain.then(async () => {
+      // The checkpoint may only claim a rejected line once its reject entry is durable.
+      await rejectsChain;
+      if (rejectsDirty && rejectsHandle !== undefined) {
+        rejectsDirty = false;
+        await rejectsHandle.sync();
+      }
+      await writeCheckpoint(checkpointPath, data);
+    });
+    return checkpointChain;
+  };
+
+  const total = file === undefined ? undefined : await countLines(resolve(io.cwd, file));
+  const started = clock.now();
+  const reporter = startProgress(io, summary, {
+    total,
+    alreadyDone: progress.watermark,
+    clock,
+    intervalMs: progressIntervalMs,
+    ratePerSecond: config.GONG_LIMITER_DISABLED ? undefined : config.GONG_RATE_PER_SECOND,
+    halted: () => engine.isHalted(),
+  });
+
+  const signal = io.signal;
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  const schema = values.events === true ? newestSchema() : undefined;
+
+  const settle = async (lineNumber: number, line: string, outcome: DeliveryOutcome) => {
+    switch (outcome.kind) {
+      case 'delivered':
+        summary.delivered += 1;
+        break;
+      case 'duplicate':
+        summary.duplicates += 1;
+        break;
+      case 'rejected':
+        summary.rejected += 1;
+        await writeReject({
+          line: lineNumber,
+          outcome: 'rejected',
+          status: outcome.status,
+          ...(outcome.requestId === undefined ? {} : { requestId: outcome.requestId }),
+          ...eventIdOf(line),
+          errors: outcome.errors,
+          input: line,
+        });
+        break;
+      case 'invalid':
+        summary.invalid += 1;
+        await writeReject({
+          line: lineNumber,
+          outcome: 'invalid',
+          ...eventIdOf(line),
+          errors: outcome.errors,
+          input: line,
+        });
+        break;
+    }
+    progress.markDone(lineNumber);
+    checkpointChanged = true;
+    void saveCheckpoint(false);
+  };
+
+  try {
+    let lineNumber = 0;
+    for await (const line of readInputLines(file, io)) {
+      lineNumber += 1;
+      if (signal.aborted || failure !== undefined) break;
+      if (line.trim() === '') {
+        progress.markDone(lineNumber);
+        continue;
+      }
+      summary.lines += 1;
+      if (progress.isDone(lineNumber)) {
+        summary.skipped += 1;
+        continue;
+      }
+      const body = toBody(line, schema);
+      const number = lineNumber;
+      const task: Promise<void> = (async () => {
+        try {
+          const outcome = body.ok
+            ? await engine.deliver(body.value, { signal })
+            : ({ kind: 'invalid', errors: body.errors } as const);
+          if (!body.ok) engine.events.emit('invalid', { errors: body.errors });
+          await settle(number, line, outcome);
+        } catch (error) {
+          if (!(isBridgeError(error) && error.code === 'SHUTTING_DOWN')) failure ??= error;
+        }
+      })().finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    summary.interrupted = signal.aborted;
+    await Promise.allSettled(inFlight);
+    reporter.stop();
+    checkpointChanged = true;
+    await saveCheckpoint(true).catch((error: unknown) => {
+      failure ??= error;
+    });
+    await rejectsChain.catch(() => {});
+    await rejectsHandle?.close();
+    engine.close();
+    await client.close();
+    await limiter.close();
+  }
+  if (failure !== undefined) throw failure;
+
+  summary.elapsedMs = Math.round(clock.now() - started);
+  const reached = summary.delivered + summary.duplicates;
+  summary.callsPerDelivered = reached === 0 ? null : Number((summary.calls / reached).toFixed(3));
+  if (values.json === true) {
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    io.stderr.write(formatSummary(summary));
+  }
+  if (summary.interrupted) {
+    io.stderr.write(`gong-bridge send: interrupted; rerun with --resume to continue\n`);
+    return ExitCode.failure;
+  }
+  return summary.rejected + summary.invalid === 0 ? ExitCode.ok : ExitCode.failure;
+}
+
+/**
+ * TODO(limiter factory): switch to the shared factory (createRateLimiter, with Redis for a
+ * cluster-wide budget) once it lands in src/delivery/; a backfill running beside the service must
+ * share the account's budget with it. Until then send limits itself locally.
+ */
+function defaultLimiter(config: Settings, clock: Clock, sleep: Sleep): RateLimiter {
+  if (config.GONG_LIMITER_DISABLED) return new DisabledLimiter();
+  return new LocalLimiter({
+    ratePerSecond: config.GONG_RATE_PER_SECOND,
+    burst: config.GONG_BURST,
+    dailyLimit: config.GONG_DAILY_LIMIT,
+    dailyWindow: config.GONG_DAILY_WINDOW,
+    clock,
+    sleep,
+  });
+}
+
+type ParsedLine = { ok: true; value: unknown } | { ok: false; errors: string[] };
+
+function toBody(line: string, schema: ReturnType<typeof newestSchema> | undefined): ParsedLine {
+  if (schema !== undefined) {
+    const decoded = decodeAvroJson(schema.type, line);
+    if (!decoded.ok) return decoded;
+    const transformed = transformEvent(decoded.value as InteractionEvent);
+    return transformed.ok ? { ok: true, value: transformed.body } : transformed;
+  }
+  try {
+    return { ok: true, value: JSON.parse(line) as unknown };
+  } catch (cause) {
+    return {
+      ok: false,
+      errors: [`(root): not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`],
+    };
+  }
+}
+
+function eventIdOf(line: string): { eventId?: string } {
+  const match = /"eventId"\s*:\s*(?:\{\s*"string"\s*:\s*)?"((?:[^"\\]|\\.)*)"/.exec(line);
+  if (match?.[1] === undefined) return {};
+  try {
+    return { eventId: JSON.parse(`"${match[1]}"`) as string };
+  } catch {
+    return {};
+  }
+}
+
+async function countLines(path: string): Promise<number> {
+  let count = 0;
+  let last = 10;
+  try {
+    for await (const chunk of createReadStream(path)) {
+      const buffer = chunk as Buffer;
+      for (let index = buffer.indexOf(10); index !== -1; index = buffer.indexOf(10, index + 1)) count += 1;
+      if (buffer.length > 0) last = buffer[buffer.length - 1] ?? 10;
+    }
+  } catch (cause) {
+    throw new BridgeError('INPUT_UNREADABLE', `cannot read ${path}`, { cause });
+  }
+  return last === 10 ? count : count + 1;
+}
+
+interface ProgressOptions {
+  readonly total: number | undefined;
+  readonly alreadyDone: number;
+  readonly clock: Clock;
+  readonly intervalMs: number;
+  readonly ratePerSecond: number | undefined;
+  readonly halted: () => boolean;
+}
+
+/**
+ * A bar on a terminal, plain lines otherwise (CI logs and files do not understand \r). The ETA
+ * assumes the limiter's rate: in a backfill that is the bottleneck, and it does not swing with
+ * every retry the way an observed rate would.
+ */
+function startProgress(io: CliIo, summary: SendSummary, options: ProgressOptions): { stop(): void } {
+  const tty = io.stderr.isTTY === true;
+  const started = options.clock.now();
+  const render = () => {
+    const done = summary.delivered + summary.duplicates + summary.rejected + summary.invalid;
+    const elapsedS = (options.clock.now() - started) / 1000;
+    const observed = elapsedS > 0 ? summary.calls / elapsedS : 0;
+    const total = options.total === undefined ? undefined : Math.max(0, options.total - options.alreadyDone);
+    const remaining = total === undefined ? undefined : Math.max(0, total - done);
+    const rate = options.ratePerSecond ?? (observed > 0 ? observed : undefined);
+    const eta = remaining === undefined || rate === undefined ? '?' : formatDuration(remaining / rate);
+    const counts = `delivered ${summary.delivered} dup ${summary.duplicates} rejected ${summary.rejected} invalid ${summary.invalid} retries ${summary.retries}`;
+    const state = options.halted() ? ' HALTED (auth)' : '';
+    if (tty) {
+      const width = 24;
+      const fraction = total === undefined || total === 0 ? 0 : Math.min(1, done / total);
+      const filled = Math.round(fraction * width);
+      const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+      const of = total === undefined ? `${done}` : `${done}/${total} ${Math.floor(fraction * 100)}%`;
+      io.stderr.write(`\r${bar} ${of} ${counts} ${observed.toFixed(1)} calls/s ETA ${eta}${state}\x1b[K`);
+    } else {
+      const of = total === undefined ? `${done}` : `${done}/${total}`;
+      io.stderr.write(
+        `send: ${of} ${counts} calls ${summary.calls} (${observed.toFixed(1)}/s) ETA ${eta}${state}\n`,
+      );
+    }
+  };
+  const timer = setInterval(render, tty ? 250 : options.intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      if (tty) {
+        render();
+        io.stderr.write('\n');
+      }
+    },
+  };
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.ceil(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(rest).padStart(2, '0')}`
+    : `${m}:${String(rest).padStart(2, '0')}`;
+}
+
+function formatSummary(summary: SendSummary): string {
+  return [
+    `delivered   ${summary.delivered}`,
+    `duplicates  ${summary.duplicates}`,
+    `rejected    ${summary.rejected}`,
+    `invalid     ${summary.invalid}`,
+    ...(summary.skipped > 0 ? [`skipped     ${summary.skipped} (already done, --resume)`] : []),
+    `retries     ${summary.retries}`,
+    `calls       ${summary.calls}`,
+    `calls/event ${summary.callsPerDelivered ?? '-'}`,
+    `elapsed     ${formatDuration(summary.elapsedMs / 1000)}`,
+    '',
+  ].join('\n');
+}
