@@ -311,7 +311,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       ]);
     }
 
-    const parsed = parseJsonBody(req.headers['content-type'], read.bytes);
+    const typeError = jsonContentTypeError(req.headers['content-type']);
+    if (typeError !== null) return answer(400, 'invalid', [typeError]);
+    const parsed = parseJson(read.bytes);
     if (!parsed.ok) return answer(400, 'invalid', [parsed.error]);
     const validation = validateGongBody(parsed.value);
     if (!validation.ok) return answer(400, 'invalid', validation.errors);
@@ -378,7 +380,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         if (!only('POST')) return;
         const read = await readBody(req, CONTROL_BODY_LIMIT, CONTROL_BODY_LIMIT * 4);
         if (!read.ok) return send(res, 413, { errors: ['fault settings body too large'] });
-        const parsed = parseJsonBody(req.headers['content-type'] ?? 'application/json', read.bytes);
+        // Any Content-Type: `curl -d` sends form-urlencoded, and this endpoint is for people at a shell.
+        const parsed = parseJson(read.bytes);
         if (!parsed.ok) return send(res, 400, { errors: [parsed.error] });
         const patch = faultPatchSchema.safeParse(parsed.value);
         if (!patch.success) {
@@ -499,11 +502,15 @@ type JsonParse =
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function parseJsonBody(contentType: string | undefined, bytes: Buffer): JsonParse {
+/** Gong takes JSON only; a client that forgets the header should find out here, not in production. */
+function jsonContentTypeError(contentType: string | undefined): string | null {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json') {
-    return { ok: false, error: `Content-Type must be application/json, got ${contentType ?? 'none'}` };
-  }
+  return mediaType === 'application/json'
+    ? null
+    : `Content-Type must be application/json, got ${contentType ?? 'none'}`;
+}
+
+function parseJson(bytes: Buffer): JsonParse {
   let text: string;
   try {
     text = utf8.decode(bytes);

@@ -303,6 +303,18 @@ describe('control endpoints', () => {
     expect((await post(s, sampleBody(0))).status).toBe(409);
   });
 
+  it('takes fault settings the way `curl -d` sends them (form Content-Type, JSON body)', async () => {
+    const s = await sandbox();
+    const response = await request(`${s.url}/_sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '{"failRate":0.25,"latencyMs":10}',
+    });
+    expect(response.statusCode).toBe(200);
+    expect(await response.body.json()).toMatchObject({ failRate: 0.25, latencyMs: 10 });
+    expect(s.faults()).toMatchObject({ failRate: 0.25, latencyMs: 10 });
+  });
+
   it('rejects unknown or out-of-range fault settings with 400', async () => {
     const s = await sandbox();
     for (const body of ['{"failRate":2}', '{"nope":1}', '{"failStatuses":[404]}', '[']) {
