@@ -1,4 +1,19 @@
 import { z } from 'zod';
+import {
+  anonymousPersonProblems,
+  customValueProblem,
+  INT32_MAX,
+  INT32_MIN,
+  isBlank,
+  isInt32,
+  isIsoDateTime,
+  numericProblem,
+  personAndTrackingIdProblem,
+  stepProblem,
+  type RuleProblem,
+} from './body-rules.ts';
+
+export { INT32_MAX, INT32_MIN } from './body-rules.ts';
 
 /**
  * The body of Gong's `POST /v2/digital-interaction`, modelled from the published contract
@@ -26,9 +41,6 @@ import { z } from 'zod';
  * - contentUrl and the other URL-ish strings are typed plain `string` by Gong and are not checked.
  */
 
-export const INT32_MIN = -2_147_483_648;
-export const INT32_MAX = 2_147_483_647;
-
 export const deviceValues = ['MOBILE', 'PC'] as const;
 export const numericTypeValues = ['PERCENTAGE', 'NPS', 'RATING', 'OTHER'] as const;
 export const searchObjectTypeValues = ['VENDOR', 'PRODUCT', 'CATEGORY'] as const;
@@ -43,19 +55,27 @@ export type PersonObjectType = (typeof personObjectTypeValues)[number];
 export type CompanyObjectType = (typeof companyObjectTypeValues)[number];
 export type CustomFieldDataType = (typeof customFieldDataTypeValues)[number];
 
-const BLANK = /^\s*$/;
 const requiredString = z.string().superRefine((value, ctx) => {
-  if (BLANK.test(value))
+  if (isBlank(value))
     ctx.addIssue({ code: 'custom', message: value === '' ? 'must not be empty' : 'must not be blank' });
 });
 const optionalString = z.string().nullish();
 // Not z.int32(): its non-integer issue aborts the parse, which would hide the cross-field rules
 // (range order, anonymous person) that we want reported in the same pass.
 const int32 = z.number().superRefine((value, ctx) => {
-  if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+  if (!isInt32(value)) {
     ctx.addIssue({
       code: 'custom',
       message: `must be a 32-bit integer (${INT32_MIN}..${INT32_MAX}), got ${value}`,
+    });
+  }
+});
+const dateTime = z.string().superRefine((value, ctx) => {
+  if (!isIsoDateTime(value)) {
+    const shown = JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be an ISO 8601 date-time with seconds and a UTC offset (e.g. 2025-01-31T12:00:00.000Z), got ${shown}`,
     });
   }
 });
@@ -66,34 +86,12 @@ const whenObject = {
     typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value),
 };
 
-function isAbsent(value: unknown): boolean {
-  return value === undefined || value === null || (typeof value === 'string' && BLANK.test(value));
-}
-
-const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-const DURATION = /^(\d+(\.\d*)?|\.\d+)$/;
-const BOOLEAN = /^(true|false)$/i;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
-
-function customValueProblem(dataType: unknown, value: string): string | undefined {
-  switch (dataType) {
-    case 'NUMBER':
-      return NUMBER.test(value) ? undefined : 'must be a number for dataType NUMBER';
-    case 'DURATION':
-      return DURATION.test(value)
-        ? undefined
-        : 'must be a non-negative number of seconds for dataType DURATION';
-    case 'BOOLEAN':
-      return BOOLEAN.test(value) ? undefined : 'must be true or false for dataType BOOLEAN';
-    case 'DATE':
-      return ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))
-        ? undefined
-        : 'must be an ISO 8601 date for dataType DATE';
-    case 'URL':
-      return URL.canParse(value) ? undefined : 'must be an absolute URL for dataType URL';
-    default:
-      return undefined;
-  }
+function addProblem(
+  ctx: { addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void },
+  problem: RuleProblem | undefined,
+) {
+  if (problem !== undefined)
+    ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
 }
 
 export const customFieldSchema = z
@@ -118,17 +116,7 @@ export const numericContentDetailsSchema = z
     numericType: z.enum(numericTypeValues).nullish(),
   })
   .superRefine((details, ctx) => {
-    const { value, rangeFrom, rangeTo } = details;
-    if (!Number.isInteger(rangeFrom) || !Number.isInteger(rangeTo)) return;
-    if (rangeFrom > rangeTo) {
-      ctx.addIssue({ code: 'custom', path: ['rangeFrom'], message: `must not exceed rangeTo (${rangeTo})` });
-    } else if (Number.isInteger(value) && (value! < rangeFrom || value! > rangeTo)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['value'],
-        message: `must be within rangeFrom..rangeTo (${rangeFrom}..${rangeTo})`,
-      });
-    }
+    addProblem(ctx, numericProblem(details.value, details.rangeFrom, details.rangeTo));
   }, whenObject);
 
 export const stepContentDetailsSchema = z
@@ -137,11 +125,7 @@ export const stepContentDetailsSchema = z
     availableSteps: z.array(requiredString).min(1),
   })
   .superRefine((details, ctx) => {
-    const { value, availableSteps } = details;
-    if (typeof value !== 'string' || BLANK.test(value) || !Array.isArray(availableSteps)) return;
-    if (availableSteps.length > 0 && !availableSteps.includes(value)) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'must be one of availableSteps' });
-    }
+    addProblem(ctx, stepProblem(details.value, details.availableSteps));
   }, whenObject);
 
 export const searchObjectDetailsSchema = z.strictObject({
@@ -190,9 +174,6 @@ export const companySchema = z.strictObject({
   companyBusinessContexts: z.array(companyBusinessContextSchema).nullish(),
 });
 
-const ANONYMOUS =
-  'required for an anonymous person (name, email, phoneNumber and personBusinessContext all empty)';
-
 export const personSchema = z
   .strictObject({
     name: optionalString,
@@ -205,23 +186,13 @@ export const personSchema = z
     personCustomFields: customFields,
   })
   .superRefine((person, ctx) => {
-    const anonymous =
-      isAbsent(person.name) &&
-      isAbsent(person.email) &&
-      isAbsent(person.phoneNumber) &&
-      (person.personBusinessContext === undefined || person.personBusinessContext === null);
-    if (!anonymous) return;
-    if (isAbsent(person.personId)) ctx.addIssue({ code: 'custom', path: ['personId'], message: ANONYMOUS });
-    const company: unknown = person.company;
-    const domain =
-      typeof company === 'object' && company !== null ? (company as { domain?: unknown }).domain : undefined;
-    if (isAbsent(domain)) ctx.addIssue({ code: 'custom', path: ['company', 'domain'], message: ANONYMOUS });
+    for (const problem of anonymousPersonProblems(person)) addProblem(ctx, problem);
   }, whenObject);
 
 export const gongBodySchema = z
   .strictObject({
     eventId: requiredString,
-    timestamp: z.iso.datetime({ offset: true }),
+    timestamp: dateTime,
     eventType: requiredString,
     sourceSystemName: optionalString,
     sessionId: optionalString,
@@ -232,18 +203,7 @@ export const gongBodySchema = z
     trackingId: optionalString,
   })
   .superRefine((body, ctx) => {
-    if (
-      body.person !== undefined &&
-      body.person !== null &&
-      body.trackingId !== undefined &&
-      body.trackingId !== null
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['trackingId'],
-        message: 'must be absent when person is sent (send either person or trackingId)',
-      });
-    }
+    addProblem(ctx, personAndTrackingIdProblem(body.person, body.trackingId));
   }, whenObject);
 
 export type GongBody = z.output<typeof gongBodySchema>;

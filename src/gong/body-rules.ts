@@ -1,0 +1,130 @@
+/**
+ * The rules of Gong's body that a type alone cannot state, as plain functions. Both the zod model
+ * (body-schema.ts, which explains each judgement call) and the fast path (body-fast-path.ts) call
+ * these, so the two can never disagree on a rule, only on plumbing, which a property test covers.
+ */
+
+export const INT32_MIN = -2_147_483_648;
+export const INT32_MAX = 2_147_483_647;
+
+const BLANK = /^\s*$/;
+
+export function isBlank(value: string): boolean {
+  return BLANK.test(value);
+}
+
+/** Absent for the anonymous-person rule: missing, null, or a string with nothing visible. */
+export function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === 'string' && BLANK.test(value));
+}
+
+export function isInt32(value: number): boolean {
+  return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX;
+}
+
+// Full date-time with seconds and an explicit offset: without an offset the instant is ambiguous,
+// and Gong's "date-time" format is RFC 3339's. The calendar is checked below, not by the pattern.
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+export function isIsoDateTime(value: string): boolean {
+  const match = DATE_TIME.exec(value);
+  if (match === null) return false;
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (Number(match[4]) > 23 || Number(match[5]) > 59 || Number(match[6]) > 59) return false;
+  if (match[7] !== undefined && (Number(match[7]) > 23 || Number(match[8]) > 59)) return false;
+  return true;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const DURATION = /^(\d+(\.\d*)?|\.\d+)$/;
+const BOOLEAN = /^(true|false)$/i;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
+
+/** Why a custom field value does not fit its declared dataType, or undefined when it does. */
+export function customValueProblem(dataType: unknown, value: string): string | undefined {
+  switch (dataType) {
+    case 'NUMBER':
+      return NUMBER.test(value) ? undefined : 'must be a number for dataType NUMBER';
+    case 'DURATION':
+      return DURATION.test(value)
+        ? undefined
+        : 'must be a non-negative number of seconds for dataType DURATION';
+    case 'BOOLEAN':
+      return BOOLEAN.test(value) ? undefined : 'must be true or false for dataType BOOLEAN';
+    case 'DATE':
+      return ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : 'must be an ISO 8601 date for dataType DATE';
+    case 'URL':
+      return URL.canParse(value) ? undefined : 'must be an absolute URL for dataType URL';
+    default:
+      return undefined;
+  }
+}
+
+export interface RuleProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** numericContentDetails: the range must be ordered and the value inside it. Integers only. */
+export function numericProblem(
+  value: unknown,
+  rangeFrom: unknown,
+  rangeTo: unknown,
+): RuleProblem | undefined {
+  if (typeof rangeFrom !== 'number' || typeof rangeTo !== 'number') return undefined;
+  if (!Number.isInteger(rangeFrom) || !Number.isInteger(rangeTo)) return undefined;
+  if (rangeFrom > rangeTo) return { path: ['rangeFrom'], message: `must not exceed rangeTo (${rangeTo})` };
+  if (typeof value === 'number' && Number.isInteger(value) && (value < rangeFrom || value > rangeTo)) {
+    return { path: ['value'], message: `must be within rangeFrom..rangeTo (${rangeFrom}..${rangeTo})` };
+  }
+  return undefined;
+}
+
+/** stepContentDetails: the current step must be one of a non-empty availableSteps. */
+export function stepProblem(value: unknown, availableSteps: unknown): RuleProblem | undefined {
+  if (typeof value !== 'string' || isBlank(value) || !Array.isArray(availableSteps)) return undefined;
+  if (availableSteps.length > 0 && !availableSteps.includes(value)) {
+    return { path: ['value'], message: 'must be one of availableSteps' };
+  }
+  return undefined;
+}
+
+export const ANONYMOUS_MESSAGE =
+  'required for an anonymous person (name, email, phoneNumber and personBusinessContext all empty)';
+
+/** The anonymous-person rule: which of personId and company.domain are missing, if it applies. */
+export function anonymousPersonProblems(person: Record<string, unknown>): RuleProblem[] {
+  const anonymous =
+    isAbsent(person.name) &&
+    isAbsent(person.email) &&
+    isAbsent(person.phoneNumber) &&
+    (person.personBusinessContext === undefined || person.personBusinessContext === null);
+  if (!anonymous) return [];
+  const problems: RuleProblem[] = [];
+  if (isAbsent(person.personId)) problems.push({ path: ['personId'], message: ANONYMOUS_MESSAGE });
+  const company = person.company;
+  const domain =
+    typeof company === 'object' && company !== null ? (company as Record<string, unknown>).domain : undefined;
+  if (isAbsent(domain)) problems.push({ path: ['company', 'domain'], message: ANONYMOUS_MESSAGE });
+  return problems;
+}
+
+/** person and trackingId exclude each other ("must be null if ... is sent instead"). */
+export function personAndTrackingIdProblem(person: unknown, trackingId: unknown): RuleProblem | undefined {
+  if (person === undefined || person === null || trackingId === undefined || trackingId === null)
+    return undefined;
+  return {
+    path: ['trackingId'],
+    message: 'must be absent when person is sent (send either person or trackingId)',
+  };
+}
