@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { z } from 'zod';
 import type { WriteStream } from 'node:fs';
 import type { Clock, Sleep } from '../delivery/limiter-types.ts';
 import { systemClock, systemSleep } from '../delivery/system-time.ts';
@@ -159,10 +160,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const keepCalls = wholeNumber('keepCalls', options.keepCalls, 100_000);
   const initialFaultsParsed = faultPatchSchema.safeParse({ ...options.faults });
   if (!initialFaultsParsed.success) {
-    throw new BridgeError(
-      'CONFIG_INVALID',
-      `sandbox faults: ${initialFaultsParsed.error.issues[0]?.message ?? ''}`,
-    );
+    throw new BridgeError('CONFIG_INVALID', `sandbox faults: ${describeIssues(initialFaultsParsed.error)}`);
   }
   const initialFaults = applyFaultPatch(defaultFaults, initialFaultsParsed.data);
   const clock = options.clock ?? systemClock;
@@ -385,11 +383,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         if (!parsed.ok) return send(res, 400, { errors: [parsed.error] });
         const patch = faultPatchSchema.safeParse(parsed.value);
         if (!patch.success) {
-          return send(res, 400, {
-            errors: patch.error.issues.map(
-              (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
-            ),
-          });
+          return send(res, 400, { errors: issueMessages(patch.error) });
         }
         send(res, 200, setFaults(patch.data));
         return;
@@ -399,32 +393,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     }
   }
 
-  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+  async function route(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
-    const work =
-      url.pathname === API_PATH
-        ? req.method === 'POST'
-          ? interaction(req, res, expectsContinue)
-          : Promise.resolve(
-              send(
-                res,
-                405,
-                { requestId: requestId(), errors: [`${req.method ?? ''} is not allowed; use POST`] },
-                {
-                  Allow: 'POST',
-                },
-              ),
-            )
-        : url.pathname.startsWith('/_sandbox/')
-          ? control(req, res, url.pathname, url.searchParams)
-          : Promise.resolve(
-              send(res, 404, { requestId: requestId(), errors: [`Not found: ${url.pathname}`] }),
-            );
-    work.catch((error: unknown) => {
+    if (url.pathname === API_PATH) {
+      if (req.method === 'POST') return interaction(req, res, expectsContinue);
+      const errors = [`${req.method ?? ''} is not allowed; use POST`];
+      return send(res, 405, { requestId: requestId(), errors }, { Allow: 'POST' });
+    }
+    if (url.pathname.startsWith('/_sandbox/')) return control(req, res, url.pathname, url.searchParams);
+    return send(res, 404, { requestId: requestId(), errors: [`Not found: ${url.pathname}`] });
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    route(req, res, expectsContinue).catch((error: unknown) => {
       // A bug in the sandbox must be visible to the test that hit it, not hang it.
-      send(res, 500, {
-        errors: [`sandbox internal error: ${error instanceof Error ? error.message : String(error)}`],
-      });
+      const message = error instanceof Error ? error.message : String(error);
+      send(res, 500, { errors: [`sandbox internal error: ${message}`] });
     });
   };
 
@@ -479,7 +463,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     },
     calls: (since = 0, limit = LIST_LIMIT_MAX) => callLog.since(since, limit),
     faults: faultView,
-    setFaults: (patch) => setFaults(faultPatchSchema.parse(patch)),
+    setFaults: (patch) => {
+      const parsed = faultPatchSchema.safeParse(patch);
+      if (!parsed.success)
+        throw new BridgeError('CONFIG_INVALID', `sandbox faults: ${describeIssues(parsed.error)}`);
+      return setFaults(parsed.data);
+    },
     reset,
     close,
   };
@@ -522,6 +511,14 @@ function parseJson(bytes: Buffer): JsonParse {
   } catch (error) {
     return { ok: false, error: `Malformed JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
+}
+
+function issueMessages(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+}
+
+function describeIssues(error: z.ZodError): string {
+  return issueMessages(error).join('; ');
 }
 
 function queryNumber(query: URLSearchParams, name: string, fallback: number, max: number): number {
