@@ -244,6 +244,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const draw: FaultDraw = drawFaults(faults, random);
     let counted = false;
     let eventId: string | null = null;
+    let continued = false;
 
     const answer = async (
       status: number,
@@ -260,7 +261,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
           return;
         }
       }
-      send(res, status, errors === undefined ? { requestId: id } : { requestId: id, errors }, headers);
+      // Refused before 100 Continue, the client may never send its body; the connection is then
+      // out of step and must not be reused.
+      const closeAfter = expectsContinue && !continued ? { Connection: 'close' } : {};
+      const body = errors === undefined ? { requestId: id } : { requestId: id, errors };
+      send(res, status, body, { ...headers, ...closeAfter });
     };
 
     if (outageUntil > t) {
@@ -296,7 +301,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     }
     counted = true;
 
-    if (expectsContinue) res.writeContinue();
+    if (expectsContinue) {
+      res.writeContinue();
+      continued = true;
+    }
     const read = await readBody(req, maxBodyBytes, Math.max(4 * maxBodyBytes, 16 * 1024 * 1024));
     callLog.noteBytes(read.ok ? read.bytes.length : read.received);
     if (!read.ok) {

@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -132,6 +133,41 @@ describe('POST /v2/digital-interaction', () => {
       accepted: 0,
       byOutcome: { 'too-large': 1 },
     });
+  });
+
+  it('honours Expect: 100-continue: refuses an oversized body before it is sent, continues a good one', async () => {
+    const s = await sandbox({ maxBodyBytes: 1024 });
+    const attempt = (body: string) =>
+      new Promise<{ status: number; continued: boolean; connection: string | undefined }>(
+        (resolve, reject) => {
+          let continued = false;
+          const req = httpRequest(`${s.url}/v2/digital-interaction`, {
+            method: 'POST',
+            agent: false,
+            headers: {
+              authorization: basic(),
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+              expect: '100-continue',
+            },
+          });
+          req.on('continue', () => {
+            continued = true;
+            req.end(body);
+          });
+          req.on('response', (res) => {
+            res.resume();
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, continued, connection: res.headers.connection }),
+            );
+          });
+          req.on('error', reject);
+          req.flushHeaders();
+        },
+      );
+    const big = JSON.stringify({ ...sampleBody(1), content: { contentTitle: 'x'.repeat(2000) } });
+    expect(await attempt(big)).toEqual({ status: 413, continued: false, connection: 'close' });
+    expect(await attempt(JSON.stringify(sampleBody(2)))).toMatchObject({ status: 200, continued: true });
   });
 
   it('answers 404 for unknown paths and 405 with Allow for other methods', async () => {
