@@ -46,10 +46,26 @@ function daysInMonth(year: number, month: number): number {
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const DURATION = /^(\d+(\.\d*)?|\.\d+)$/;
 const BOOLEAN = /^(true|false)$/i;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)?)?$/;
+
+/** A calendar date, optionally with a time and offset: what a DATE custom field may hold. */
+export function isIsoDate(value: string): boolean {
+  const match = ISO_DATE.exec(value);
+  if (match === null) return false;
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(match[1]), month)) return false;
+  if (match[4] !== undefined && (Number(match[4]) > 23 || Number(match[5]) > 59)) return false;
+  if (match[6] !== undefined && Number(match[6]) > 59) return false;
+  if (match[7] !== undefined && (Number(match[7]) > 23 || Number(match[8] ?? 0) > 59)) return false;
+  return true;
+}
 
 /** Why a custom field value does not fit its declared dataType, or undefined when it does. */
 export function customValueProblem(dataType: unknown, value: string): string | undefined {
+  // A blank value is already reported as such; a second message about its format adds nothing.
+  if (isBlank(value)) return undefined;
   switch (dataType) {
     case 'NUMBER':
       return NUMBER.test(value) ? undefined : 'must be a number for dataType NUMBER';
@@ -60,9 +76,7 @@ export function customValueProblem(dataType: unknown, value: string): string | u
     case 'BOOLEAN':
       return BOOLEAN.test(value) ? undefined : 'must be true or false for dataType BOOLEAN';
     case 'DATE':
-      return ISO_DATE.test(value) && !Number.isNaN(Date.parse(value))
-        ? undefined
-        : 'must be an ISO 8601 date for dataType DATE';
+      return isIsoDate(value) ? undefined : 'must be an ISO 8601 date for dataType DATE';
     case 'URL':
       return URL.canParse(value) ? undefined : 'must be an absolute URL for dataType URL';
     default:
@@ -81,10 +95,11 @@ export function numericProblem(
   rangeFrom: unknown,
   rangeTo: unknown,
 ): RuleProblem | undefined {
+  // Only ordered once both ends are valid int32s; a bad end is reported on its own.
   if (typeof rangeFrom !== 'number' || typeof rangeTo !== 'number') return undefined;
-  if (!Number.isInteger(rangeFrom) || !Number.isInteger(rangeTo)) return undefined;
+  if (!isInt32(rangeFrom) || !isInt32(rangeTo)) return undefined;
   if (rangeFrom > rangeTo) return { path: ['rangeFrom'], message: `must not exceed rangeTo (${rangeTo})` };
-  if (typeof value === 'number' && Number.isInteger(value) && (value < rangeFrom || value > rangeTo)) {
+  if (typeof value === 'number' && isInt32(value) && (value < rangeFrom || value > rangeTo)) {
     return { path: ['value'], message: `must be within rangeFrom..rangeTo (${rangeFrom}..${rangeTo})` };
   }
   return undefined;

@@ -28,21 +28,30 @@ export function validateGongBody(input: unknown): GongValidation {
   return { ok: false, errors };
 }
 
-/** `['person', 'company', 'companyBusinessContexts', 0, 'objectType']` → `person.company.companyBusinessContexts[0].objectType`. */
+/**
+ * `['person', 'company', 'companyBusinessContexts', 0, 'objectType']` →
+ * `person.company.companyBusinessContexts[0].objectType`. A key that is not an identifier (only
+ * possible for unknown fields) is quoted, `content["a b"]`, so the path stays unambiguous.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? String(segment) : `.${String(segment)}`;
+    else if (typeof segment === 'string' && IDENTIFIER.test(segment))
+      out += out === '' ? segment : `.${segment}`;
+    else out += `[${JSON.stringify(String(segment))}]`;
   }
-  return out === '' ? '(root)' : out;
+  return out;
 }
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type': {
       if (issue.input === undefined) return 'required';
+      if (issue.input === null) return 'required, got null';
       if (issue.input === null) return 'required, got null';
       return `expected ${issue.expected}, got ${kindOf(issue.input)}`;
     }
@@ -51,6 +60,7 @@ function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
       return undefined;
     case 'invalid_value':
       if (issue.input === undefined) return 'required';
+      if (issue.input === null) return 'required, got null';
       return `must be one of ${issue.values.map(String).join(', ')}, got ${describeValue(issue.input)}`;
     default:
       return undefined;

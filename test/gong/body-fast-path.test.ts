@@ -1,0 +1,204 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isValidGongBodyFast } from '../../src/gong/body-fast-path.ts';
+import {
+  companyObjectTypeValues,
+  customFieldDataTypeValues,
+  deviceValues,
+  gongBodySchema,
+  INT32_MAX,
+  INT32_MIN,
+  numericTypeValues,
+  personObjectTypeValues,
+  searchObjectTypeValues,
+} from '../../src/gong/body-schema.ts';
+import { validateGongBody } from '../../src/gong/validate.ts';
+
+// Each leaf is usually valid and sometimes wrong in one of the ways that matter, so bodies land on
+// both sides of every rule and the two validators are compared where they could drift apart.
+const mostly = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>) =>
+  fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: bad, weight: 1 });
+const junk = fc.constantFrom<unknown>(undefined, null, 7, true, [], {}, 'x');
+
+const requiredString = mostly(
+  fc.constantFrom('x', 'Module 1', 'acme.com', 'anon-1'),
+  fc.constantFrom<unknown>('', ' ', 5, null, undefined),
+);
+const optionalString = mostly(
+  fc.constantFrom<unknown>(undefined, null, '', ' ', 'x', 'acme.com'),
+  fc.constantFrom<unknown>(1, false, {}),
+);
+const int32 = mostly(
+  fc.integer({ min: -3, max: 12 }),
+  fc.constantFrom<unknown>(
+    INT32_MAX,
+    INT32_MAX + 1,
+    INT32_MIN,
+    INT32_MIN - 1,
+    1.5,
+    Number.NaN,
+    '5',
+    null,
+    undefined,
+  ),
+);
+const member = (values: readonly string[]) =>
+  mostly(
+    fc.constantFrom<unknown>(...values),
+    fc.constantFrom<unknown>('x', values[0]!.toLowerCase(), 1, null, undefined),
+  );
+const optionalMember = (values: readonly string[]) =>
+  fc.oneof(fc.constantFrom<unknown>(undefined, null), member(values));
+const timestamp = mostly(
+  fc.constantFrom('2025-01-31T12:00:00Z', '2024-02-29T00:00:00.5+05:30', '1970-01-01T00:00:00.000Z'),
+  fc.constantFrom<unknown>('2025-02-29T00:00:00Z', '2025-01-31', '2025-01-31T12:00:00', 0, null),
+);
+const withExtraKey = <T extends object>(arb: fc.Arbitrary<T>) =>
+  fc
+    .tuple(arb, fc.integer({ min: 0, max: 30 }))
+    .map(([value, roll]) => (roll === 0 ? { ...value, unexpected: 1 } : value));
+const record = <T extends Record<string, fc.Arbitrary<unknown>>>(shape: T, requiredKeys: (keyof T)[] = []) =>
+  withExtraKey(fc.record(shape, { requiredKeys: requiredKeys as never[] }));
+const optional = (arb: fc.Arbitrary<unknown>) =>
+  fc.oneof(fc.constantFrom<unknown>(undefined, null), arb, arb);
+const array = (arb: fc.Arbitrary<unknown>, minLength = 0) =>
+  mostly(fc.array(arb, { minLength, maxLength: 3 }), junk);
+
+const customFieldValue = fc.constantFrom(
+  '1',
+  '-2.5e3',
+  'abc',
+  'true',
+  'FALSE',
+  '2025-01-31',
+  '2025-02-30',
+  'https://x.io',
+  'x.io',
+  '90',
+  '-5',
+  '',
+);
+const customField = record(
+  {
+    name: requiredString,
+    value: mostly(customFieldValue, junk),
+    dataType: optionalMember(customFieldDataTypeValues),
+  },
+  ['name', 'value'],
+);
+const steps = fc.constantFrom('Module 1', 'Module 2', 'x');
+const content = record(
+  {
+    contentId: optionalString,
+    contentTitle: requiredString,
+    contentLabel: optional(array(mostly(fc.string({ maxLength: 3 }), junk))),
+    contentUrl: optionalString,
+    contentAdditionalInfoUrl: optionalString,
+    numericContentDetails: optional(
+      record(
+        {
+          value: optional(int32),
+          rangeFrom: int32,
+          rangeTo: int32,
+          numericType: optionalMember(numericTypeValues),
+        },
+        ['rangeFrom', 'rangeTo'],
+      ),
+    ),
+    stepContentDetails: optional(
+      record({ value: mostly(steps, junk), availableSteps: array(mostly(steps, junk)) }, [
+        'value',
+        'availableSteps',
+      ]),
+    ),
+    searchObjectDetails: optional(
+      record(
+        {
+          name: requiredString,
+          objectType: member(searchObjectTypeValues),
+          domain: requiredString,
+          objectId: optionalString,
+          url: optionalString,
+        },
+        ['name', 'objectType', 'domain'],
+      ),
+    ),
+    contentCustomFields: optional(array(customField)),
+  },
+  ['contentTitle'],
+);
+const businessContext = (values: readonly string[]) =>
+  record({ objectType: member(values), objectId: requiredString, systemName: optionalString }, [
+    'objectType',
+    'objectId',
+  ]);
+const person = record({
+  name: optionalString,
+  email: optionalString,
+  phoneNumber: optionalString,
+  personId: optionalString,
+  personBusinessContext: optional(businessContext(personObjectTypeValues)),
+  location: optional(
+    record({ country: optionalString, state: optionalString, region: optionalString, city: optionalString }),
+  ),
+  company: optional(
+    record({
+      companyId: optionalString,
+      name: optionalString,
+      domain: optionalString,
+      companyBusinessContexts: optional(array(businessContext(companyObjectTypeValues))),
+    }),
+  ),
+  personCustomFields: optional(array(customField)),
+});
+const body = mostly(
+  record(
+    {
+      eventId: requiredString,
+      timestamp,
+      eventType: requiredString,
+      sourceSystemName: optionalString,
+      sessionId: optionalString,
+      device: optionalMember(deviceValues),
+      content: mostly(content, junk),
+      person: fc.oneof(fc.constantFrom<unknown>(undefined, null), person),
+      customFields: optional(array(customField)),
+      trackingId: fc.oneof(fc.constantFrom<unknown>(undefined, null, undefined, null, 'trk-1', '')),
+    },
+    ['eventId', 'timestamp', 'eventType', 'content'],
+  ),
+  fc.anything(),
+);
+
+describe('isValidGongBodyFast', () => {
+  it('gives the same verdict as the zod model for any body', () => {
+    let valid = 0;
+    let total = 0;
+    fc.assert(
+      fc.property(body, (candidate) => {
+        const expected = gongBodySchema.safeParse(candidate).success;
+        total += 1;
+        if (expected) valid += 1;
+        expect(isValidGongBodyFast(candidate)).toBe(expected);
+      }),
+      { numRuns: 5_000 },
+    );
+    // Guards the generator itself: a comparison that only ever sees invalid bodies proves little.
+    expect(valid / total).toBeGreaterThan(0.02);
+    expect(valid / total).toBeLessThan(0.9);
+  });
+
+  it('leaves every rejection with errors of the form <path>: <message>', () => {
+    fc.assert(
+      fc.property(body, (candidate) => {
+        const result = validateGongBody(candidate);
+        if (result.ok) return;
+        expect(result.errors.length).toBeGreaterThan(0);
+        for (const error of result.errors) {
+          expect(error).toMatch(/^(\(root\)|[A-Za-z_$[]).*?: \S/);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
