@@ -187,7 +187,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const events = new EventStore(keepBodies);
   const callLog = new CallLog(keepCalls);
   let faults = initialFaults;
-  let outageUntil = options.outageMs ? clock.now() + options.outageMs : Number.NEGATIVE_INFINITY;
+  const outageMs = wholeNumber('outageMs', options.outageMs, 0);
+  let outageUntil = outageMs > 0 ? clock.now() + outageMs : Number.NEGATIVE_INFINITY;
   let startedAt = clock.wallNow();
   const closing = new AbortController();
 
@@ -424,20 +425,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   // Answer Expect: 100-continue ourselves, so a refused call (401, 413, 429) never uploads its body.
   server.on('checkContinue', (req, res) => handle(req, res, true));
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (cause) =>
-      reject(
-        new BridgeError(
-          'CONFIG_INVALID',
-          `sandbox cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}`,
-          {
-            cause,
-          },
-        ),
-      ),
-    );
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (cause) {
+    recorder?.destroy();
+    await recordHandle?.close().catch(() => undefined);
+    throw new BridgeError('CONFIG_INVALID', `sandbox cannot listen on ${host}:${port}`, { cause });
+  }
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 

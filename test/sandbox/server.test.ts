@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startSandbox } from '../../src/sandbox/server.ts';
 import { basic, closeAll, get, manualClock, post, sampleBody, sandbox } from './helpers.ts';
 
 afterEach(closeAll);
@@ -280,6 +281,17 @@ describe('rate limits', () => {
     expect((await post(s, sampleBody(4))).status).toBe(429);
     clock.advance(3_600_000);
     expect((await post(s, sampleBody(4))).status).toBe(200);
+  });
+});
+
+describe('startSandbox', () => {
+  it('fails with CONFIG_INVALID when the port is taken, or credentials or limits are missing or wrong', async () => {
+    const first = await sandbox();
+    await expect(sandbox({ port: first.port })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(startSandbox({})).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(startSandbox({ accessKey: 'k' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(sandbox({ rps: -1 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(sandbox({ faults: { failRate: 2 } })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });
 
