@@ -9,6 +9,11 @@ export const DAY_MS = 86_400_000;
  * so a call exactly one window later no longer overlaps. A fixed per-second counter would let
  * 2 x limit calls through around a second boundary, and a client tuned against it would then be
  * throttled by the real Gong; the sandbox has to be at least as strict as Gong.
+ *
+ * Deliberately not shared with src/delivery/rate-limit: the sandbox is the referee for that
+ * limiter, and a bug common to both would go unseen. It also counts differently on purpose: the
+ * client's daily budget is minute-bucketed and conservative, the sandbox counts exactly as a
+ * server would. Both agree that a call exactly `windowMs` after another no longer overlaps it.
  */
 export class RollingLimit {
   readonly limit: number;
