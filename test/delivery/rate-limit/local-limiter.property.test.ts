@@ -25,7 +25,12 @@ const arrival = fc.record({
 
 /** Drives a limiter through the arrivals on a manual clock; returns the grant times (monotonic). */
 async function run(
-  options: { rate: number; burst?: number; dailyLimit: number; dailyWindow: 'rolling' | 'utc-day' },
+  options: {
+    rate: number;
+    burst?: number | undefined;
+    dailyLimit: number;
+    dailyWindow: 'rolling' | 'utc-day';
+  },
   arrivals: readonly Arrival[],
   wallSteps: readonly number[] = [],
   grantsWall: number[] = [],

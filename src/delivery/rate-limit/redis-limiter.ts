@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { BridgeError } from '../../errors.ts';
+import type {
+  Clock,
+  LimiterEventMap,
+  LimiterSnapshot,
+  ObservableRateLimiter,
+  Sleep,
+} from '../limiter-types.ts';
+import type { DailyWindow, Instant } from './daily-budget.ts';
+import { FifoGate } from './fifo-gate.ts';
+import { commit, decide, LimiterCore, projectExhaustion, snapshotOf, type Decision } from './limiter-core.ts';
+import { normaliseRetryAfter } from './local-limiter.ts';
+import { windowPolicy, type WindowPolicy } from './per-second-window.ts';
+import { LIMITER_SCRIPT, parseScriptReply, type ScriptReply } from './redis-script.ts';
+import { TypedEmitter } from './typed-emitter.ts';
+
+/** pino's shape, so the real logger can be passed as it is. */
+export interface LimiterLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface RedisLimiterOptions {
+  readonly redisUrl: string;
+  /** Keys are `{<prefix>}:limiter:*`; the hash tag keeps them in one slot on a Redis Cluster. */
+  readonly keyPrefix: string;
+  /** For the whole account, across all replicas. */
+  readonly ratePerSecond: number;
+  readonly burst?: number | undefined;
+  readonly dailyLimit: number;
+  readonly dailyWindow: DailyWindow;
+  readonly windowMarginMs?: number | undefined;
+  /** While Redis is unreachable each replica runs locally at rate / replicas and daily / replicas. */
+  readonly expectedReplicas: number;
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  readonly logger?: LimiterLogger | undefined;
+  /** TCP connect timeout; short, so a dead Redis costs calls a moment, not a stall. Default 500. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** A script call slower than this counts as Redis being unreachable. Default 500. */
+  readonly commandTimeoutMs?: number | undefined;
+  /** How often a replica in fallback checks whether Redis is back. Default 1000. */
+  readonly probeIntervalMs?: number | undefined;
+}
+
+interface AcquireCommand {
+  gongLimiter(log: string, state: string, minutes: string, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/**
+ * The cluster-wide limiter: every replica asks one atomic Lua script (see redis-script.ts), so
+ * the per-second and daily budgets and a 429 pause hold across all of them.
+ *
+ * When Redis cannot be reached the replica falls back to a local limiter at its share of the
+ * budget (mode 'local-fallback', event 'fallback'), and returns to Redis when a probe succeeds
+ * (event 'recovered'). Two hand-overs keep the account under its limits while that happens:
+ * - entering fallback, local starts are held for one window, because the cluster may have spent
+ *   the whole last second through Redis just before it went away;
+ * - after recovery the local share stays enforced as well for one window plus one probe interval,
+ *   by which time every replica has seen Redis again, so no rolling second mixes calls Redis
+ *   never saw with calls it counted as if they were all there were.
+ * Calls made in fallback are added to the shared daily count on recovery.
+ */
+export class RedisLimiter implements ObservableRateLimiter {
+  readonly #options: RedisLimiterOptions;
+  readonly #policy: WindowPolicy;
+  readonly #client: Redis;
+  readonly #keys: readonly [string, string, string];
+  readonly #clientId = randomUUID();
+  readonly #gate: FifoGate;
+  readonly #events = new TypedEmitter<LimiterEventMap>();
+  readonly #closing = new AbortController();
+  readonly #probeIntervalMs: number;
+  #sequence = 0;
+  #mode: 'redis' | 'local-fallback' = 'redis';
+  #connectedOnce = false;
+  #fallback: LimiterCore | null = null;
+  #fallbackSince = 0;
+  #fallbackStarts = 0;
+  #dualUntil = Number.NEGATIVE_INFINITY;
+  #throttledUntil = Number.NEGATIVE_INFINITY;
+  #last: { reply: ScriptReply; at: Instant } | null = null;
+  #grantServerTime: number | null = null;
+  #exhaustedReported = false;
+
+  constructor(options: RedisLimiterOptions) {
+    this.#options = options;
+    this.#policy = windowPolicy(options);
+    this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
+    const prefix = `{${options.keyPrefix}}:limiter`;
+    this.#keys = [`${prefix}:log`, `${prefix}:state`, `${prefix}:minutes`];
+    this.#client = new Redis(options.redisUrl, {
+      connectTimeout: options.connectTimeoutMs ?? 500,
+      commandTimeout: options.commandTimeoutMs ?? 500,
+      // Fail at once while disconnected instead of queueing: the fallback takes over meanwhile.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => this.#probeIntervalMs / 2,
+      lazyConnect: false,
+    });
+    // Connection errors surface through failed commands; without a listener ioredis would print
+    // every reconnect attempt as an unhandled error.
+    this.#client.on('error', () => undefined);
+    this.#client.defineCommand('gongLimiter', { numberOfKeys: 3, lua: LIMITER_SCRIPT });
+    this.#gate = new FifoGate({
+      attempt: () => this.#attempt(),
+      sleep: options.sleep,
+      now: () => options.clock.now(),
+      onWait: (decision) => this.#events.emit('wait', { waitMs: decision.waitMs, reason: decision.reason }),
+      onGrant: (waiter) =>
+        this.#events.emit('acquired', {
+          waitedMs: options.clock.now() - waiter.enqueuedAt,
+          serverTimeMs: this.#grantServerTime,
+        }),
+    });
+  }
+
+  get mode(): 'redis' | 'local-fallback' {
+    return this.#mode;
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    return this.#gate.acquire(signal);
+  }
+
+  onThrottled(retryAfterMs: number): void {
+    const at = this.#at();
+    const ms = normaliseRetryAfter(retryAfterMs, this.#policy.windowMs);
+    // Pause here at once; Redis spreads it to the other replicas.
+    this.#throttledUntil = Math.max(this.#throttledUntil, at.mono + ms);
+    this.#events.emit('throttled', { retryAfterMs: ms, until: at.wall + (this.#throttledUntil - at.mono) });
+    if (this.#mode === 'redis') {
+      this.#run('pause', ms).catch(() => undefined);
+    }
+  }
+
+  snapshot(): LimiterSnapshot {
+    const at = this.#at();
+    if (this.#mode === 'local-fallback' && this.#fallback !== null) {
+      const local = snapshotOf(this.#fallback, at, 'local-fallback');
+      return this.#withLocalPause(local, at);
+    }
+    const { ratePerSecond, dailyLimit } = this.#options;
+    const base: LimiterSnapshot = {
+      tokensAvailable: this.#policy.capacity,
+      ratePerSecond,
+      dailyLimit,
+      dailyRemaining: dailyLimit,
+      projectedExhaustionAt: null,
+      pausedUntil: null,
+      pauseReason: null,
+      mode: 'redis',
+      currentRatePerSecond: 0,
+    };
+    if (this.#last === null) return this.#withLocalPause(base, at);
+    // Redis's last answer, moved onto this replica's clocks.
+    const { reply, at: then } = this.#last;
+    const toWall = (serverTime: number): number => then.wall + (serverTime - reply.now);
+    const remaining = Math.max(0, dailyLimit - reply.used);
+    const sinceReply = at.mono - then.mono;
+    const pausedByCluster = reply.pausedUntil > reply.now + sinceReply;
+    const releaseAt = reply.releaseAt === null ? null : toWall(reply.releaseAt);
+    let pausedUntil: number | null = null;
+    let pauseReason: LimiterSnapshot['pauseReason'] = null;
+    if (remaining === 0) {
+      pausedUntil = releaseAt;
+      pauseReason = 'quota-exhausted';
+    }
+    if (pausedByCluster && (pausedUntil === null || toWall(reply.pausedUntil) > pausedUntil)) {
+      pausedUntil = toWall(reply.pausedUntil);
+      pauseReason = 'throttled';
+    }
+    return this.#withLocalPause(
+      {
+        ...base,
+        // Exact when the answer is fresh; a second later the window has moved on anyway.
+        tokensAvailable:
+          sinceReply >= this.#policy.windowMs ? Math.min(this.#policy.capacity, remaining) : reply.available,
+        dailyRemaining: remaining,
+        projectedExhaustionAt: projectExhaustion(
+          at,
+          remaining,
+          reply.ratePerSecond,
+          this.#options.dailyWindow === 'utc-day' ? releaseAt : null,
+        ),
+        pausedUntil,
+        pauseReason,
+        currentRatePerSecond: reply.ratePerSecond,
+      },
+      at,
+    );
+  }
+
+  on<K extends keyof LimiterEventMap>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+    this.#gate.close();
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+
+  async #attempt(): Promise<Decision> {
+    const at = this.#at();
+    this.#grantServerTime = null;
+    if (this.#throttledUntil > at.mono) {
+      return { allow: false, waitMs: this.#throttledUntil - at.mono, reason: 'throttled' };
+    }
+    if (this.#mode === 'local-fallback') return this.#attemptLocal(at);
+    const dual = this.#fallback !== null && at.mono < this.#dualUntil;
+    if (this.#fallback !== null && !dual) this.#fallback = null;
+    if (dual && this.#fallback !== null) {
+      const local = decide(this.#fallback, at);
+      if (!local.allow) return local;
+    }
+    let reply: ScriptReply;
+    try {
+      reply = await this.#run('acquire');
+    } catch (error) {
+      this.#enterFallback(error);
+      return this.#attemptLocal(this.#at());
+    }
+    if (!reply.granted) {
+      if (reply.reason === 'quota-exhausted' && !this.#exhaustedReported) {
+        this.#exhaustedReported = true;
+        this.#events.emit('quota-exhausted', {
+          until: this.#at().wall + reply.waitMs,
+          dailyLimit: this.#options.dailyLimit,
+        });
+      }
+      return { allow: false, waitMs: reply.waitMs, reason: reply.reason };
+    }
+    this.#exhaustedReported = false;
+    if (dual && this.#fallback !== null) commit(this.#fallback, this.#at());
+    this.#grantServerTime = reply.now;
+    return { allow: true };
+  }
+
+  #attemptLocal(at: Instant): Decision {
+    const core = this.#fallback;
+    if (core === null) throw new BridgeError('INTERNAL', 'limiter in fallback without a local limiter');
+    const decision = decide(core, at);
+    if (decision.allow) {
+      commit(core, at);
+      this.#fallbackStarts += 1;
+      this.#exhaustedReported = false;
+    } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
+      this.#exhaustedReported = true;
+      this.#events.emit('quota-exhausted', {
+        until: at.wall + decision.waitMs,
+        dailyLimit: core.daily.limit,
+      });
+    }
+    return decision;
+  }
+
+  async #run(op: 'acquire' | 'pause' | 'debit', arg = 0): Promise<ScriptReply> {
+    if (!this.#connectedOnce) await this.#firstConnection();
+    const { dailyLimit, dailyWindow } = this.#options;
+    const pacing = this.#policy.burst < this.#policy.capacity || this.#policy.ratePerSecond < 1;
+    const raw = await (this.#client as unknown as AcquireCommand).gongLimiter(
+      ...this.#keys,
+      op,
+      this.#policy.capacity,
+      this.#policy.windowMs,
+      this.#policy.emissionMs,
+      pacing ? this.#policy.toleranceMs : -1,
+      dailyLimit,
+      dailyWindow,
+      `${this.#clientId}:${this.#sequence++}`,
+      arg,
+    );
+    const reply = parseScriptReply(raw);
+    this.#last = { reply, at: this.#at() };
+    return reply;
+  }
+
+  /** At start-up the socket is still connecting: give it the connect timeout before falling back. */
+  async #firstConnection(): Promise<void> {
+    if (this.#client.status === 'ready') {
+      this.#connectedOnce = true;
+      return;
+    }
+    const timeoutMs = this.#options.connectTimeoutMs ?? 500;
+    const timer = new AbortController();
+    let onReady = (): void => undefined;
+    const ready = new Promise<boolean>((resolve) => {
+      onReady = () => resolve(true);
+      this.#client.once('ready', onReady);
+    });
+    const timedOut = this.#options.sleep(timeoutMs, timer.signal).then(
+      () => false,
+      () => false,
+    );
+    const isReady = await Promise.race([ready, timedOut]);
+    timer.abort();
+    this.#client.off('ready', onReady);
+    if (!isReady) throw new BridgeError('REDIS_UNAVAILABLE', `Redis not ready within ${timeoutMs} ms`);
+    this.#connectedOnce = true;
+  }
+
+  #enterFallback(error: unknown): void {
+    if (this.#mode === 'local-fallback') return;
+    const at = this.#at();
+    const replicas = Math.max(1, this.#options.expectedReplicas);
+    const dailyShare = Math.max(1, Math.floor(this.#options.dailyLimit / replicas));
+    // Charge the share with what the cluster had already spent, as far as we last heard.
+    const remainingShare =
+      this.#last === null
+        ? dailyShare
+        : Math.floor(Math.max(0, this.#options.dailyLimit - this.#last.reply.used) / replicas);
+    const core = new LimiterCore({
+      ratePerSecond: this.#options.ratePerSecond / replicas,
+      burst: this.#options.burst,
+      windowMarginMs: this.#options.windowMarginMs,
+      dailyLimit: dailyShare,
+      dailyWindow: this.#options.dailyWindow,
+      at,
+      dailyAlreadyUsed: dailyShare - Math.min(dailyShare, remainingShare),
+    });
+    core.hold(at.mono + this.#policy.windowMs);
+    this.#fallback = core;
+    this.#fallbackSince = at.mono;
+    this.#fallbackStarts = 0;
+    this.#mode = 'local-fallback';
+    const message = error instanceof Error ? error.message : String(error);
+    const ratePerSecond = core.window.policy.ratePerSecond;
+    this.#options.logger?.warn(
+      { err: message, ratePerSecond, dailyLimit: dailyShare, replicas },
+      "Redis unreachable: rate limiter falls back to this replica's local share",
+    );
+    this.#events.emit('fallback', { error: message, ratePerSecond, dailyLimit: dailyShare });
+    void this.#probe();
+  }
+
+  async #probe(): Promise<void> {
+    const signal = this.#closing.signal;
+    while (this.#mode === 'local-fallback' && !signal.aborted) {
+      try {
+        await this.#options.sleep(this.#probeIntervalMs, signal);
+      } catch {
+        return;
+      }
+      try {
+        await this.#client.ping();
+        // Calls made while cut off count against the shared day too.
+        const debit = this.#fallbackStarts;
+        await this.#run('debit', debit);
+        this.#fallbackStarts -= debit;
+      } catch {
+        continue;
+      }
+      const at = this.#at();
+      this.#mode = 'redis';
+      this.#dualUntil = at.mono + this.#policy.windowMs + this.#probeIntervalMs;
+      const downtimeMs = at.mono - this.#fallbackSince;
+      this.#options.logger?.info({ downtimeMs }, 'Redis reachable again: cluster-wide rate limit restored');
+      this.#events.emit('recovered', { downtimeMs });
+      // The head may be sleeping on the fallback's longer wait; let it ask Redis now.
+      this.#gate.wake();
+    }
+  }
+
+  #withLocalPause(snapshot: LimiterSnapshot, at: Instant): LimiterSnapshot {
+    if (this.#throttledUntil <= at.mono) return snapshot;
+    const until = at.wall + (this.#throttledUntil - at.mono);
+    if (snapshot.pausedUntil !== null && snapshot.pausedUntil >= until) return snapshot;
+    return { ...snapshot, tokensAvailable: 0, pausedUntil: until, pauseReason: 'throttled' };
+  }
+
+  #at(): Instant {
+    return { mono: this.#options.clock.now(), wall: this.#options.clock.wallNow() };
+  }
+}

@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RedisLimiter, type RedisLimiterOptions } from '../../src/delivery/rate-limit/redis-limiter.ts';
+import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { spawnRedis, withRedis } from '../helpers/redis.ts';
+
+const limiters: RedisLimiter[] = [];
+
+afterEach(async () => {
+  await Promise.all(limiters.splice(0).map((l) => l.close()));
+});
+
+function limiter(url: string, prefix: string, overrides: Partial<RedisLimiterOptions> = {}): RedisLimiter {
+  const l = new RedisLimiter({
+    redisUrl: url,
+    keyPrefix: prefix,
+    ratePerSecond: 5,
+    dailyLimit: 100_000,
+    dailyWindow: 'rolling',
+    expectedReplicas: 3,
+    clock: systemClock,
+    sleep: systemSleep,
+    probeIntervalMs: 200,
+    ...overrides,
+  });
+  limiters.push(l);
+  return l;
+}
+
+interface Start {
+  readonly replica: number;
+  /** Local monotonic ms (one process, so one clock for all three replicas). */
+  readonly local: number;
+  readonly server: number | null;
+}
+
+/** Keeps `workers` callers per replica acquiring back to back until `signal` aborts. */
+function drive(
+  replicas: readonly RedisLimiter[],
+  workers: number,
+  signal: AbortSignal,
+): { starts: Start[]; done: Promise<void> } {
+  const starts: Start[] = [];
+  replicas.forEach((l, replica) =>
+    l.on('acquired', (e) => starts.push({ replica, local: performance.now(), server: e.serverTimeMs })),
+  );
+  const loops = replicas.flatMap((l) =>
+    Array.from({ length: workers }, async () => {
+      while (!signal.aborted) await l.acquire(signal).catch(() => undefined);
+    }),
+  );
+  return { starts, done: Promise.all(loops).then(() => undefined) };
+}
+
+function maxInWindow(times: readonly number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi += 1) {
+    while (sorted[hi]! - sorted[lo]! >= windowMs) lo += 1;
+    max = Math.max(max, hi - lo + 1);
+  }
+  return max;
+}
+
+describe('RedisLimiter with a real Redis', () => {
+  it('holds three replicas to 5 calls in any rolling second together, at close to 5/s', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const replicas = [limiter(url, prefix), limiter(url, prefix), limiter(url, prefix)];
+      const controller = new AbortController();
+      const { starts, done } = drive(replicas, 3, controller.signal);
+      const seconds = 10;
+      await delay(seconds * 1000);
+      controller.abort();
+      await done;
+      const server = starts.map((s) => s.server);
+      expect(server.every((t) => t !== null)).toBe(true);
+      const times = server as number[];
+      expect(maxInWindow(times, 1000)).toBe(5);
+      // A burst of 5 at t=0, then 5 every second: 5 * (seconds + 1) at most.
+      expect(times.length).toBeGreaterThanOrEqual(5 * seconds * 0.95);
+      expect(times.length).toBeLessThanOrEqual(5 * (seconds + 1));
+      // All three replicas got a share.
+      expect(new Set(starts.map((s) => s.replica)).size).toBe(3);
+      for (const l of replicas) expect(l.snapshot().mode).toBe('redis');
+    });
+  });
+
+  it('spreads a 429 pause to every replica', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const [a, b] = [limiter(url, prefix), limiter(url, prefix)];
+      await a.acquire();
+      a.onThrottled(1_500);
+      await delay(50);
+      const started = performance.now();
+      await b.acquire();
+      expect(performance.now() - started).toBeGreaterThan(1_300);
+    });
+  });
+
+  it('makes calls wait when the shared daily budget is spent, and reports it', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const [a, b] = [limiter(url, prefix, { dailyLimit: 4 }), limiter(url, prefix, { dailyLimit: 4 })];
+      const exhausted: number[] = [];
+      b.on('quota-exhausted', (e) => exhausted.push(e.until));
+      await Promise.all([a.acquire(), a.acquire(), b.acquire(), b.acquire()]);
+      const controller = new AbortController();
+      const waiting = b.acquire(controller.signal).catch((e: unknown) => e);
+      await delay(200);
+      expect(exhausted).toHaveLength(1);
+      expect(exhausted[0]! - Date.now()).toBeGreaterThan(86_000_000);
+      expect(b.snapshot()).toMatchObject({ dailyRemaining: 0, pauseReason: 'quota-exhausted' });
+      controller.abort(new Error('stop'));
+      expect(await waiting).toBeInstanceOf(Error);
+    });
+  });
+
+  it('falls back to rate / replicas when Redis dies, and returns to Redis when it is back', async () => {
+    const redis = await spawnRedis();
+    try {
+      const prefix = `it-${randomUUID()}`;
+      // A jitter margin, because this test counts on local grant times across all modes.
+      const replicas = [0, 1, 2].map(() => limiter(redis.url, prefix, { windowMarginMs: 25 }));
+      const events: string[] = [];
+      replicas.forEach((l, i) => {
+        l.on('fallback', (e) => events.push(`fallback:${i}:${e.ratePerSecond.toFixed(2)}`));
+        l.on('recovered', () => events.push(`recovered:${i}`));
+      });
+      const controller = new AbortController();
+      const { starts, done } = drive(replicas, 2, controller.signal);
+      await delay(2_000);
+
+      await redis.kill();
+      const killedAt = performance.now();
+      await delay(3_000);
+      expect(replicas.map((l) => l.snapshot().mode)).toEqual([
+        'local-fallback',
+        'local-fallback',
+        'local-fallback',
+      ]);
+      expect(events.filter((e) => e.startsWith('fallback')).sort()).toEqual([
+        'fallback:0:1.67',
+        'fallback:1:1.67',
+        'fallback:2:1.67',
+      ]);
+
+      await redis.start();
+      const restartedAt = performance.now();
+      await delay(3_000);
+      controller.abort();
+      await done;
+
+      expect(events.filter((e) => e.startsWith('recovered')).sort()).toEqual([
+        'recovered:0',
+        'recovered:1',
+        'recovered:2',
+      ]);
+      expect(replicas.map((l) => l.snapshot().mode)).toEqual(['redis', 'redis', 'redis']);
+      const local = starts.map((s) => s.local);
+      expect(maxInWindow(local, 1000)).toBeLessThanOrEqual(5);
+      // While cut off each replica ran on its own at floor(5 / 3) = 1 call a second.
+      const during = starts.filter((s) => s.local > killedAt + 1_100 && s.local < restartedAt);
+      for (const replica of [0, 1, 2]) {
+        const mine = during.filter((s) => s.replica === replica).map((s) => s.local);
+        expect(mine.length).toBeGreaterThanOrEqual(1);
+        expect(maxInWindow(mine, 1000)).toBe(1);
+      }
+      // And back on Redis they share the full 5/s again.
+      const after = starts.filter((s) => s.local > restartedAt + 1_500).map((s) => s.local);
+      expect(after.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('charges the calls made in fallback to the shared daily count on recovery', async () => {
+    const redis = await spawnRedis();
+    try {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(redis.url, prefix, { expectedReplicas: 1 });
+      await l.acquire();
+      await redis.kill();
+      await l.acquire();
+      await l.acquire();
+      expect(l.snapshot().mode).toBe('local-fallback');
+      await redis.start();
+      const recovered = new Promise<void>((resolve) => l.on('recovered', () => resolve()));
+      await recovered;
+      const check = new Redis(redis.url);
+      try {
+        // The restarted Redis is empty: the two fallback calls are all it knows of.
+        expect(await check.hget(`{${prefix}}:limiter:state`, 'total')).toBe('2');
+      } finally {
+        check.disconnect();
+      }
+    } finally {
+      await redis.stop();
+    }
+  });
+});
