@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { repoRoot, runCli } from './run-cli.ts';
+
+const valid = JSON.stringify({
+  eventId: 'e1',
+  timestamp: '2025-01-31T12:00:00Z',
+  eventType: 'page viewed',
+  content: { contentTitle: 'Pricing' },
+  trackingId: 'trk-1',
+});
+
+describe('gong-bridge check-payload', () => {
+  it('reports every line of a valid file as valid and exits 0', async () => {
+    const run = await runCli(['check-payload', 'test/fixtures/gong-bodies.valid.jsonl']);
+    const count = readFileSync(`${repoRoot}test/fixtures/gong-bodies.valid.jsonl`, 'utf8')
+      .trim()
+      .split('\n').length;
+    expect(run.code).toBe(0);
+    expect(run.lines).toEqual(
+      Array.from({ length: count }, (_, index) => ({ line: index + 1, valid: true })),
+    );
+    expect(run.stderr).toBe('');
+  });
+
+  it('reports every line of the invalid fixture with path errors and exits 1', async () => {
+    const run = await runCli(['check-payload', 'test/fixtures/gong-bodies.invalid.jsonl']);
+    expect(run.code).toBe(1);
+    expect(run.lines.length).toBeGreaterThan(0);
+    for (const line of run.lines) {
+      expect(line.valid).toBe(false);
+      expect((line.errors as string[]).every((error) => /^[\w.[\]()]+: /.test(error))).toBe(true);
+    }
+    expect(run.lines[0]).toEqual({
+      line: 1,
+      valid: false,
+      errors: ['content.numericContentDetails.rangeFrom: must not exceed rangeTo (1)'],
+    });
+  });
+
+  it('reads stdin, skips blank lines but keeps their numbers, and flags non-JSON lines', async () => {
+    const input = [
+      valid,
+      '',
+      '   ',
+      '{not json',
+      JSON.stringify({ ...JSON.parse(valid), device: 'TV' }),
+      valid,
+    ].join('\n');
+    const run = await runCli(['check-payload'], `${input}\n`);
+    expect(run.code).toBe(1);
+    expect(run.lines).toEqual([
+      { line: 1, valid: true },
+      { line: 4, valid: false, errors: [expect.stringMatching(/^\(root\): not valid JSON: /)] },
+      { line: 5, valid: false, errors: ['device: must be one of MOBILE, PC, got "TV"'] },
+      { line: 6, valid: true },
+    ]);
+  });
+
+  it('treats "-" as stdin and handles CRLF line endings and a missing final newline', async () => {
+    const run = await runCli(['check-payload', '-'], `${valid}\r\n${valid}`);
+    expect(run.code).toBe(0);
+    expect(run.lines).toEqual([
+      { line: 1, valid: true },
+      { line: 2, valid: true },
+    ]);
+  });
+
+  it('exits 0 with no output for empty input', async () => {
+    const run = await runCli(['check-payload'], '');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('');
+  });
+
+  it.each([
+    [
+      'a missing file',
+      ['check-payload', 'test/fixtures/does-not-exist.jsonl'],
+      /cannot read .*does-not-exist/,
+    ],
+    ['a directory', ['check-payload', 'test/fixtures'], /cannot read test\/fixtures/],
+    ['an unknown flag', ['check-payload', '--strict'], /Unknown option '--strict'/],
+    ['two files', ['check-payload', 'a.jsonl', 'b.jsonl'], /at most one FILE/],
+  ])('exits 2 on %s, with one line on stderr and nothing on stdout', async (_label, args, message) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('prints help with examples', async () => {
+    const run = await runCli(['check-payload', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: gong-bridge check-payload \[FILE\]/);
+    expect(run.stdout).toMatch(/Examples:/);
+  });
+});
