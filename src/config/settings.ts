@@ -116,6 +116,16 @@ export const settings = {
     schema: int(1).default(300_000),
     doc: 'Age after which a stuck record is reported (retries never stop).',
   },
+  GONG_AUTH_PROBE_INTERVAL_MS: {
+    group: 'gong',
+    schema: int(100).default(30_000),
+    doc: 'After a 401/403 all delivery halts; one waiting record is retried this long later as a probe.',
+  },
+  GONG_AUTH_PROBE_MAX_MS: {
+    group: 'gong',
+    schema: int(100).default(300_000),
+    doc: 'The wait between auth probes doubles up to this while the credentials keep failing.',
+  },
 
   GONG_RATE_PER_SECOND: {
     group: 'limiter',

@@ -1,3 +1,4 @@
+import type { Settings } from '../config/settings.ts';
 import { BridgeError, isBridgeError } from '../errors.ts';
 import type { GongCallResult, GongClient } from '../gong/client.ts';
 import { validateGongBody, type GongValidation } from '../gong/validate.ts';
@@ -8,6 +9,7 @@ import {
   backoffDelay,
   defaultRetryPolicy,
   isRetryAlertDue,
+  retryPolicyFromConfig,
   throttleDelay,
   type RetryPolicy,
 } from './retry-policy.ts';
@@ -98,6 +100,27 @@ interface Halt {
   probes: number;
 }
 
+/** The engine options that come from settings; the caller adds client, limiter, clock and sleep. */
+export function deliveryEngineSettings(
+  config: Pick<
+    Settings,
+    | 'GONG_MAX_BODY_BYTES'
+    | 'GONG_RETRY_BASE_MS'
+    | 'GONG_RETRY_MAX_MS'
+    | 'GONG_RETRY_ALERT_ATTEMPTS'
+    | 'GONG_RETRY_ALERT_AFTER_MS'
+    | 'GONG_AUTH_PROBE_INTERVAL_MS'
+    | 'GONG_AUTH_PROBE_MAX_MS'
+  >,
+): Pick<DeliveryEngineOptions, 'retry' | 'maxBodyBytes' | 'authProbeIntervalMs' | 'authProbeMaxIntervalMs'> {
+  return {
+    retry: retryPolicyFromConfig(config),
+    maxBodyBytes: config.GONG_MAX_BODY_BYTES,
+    authProbeIntervalMs: config.GONG_AUTH_PROBE_INTERVAL_MS,
+    authProbeMaxIntervalMs: config.GONG_AUTH_PROBE_MAX_MS,
+  };
+}
+
 export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEngine {
   const { client, limiter, clock, sleep } = options;
   const random = options.random ?? Math.random;
@@ -137,9 +160,15 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         : {}),
       ...(result.kind === 'response' && result.errors !== undefined ? { errors: result.errors } : {}),
     });
-    void probeLoop(halt).catch((error: unknown) => {
-      // Only a bug gets here; release the waiters so they surface it rather than hang.
-      for (const waiter of halt?.waiters ?? []) waiter.reject(error);
+    const current = halt;
+    void probeLoop(current).catch((error: unknown) => {
+      // Only a bug (or a limiter failing for good) gets here. End the halt and hand the error to
+      // the parked callers, so nobody waits on a probe loop that no longer runs.
+      if (halt === current) halt = undefined;
+      for (const waiter of current.waiters.splice(0)) {
+        waiter.cleanup();
+        waiter.reject(error);
+      }
     });
   }
 
@@ -263,7 +292,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
       if (halt !== undefined) {
         result = await waitWhileHalted(halt, body, signal);
       } else {
-        await waitOutThrottle(signal);
+        if (clock.now() < throttledUntil) await waitOutThrottle(signal);
         await limiter.acquire(signal);
         // A 429 or a halt may have arrived while we queued for a token; going ahead would be the
         // very call Gong just told us not to make. The token is spent, which only slows us down.

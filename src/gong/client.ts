@@ -103,7 +103,9 @@ export function createGongClient(options: GongClientOptions): GongClient {
   return {
     async postDigitalInteraction(body, signal) {
       const started = options.clock.now();
-      const authorization = await credentials.header();
+      // Static credentials answer synchronously; only a token file needs a (throttled) stat.
+      const pending = credentials.header();
+      const authorization = typeof pending === 'string' ? pending : await pending;
       if (authorization === undefined) {
         return {
           kind: 'transport',
@@ -125,7 +127,11 @@ export function createGongClient(options: GongClientOptions): GongClient {
           body,
           ...(signal === undefined ? {} : { signal }),
         });
-        const text = await readBounded(answer.body);
+        const declared = Number(answer.headers['content-length']);
+        const text =
+          declared >= 0 && declared <= maxAnswerBytes
+            ? await answer.body.text()
+            : await readBounded(answer.body);
         const parsed = parseAnswer(text);
         const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], options.clock.wallNow());
         return {
@@ -212,7 +218,7 @@ export function authFromConfig(config: Settings): GongAuth {
 
 interface Credentials {
   /** The Authorization header, or undefined when the token file cannot be read. */
-  header(): Promise<string | undefined>;
+  header(): string | Promise<string | undefined>;
   problem(): string;
   invalidate(): void;
 }
@@ -220,11 +226,11 @@ interface Credentials {
 function createCredentials(auth: GongAuth, clock: Clock, checkIntervalMs: number): Credentials {
   if (auth.kind === 'basic') {
     const header = `Basic ${Buffer.from(`${auth.accessKey}:${auth.accessKeySecret}`).toString('base64')}`;
-    return { header: async () => header, problem: () => '', invalidate: () => {} };
+    return { header: () => header, problem: () => '', invalidate: () => {} };
   }
   if (auth.kind === 'bearer') {
     const header = `Bearer ${auth.token}`;
-    return { header: async () => header, problem: () => '', invalidate: () => {} };
+    return { header: () => header, problem: () => '', invalidate: () => {} };
   }
   const path = auth.path;
   let header: string | undefined;

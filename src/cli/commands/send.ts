@@ -3,11 +3,10 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
-import { createDeliveryEngine, type DeliveryOutcome } from '../../delivery/engine.ts';
+import { createDeliveryEngine, deliveryEngineSettings, type DeliveryOutcome } from '../../delivery/engine.ts';
 import type { Clock, RateLimiter, Sleep } from '../../delivery/limiter-types.ts';
 import { DisabledLimiter } from '../../delivery/rate-limit/disabled-limiter.ts';
 import { LocalLimiter } from '../../delivery/rate-limit/local-limiter.ts';
-import { retryPolicyFromConfig } from '../../delivery/retry-policy.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, isBridgeError } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
@@ -161,8 +160,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
     limiter,
     clock,
     sleep,
-    retry: retryPolicyFromConfig(config),
-    maxBodyBytes: config.GONG_MAX_BODY_BYTES,
+    ...deliveryEngineSettings(config),
     ...(deps.authProbeIntervalMs === undefined ? {} : { authProbeIntervalMs: deps.authProbeIntervalMs }),
   });
 
@@ -257,6 +255,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
 
   const signal = io.signal;
   const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
   let failure: unknown;
   const schema = values.events === true ? newestSchema() : undefined;
 
@@ -322,9 +321,20 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
         } catch (error) {
           if (!(isBridgeError(error) && error.code === 'SHUTTING_DOWN')) failure ??= error;
         }
-      })().finally(() => inFlight.delete(task));
+      })().finally(() => {
+        inFlight.delete(task);
+        const wake = slotFreed;
+        slotFreed = undefined;
+        wake?.();
+      });
       inFlight.add(task);
-      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      // Wait for a free slot. A single resolver instead of Promise.race over every task: race
+      // would attach a handler to each in-flight task per line, O(concurrency) work per event.
+      while (inFlight.size >= concurrency) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+      }
     }
     await Promise.all(inFlight);
   } finally {
