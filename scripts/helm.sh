@@ -4,7 +4,8 @@
 #
 # Usage: scripts/helm.sh build   build .tools/bin/helm if missing, print its path
 #        scripts/helm.sh sync    copy deploy/prometheus/alerts.yaml and deploy/grafana/gong-bridge.json
-#                                into the chart (Helm reads only files inside the chart)
+#                                into the chart (Helm reads only files inside the chart) and
+#                                regenerate values.schema.json's settings from src/config/settings.ts
 #        scripts/helm.sh check   lint --strict, render with default, all-features and CI values,
 #                                and require every test/helm/invalid/*.yaml to be refused
 #        scripts/helm.sh helm ARGS...   run the built helm
@@ -48,7 +49,10 @@ synced_files=(
   "deploy/grafana/gong-bridge.json:helm/gong-bridge/files/dashboards/gong-bridge.json"
 )
 
+node_bin() { echo "$("$root/scripts/ensure-node.sh")/node"; }
+
 sync() {
+  "$(node_bin)" "$root/scripts/helm-values-schema.ts"
   local pair
   for pair in "${synced_files[@]}"; do
     mkdir -p "$(dirname "$root/${pair#*:}")"
@@ -72,6 +76,7 @@ check() {
   build
   local failed=0 out
   check_synced || failed=1
+  "$(node_bin)" "$root/scripts/helm-values-schema.ts" --check || failed=1
 
   "$helm" lint --strict "$chart" || failed=1
   "$helm" lint --strict "$chart" -f "$chart/ci/all-features-values.yaml" || failed=1
@@ -112,5 +117,5 @@ case "${1:-}" in
   sync) sync ;;
   check) check ;;
   helm) shift; build; exec "$helm" "$@" ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2 ;;
 esac

@@ -14,6 +14,11 @@ import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { knownEnvironmentNames, loadConfig } from '../../src/config/config.ts';
 import { secretSettingNames, settings } from '../../src/config/settings.ts';
 import {
+  chartManagedSettings,
+  renderValuesSchema,
+  valuesSchemaPath,
+} from '../../scripts/helm-values-schema.ts';
+import {
   allFeaturesValues,
   chartDir,
   findHelm,
@@ -116,10 +121,16 @@ const valuesSchema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'
   };
 };
 
-// Settings the chart derives from other values instead of taking under `config`.
-const chartManaged: Record<string, string> = { HTTP_PORT: 'http.port' };
+const chartManaged = chartManagedSettings;
 const known = new Set(knownEnvironmentNames());
 const secrets = new Set<string>(secretSettingNames);
+
+describe('values.schema.json', () => {
+  it('is generated from the settings catalogue (run `bash scripts/helm.sh sync` after adding a setting)', () => {
+    const current = readFileSync(valuesSchemaPath, 'utf8');
+    expect(current).toBe(renderValuesSchema(current));
+  });
+});
 
 describe.skipIf(helm === undefined)('helm chart', () => {
   const h = helm as string;
