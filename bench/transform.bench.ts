@@ -1,8 +1,10 @@
 /**
  * Transform + validate throughput on typical events: `node bench/transform.bench.ts [events] [runs]`.
  * Events are decoded through the newest schema first, so they have the shape the consumer hands
- * over. Prints every run and the median, on one core (this process).
+ * over. Prints every run and the median, on one core (this process), and as a baseline from the
+ * same run the zod model alone on the same bodies: the reason validateGongBody has a fast path.
  */
+import { gongBodySchema } from '../src/gong/body-schema.ts';
 import { newestSchema } from '../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../src/transform/sample-events.ts';
 import { transformEvent, type InteractionEvent } from '../src/transform/transform.ts';
@@ -21,6 +23,18 @@ const type = newestSchema().type;
 const events: InteractionEvent[] = [];
 for (let seq = 0; seq < eventCount; seq++) {
   events.push(type.fromBuffer(type.toBuffer(makeSampleEvent(seq, random))) as InteractionEvent);
+}
+
+const bodies = events.map((event) => {
+  const result = transformEvent(event);
+  if (!result.ok) throw new Error(`sample event rejected: ${result.errors.join('; ')}`);
+  return JSON.parse(JSON.stringify(result.body)) as unknown;
+});
+
+function zodBaseline(): number {
+  const start = performance.now();
+  for (const body of bodies) gongBodySchema.safeParse(body);
+  return bodies.length / ((performance.now() - start) / 1000);
 }
 
 function run(): { perSecond: number; rejected: number } {
@@ -47,4 +61,14 @@ const median = rates[Math.floor(rates.length / 2)] ?? 0;
 console.log(
   `transform+validate median: ${Math.round(median).toLocaleString('en-US')} events/s over ${runs} runs of ${eventCount} events ` +
     `(target ${target.toLocaleString('en-US')}: ${median >= target ? 'met' : 'NOT met'})`,
+);
+
+zodBaseline();
+const baselines: number[] = [];
+for (let index = 0; index < runs; index++) baselines.push(zodBaseline());
+baselines.sort((a, b) => a - b);
+const baseline = baselines[Math.floor(baselines.length / 2)] ?? 0;
+console.log(
+  `baseline, zod model alone (validation only): ${Math.round(baseline).toLocaleString('en-US')} events/s; ` +
+    `transform+validate is ${(median / baseline).toFixed(1)}x that`,
 );
