@@ -96,3 +96,27 @@ describe('gong-bridge check-payload', () => {
     expect(run.stdout).toMatch(/Examples:/);
   });
 });
+
+describe('gong-bridge check-payload | head', () => {
+  it('stops quietly when the reader closes the pipe early, instead of an EPIPE internal error', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'check-payload'], {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const line = `${valid}\n`;
+    // Far more output than a pipe buffer holds, so the writer is still busy when the pipe closes.
+    const writeInput = () => {
+      for (let index = 0; index < 200; index++) child.stdin.write(line.repeat(500));
+      child.stdin.end();
+    };
+    child.stdin.on('error', () => {});
+    child.stdout.once('data', () => child.stdout.destroy());
+    writeInput();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(/internal error/);
+    expect(code).toBe(0);
+  });
+});
