@@ -52,7 +52,6 @@ function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type': {
       if (issue.input === undefined) return 'required';
       if (issue.input === null) return 'required, got null';
-      if (issue.input === null) return 'required, got null';
       return `expected ${issue.expected}, got ${kindOf(issue.input)}`;
     }
     case 'too_small':
