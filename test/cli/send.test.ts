@@ -316,6 +316,21 @@ describe('send: rejects, checkpoint and resume', () => {
   });
 });
 
+describe('send: progress', () => {
+  it('writes plain progress lines to stderr when it is not a terminal', async () => {
+    const s = await sandbox();
+    const file = await bodiesFile(6);
+    const run = await send([file, '--rps', '4', '--progress-interval', '100'], {
+      ...basicEnv(s.url),
+      GONG_BURST: '1',
+    });
+    const lines = run.stderr.split('\n').filter((line) => line.startsWith('send: '));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines[0]).toMatch(/^send: \d+\/6 delivered \d+ .* ETA \d+:\d\d/);
+    expect(run.stderr).not.toMatch(/\r/);
+  });
+});
+
 describe('LineProgress', () => {
   it('advances a contiguous watermark over lines that finish out of order', () => {
     const progress = new LineProgress();

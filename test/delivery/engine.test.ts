@@ -231,4 +231,50 @@ describe('delivery engine', () => {
     await e.deliver(sampleBody(50), { eventId: 'topic/0/17' });
     expect(delivered[0]?.eventId).toBe('topic/0/17');
   });
+
+  it('a limiter that fails during a probe ends the halt and hands the error to parked callers', async () => {
+    server.script([], { status: 401 });
+    let failProbe = false;
+    const failing = new FakeLimiter();
+    failing.acquire = async () => {
+      if (failProbe) throw new Error('limiter broke');
+    };
+    const e = engine({ limiter: failing, authProbeIntervalMs: 50 });
+    const parked = e.deliver(sampleBody(60));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(e.isHalted()).toBe(true);
+    failProbe = true;
+    await expect(parked).rejects.toThrow('limiter broke');
+    expect(e.isHalted()).toBe(false);
+  });
+
+  it('an unreadable token file halts without a call, and delivery resumes once the file exists', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'engine-token-'));
+    const tokenClient = createGongClient({
+      baseUrl: server.url,
+      auth: { kind: 'bearer-file', path: join(dir, 'token') },
+      connectTimeoutMs: 1_000,
+      headersTimeoutMs: 500,
+      bodyTimeoutMs: 500,
+      maxConnections: 2,
+      clock: systemClock,
+    });
+    try {
+      const e = engine({ client: tokenClient });
+      const failed = record(e, 'auth-failed');
+      const pending = e.deliver(sampleBody(70));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(failed).toEqual([{ status: 0, reason: 'token-unavailable' }]);
+      expect(server.requests).toHaveLength(0);
+      await writeFile(join(dir, 'token'), 'fresh');
+      expect((await pending).kind).toBe('delivered');
+      expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer fresh']);
+    } finally {
+      await tokenClient.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
