@@ -86,6 +86,20 @@ const businessContextKeys = keys('objectType', 'objectId', 'systemName');
 const locationKeys = keys('country', 'state', 'region', 'city');
 const companyKeys = keys('companyId', 'name', 'domain', 'companyBusinessContexts');
 
+/** The field names the fast path knows per object; a test holds them equal to the zod shapes. */
+export const fastPathKeys = {
+  body: bodyKeys,
+  content: contentKeys,
+  numericContentDetails: numericKeys,
+  stepContentDetails: stepKeys,
+  searchObjectDetails: searchKeys,
+  customField: customFieldKeys,
+  person: personKeys,
+  businessContext: businessContextKeys,
+  location: locationKeys,
+  company: companyKeys,
+} as const;
+
 const devices = members(deviceValues);
 const numericTypes = members(numericTypeValues);
 const searchObjectTypes = members(searchObjectTypeValues);

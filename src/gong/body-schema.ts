@@ -17,12 +17,14 @@ export { INT32_MAX, INT32_MIN } from './body-rules.ts';
 
 /**
  * The body of Gong's `POST /v2/digital-interaction`, modelled from the published contract
- * (shared/gong/digital-interaction-api.md). A new Gong field should only ever touch this file
- * and the transform.
+ * (shared/gong/digital-interaction-api.md). A new Gong field touches this file, the fast path
+ * (body-fast-path.ts; a test fails until its field lists match these shapes) and the transform.
  *
  * Judgement calls, where the contract is silent or only says "should":
  * - Objects are strict: an unknown key is reported. Gong may ignore unknown keys, but for us an
  *   unknown key is always a bug (usually a misspelt optional field whose data would be lost).
+ * - timestamp must carry seconds and an explicit offset (`Z` or `+hh:mm`): without an offset the
+ *   instant is ambiguous, and Gong's "date-time" format is RFC 3339's. The calendar is checked.
  * - Optional fields accept `null`, because the contract itself says `person`/`trackingId` "must be
  *   null" and JSON clients commonly send null for absent values. `null` counts as absent in every
  *   rule below; the transform never emits it.

@@ -1,7 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isValidGongBodyFast } from '../../src/gong/body-fast-path.ts';
+import { fastPathKeys, isValidGongBodyFast } from '../../src/gong/body-fast-path.ts';
 import {
+  companyBusinessContextSchema,
+  companySchema,
+  contentSchema,
+  customFieldSchema,
+  locationSchema,
+  numericContentDetailsSchema,
+  personBusinessContextSchema,
+  personSchema,
+  searchObjectDetailsSchema,
+  stepContentDetailsSchema,
   companyObjectTypeValues,
   customFieldDataTypeValues,
   deviceValues,
@@ -171,6 +181,22 @@ const body = mostly(
 );
 
 describe('isValidGongBodyFast', () => {
+  it('knows exactly the fields of every object in the zod model', () => {
+    const keysOf = (schema: { shape: object }) => Object.keys(schema.shape).sort();
+    const sorted = (keys: ReadonlySet<string>) => [...keys].sort();
+    expect(sorted(fastPathKeys.body)).toEqual(keysOf(gongBodySchema));
+    expect(sorted(fastPathKeys.content)).toEqual(keysOf(contentSchema));
+    expect(sorted(fastPathKeys.numericContentDetails)).toEqual(keysOf(numericContentDetailsSchema));
+    expect(sorted(fastPathKeys.stepContentDetails)).toEqual(keysOf(stepContentDetailsSchema));
+    expect(sorted(fastPathKeys.searchObjectDetails)).toEqual(keysOf(searchObjectDetailsSchema));
+    expect(sorted(fastPathKeys.customField)).toEqual(keysOf(customFieldSchema));
+    expect(sorted(fastPathKeys.person)).toEqual(keysOf(personSchema));
+    expect(sorted(fastPathKeys.businessContext)).toEqual(keysOf(personBusinessContextSchema));
+    expect(sorted(fastPathKeys.businessContext)).toEqual(keysOf(companyBusinessContextSchema));
+    expect(sorted(fastPathKeys.location)).toEqual(keysOf(locationSchema));
+    expect(sorted(fastPathKeys.company)).toEqual(keysOf(companySchema));
+  });
+
   it('gives the same verdict as the zod model for any body', () => {
     let valid = 0;
     let total = 0;
