@@ -105,6 +105,7 @@ async function bare(run: string): Promise<number> {
   const items = bodies(run);
   const http = new Pool(sandbox.url, { connections: concurrency, pipelining: 1 });
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let ok = 0;
   await pool(items, async (body) => {
     const answer = await http.request({
@@ -117,6 +118,7 @@ async function bare(run: string): Promise<number> {
     if (answer.statusCode === 200) ok += 1;
   });
   const elapsed = performance.now() - started;
+  lastCpuUsPerEvent = cpuPerEvent(cpu);
   await http.close();
   if (ok !== events) throw new Error(`bare: ${ok} of ${events} accepted`);
   return (events / elapsed) * 1000;
@@ -141,11 +143,13 @@ async function engine(run: string): Promise<number> {
     maxBodyBytes: 1_048_576,
   });
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let ok = 0;
   await pool(items, async (body) => {
     if ((await e.deliver(body)).kind === 'delivered') ok += 1;
   });
   const elapsed = performance.now() - started;
+  lastCpuUsPerEvent = cpuPerEvent(cpu);
   await client.close();
   if (ok !== events) throw new Error(`engine: ${ok} of ${events} delivered`);
   return (events / elapsed) * 1000;
@@ -163,6 +167,7 @@ async function send(run: string): Promise<number> {
   let text = '';
   stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await runSend(
     [file, '--no-limiter', '--concurrency', String(concurrency), '--json'],
     {
@@ -181,9 +186,20 @@ async function send(run: string): Promise<number> {
     { clock: systemClock, sleep: systemSleep },
   );
   const elapsed = performance.now() - started;
+  lastCpuUsPerEvent = cpuPerEvent(cpu);
   const summary = JSON.parse(text) as SendSummary;
   if (summary.delivered !== events) throw new Error(`send: ${summary.delivered} of ${events} delivered`);
   return (events / elapsed) * 1000;
+}
+
+/**
+ * Client CPU per event (user + system of this process): throughput on a shared machine swings with
+ * the neighbours' load, CPU spent per event much less, so it is the steadier overhead figure.
+ */
+let lastCpuUsPerEvent = 0;
+function cpuPerEvent(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / events;
 }
 
 const median = (values: number[]) => {
@@ -195,6 +211,7 @@ const median = (values: number[]) => {
 };
 
 const results: Record<'bare' | 'engine' | 'send', number[]> = { bare: [], engine: [], send: [] };
+const cpuResults: Record<'bare' | 'engine' | 'send', number[]> = { bare: [], engine: [], send: [] };
 // One warm-up of each so JIT and connection set-up are not in the figures.
 await bare('warm-bare');
 await engine('warm-engine');
@@ -208,6 +225,7 @@ for (let run = 0; run < runs; run += 1) {
     await sandbox.reset();
     const fn = name === 'bare' ? bare : name === 'engine' ? engine : send;
     results[name].push(await fn(`${name}-${run}`));
+    cpuResults[name].push(lastCpuUsPerEvent);
   }
 }
 
@@ -218,7 +236,8 @@ console.log(
 for (const name of ['bare', 'engine', 'send'] as const) {
   const m = median(results[name]);
   console.log(
-    `  ${name.padEnd(7)} median ${m.toFixed(0).padStart(6)} events/s  ratio ${(m / bareMedian).toFixed(3)}  runs ${results[name].map((v) => v.toFixed(0)).join(' ')}`,
+    `  ${name.padEnd(7)} median ${m.toFixed(0).padStart(6)} events/s  ratio ${(m / bareMedian).toFixed(3)}  ` +
+      `client CPU ${median(cpuResults[name]).toFixed(1)} µs/event  runs ${results[name].map((v) => v.toFixed(0)).join(' ')}`,
   );
 }
 // Each round's ratio compares runs made seconds apart, so load from neighbours on a shared
