@@ -85,7 +85,10 @@ export class FifoGate {
       while (this.#queue.length > 0 && !this.#closed) {
         let decision: Decision;
         try {
-          decision = await this.#options.attempt();
+          // A synchronous decision is granted in the same tick it is made, so the start the caller
+          // sees is not delayed past the moment the limiter counted it.
+          const pending = this.#options.attempt();
+          decision = pending instanceof Promise ? await pending : pending;
         } catch (error) {
           // `attempt` handles every expected failure itself; anything else is a bug, and every
           // waiter must hear of it rather than hang.

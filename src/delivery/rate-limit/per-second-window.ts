@@ -18,6 +18,9 @@ import { BridgeError } from '../../errors.ts';
  * 1000 / rate ms; `capacity` (the default) lets the whole second's worth start at once. It is
  * clamped to the capacity, because a larger burst would break rule 1.
  */
+/** How late a paced start may be and still count as on schedule: about one timer tick. */
+const PACING_SLACK_MS = 2;
+
 export interface WindowPolicy {
   readonly ratePerSecond: number;
   readonly capacity: number;
@@ -120,6 +123,11 @@ export class PerSecondWindow {
     this.#ring[this.#next] = now;
     this.#next = (this.#next + 1) % this.policy.capacity;
     if (this.#filled < this.policy.capacity) this.#filled += 1;
-    this.#tat = Math.max(this.#tat, now) + this.policy.emissionMs;
+    // A start a timer tick late (within the slack) keeps the pacing schedule instead of pushing
+    // it back, or paced limiters lose ~1 ms per call to timer granularity (15% at 500/s). The
+    // sliding log still bounds every rolling second.
+    const late = now - this.#tat;
+    const onSchedule = late > 0 && late <= Math.min(this.policy.emissionMs, PACING_SLACK_MS);
+    this.#tat = (onSchedule ? this.#tat : Math.max(this.#tat, now)) + this.policy.emissionMs;
   }
 }
