@@ -4,7 +4,12 @@ import type { GongCallResult, GongClient } from '../gong/client.ts';
 import { validateGongBody, type GongValidation } from '../gong/validate.ts';
 import { createDeliveryEvents, type DeliveryEvents, type RetryReason } from './events.ts';
 import type { Clock, RateLimiter, Sleep } from './limiter-types.ts';
-import { classifyStatus, classifyTransport, type Classification } from './outcome-policy.ts';
+import {
+  classifyStatus,
+  classifyTransport,
+  tokenUnavailableCode,
+  type Classification,
+} from './outcome-policy.ts';
 import {
   backoffDelay,
   defaultRetryPolicy,
@@ -260,6 +265,8 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
   }
 
   function emitCall(result: GongCallResult, probe: boolean): void {
+    // An unreadable token file fails before any request leaves: not a call, and no quota used.
+    if (result.kind === 'transport' && result.code === tokenUnavailableCode) return;
     events.emit('call', {
       ...callFields(result),
       durationMs: result.durationMs,
@@ -277,8 +284,15 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
     let transientFailures = 0;
     let alerted = false;
 
-    const retried = (reason: RetryReason, result: GongCallResult, delayMs: number) => {
-      events.emit('retry', { ...idField, attempt: attempts, reason, ...callFields(result), delayMs });
+    const retried = (reason: RetryReason, result: GongCallResult, delayMs: number, unexpected = false) => {
+      events.emit('retry', {
+        ...idField,
+        attempt: attempts,
+        reason,
+        ...callFields(result),
+        delayMs,
+        ...(unexpected ? { unexpected } : {}),
+      });
       const elapsedMs = clock.now() - started;
       if (!alerted && isRetryAlertDue(policy, attempts, elapsedMs)) {
         alerted = true;
@@ -349,7 +363,12 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         case 'transient': {
           transientFailures += 1;
           const delayMs = backoffDelay(policy, transientFailures, random);
-          retried(result.kind === 'response' ? 'transient-status' : 'transport', result, delayMs);
+          retried(
+            result.kind === 'response' ? 'transient-status' : 'transport',
+            result,
+            delayMs,
+            classification.unknown === true,
+          );
           await sleep(delayMs, signal);
           continue;
         }
@@ -362,6 +381,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
     isHalted: () => halt !== undefined,
     async deliver(input, deliverOptions = {}) {
       const { signal } = deliverOptions;
+      if (closing.signal.aborted) throw shuttingDown(closing.signal);
       const validation = validate(input);
       const eventId = deliverOptions.eventId ?? (validation.ok ? validation.body.eventId : undefined);
       const idField = eventId === undefined ? {} : { eventId };

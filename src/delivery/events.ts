@@ -29,6 +29,11 @@ export interface DeliveryEventMap {
     status?: number;
     code?: string;
     delayMs: number;
+    /**
+     * The answer is in no row of the outcome table (an unknown status or socket error code). It
+     * is retried, since that loses nothing, but it is a gap in the table: log it loudly.
+     */
+    unexpected?: true;
   };
   /** Gong answered 429: every caller waits `retryAfterMs`. */
   throttled: { eventId?: string; retryAfterMs: number; requestId?: string };

@@ -265,6 +265,7 @@ describe('delivery engine', () => {
     try {
       const e = engine({ client: tokenClient });
       const failed = record(e, 'auth-failed');
+      const calls = record(e, 'call');
       const pending = e.deliver(sampleBody(70));
       await new Promise((resolve) => setTimeout(resolve, 30));
       expect(failed).toEqual([{ status: 0, reason: 'token-unavailable' }]);
@@ -272,9 +273,28 @@ describe('delivery engine', () => {
       await writeFile(join(dir, 'token'), 'fresh');
       expect((await pending).kind).toBe('delivered');
       expect(server.requests.map((r) => r.headers.authorization)).toEqual(['Bearer fresh']);
+      // Attempts without a token never left the process, so they are not counted as calls.
+      expect(calls).toHaveLength(1);
     } finally {
       await tokenClient.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('an answer outside the outcome table is retried and flagged as unexpected', async () => {
+    server.script([{ status: 600 }], { status: 200 });
+    const e = engine();
+    const retries = record(e, 'retry');
+    expect((await e.deliver(sampleBody(80))).kind).toBe('delivered');
+    expect(retries).toEqual([
+      expect.objectContaining({ status: 600, reason: 'transient-status', unexpected: true }),
+    ]);
+  });
+
+  it('a closed engine refuses new work with SHUTTING_DOWN', async () => {
+    const e = engine();
+    e.close();
+    await expect(e.deliver(sampleBody(90))).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    expect(server.requests).toHaveLength(0);
   });
 });
