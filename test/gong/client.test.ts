@@ -78,6 +78,21 @@ describe('Gong client', () => {
     });
   });
 
+  it('reads a chunked answer without Content-Length', async () => {
+    server.script([
+      (_req, res) => {
+        res.writeHead(422, { 'content-type': 'application/json' });
+        res.write('{"requestId":"r-chunked",');
+        res.end('"errors":["content: required"]}');
+      },
+    ]);
+    expect(await client().postDigitalInteraction('{}')).toMatchObject({
+      status: 422,
+      requestId: 'r-chunked',
+      errors: ['content: required'],
+    });
+  });
+
   it('keeps an excerpt of a non-JSON answer as the error', async () => {
     server.script([(_req, res) => res.writeHead(502).end('<html>bad gateway</html>')]);
     expect(await client().postDigitalInteraction('{}')).toMatchObject({
