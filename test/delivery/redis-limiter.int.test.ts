@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisLimiter, type RedisLimiterOptions } from '../../src/delivery/rate-limit/redis-limiter.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
-import { spawnRedis, withRedis } from '../helpers/redis.ts';
+import { freePort, spawnRedis, withRedis } from '../helpers/redis.ts';
 
 const limiters: RedisLimiter[] = [];
 
@@ -176,6 +176,38 @@ describe('RedisLimiter with a real Redis', () => {
     } finally {
       await redis.stop();
     }
+  });
+
+  it('does not stall calls when Redis is unreachable from the start: falls back within the connect timeout', async () => {
+    const port = await freePort();
+    const l = limiter(`redis://127.0.0.1:${port}`, `it-${randomUUID()}`, { connectTimeoutMs: 300 });
+    const fallbacks: string[] = [];
+    l.on('fallback', (e) => fallbacks.push(e.error));
+    const started = performance.now();
+    await l.acquire();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(l.snapshot()).toMatchObject({ mode: 'local-fallback', ratePerSecond: 5 / 3 });
+    expect(fallbacks).toHaveLength(1);
+  });
+
+  it('paces a cluster-wide burst of 1 at 1000 / rate ms on Redis time', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const replicas = [
+        limiter(url, prefix, { ratePerSecond: 10, burst: 1 }),
+        limiter(url, prefix, { ratePerSecond: 10, burst: 1 }),
+      ];
+      const controller = new AbortController();
+      const { starts, done } = drive(replicas, 2, controller.signal);
+      await delay(2_000);
+      controller.abort();
+      await done;
+      const times = starts.map((s) => s.server ?? 0).sort((a, b) => a - b);
+      for (let i = 1; i < times.length; i += 1)
+        expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(100 - 2.001);
+      expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(10);
+      expect(times.length).toBeGreaterThanOrEqual(18);
+    });
   });
 
   it('charges the calls made in fallback to the shared daily count on recovery', async () => {

@@ -126,7 +126,9 @@ elseif op == 'acquire' then
     granted = 1
     redis.call('ZADD', log, f(now), member)
     count = count + 1
-    tat = math.max(tat, now) + emission
+    -- As in the local limiter: a paced start a timer tick late keeps its schedule.
+    local late = now - tat
+    if late > 0 and late <= math.min(emission, 2) then tat = tat + emission else tat = math.max(tat, now) + emission end
     charge(1)
   end
 end

@@ -117,3 +117,27 @@ describe('PerSecondWindow', () => {
     expect(window.available(1100)).toBe(3);
   });
 });
+
+describe('PerSecondWindow pacing on real timers', () => {
+  it('keeps the schedule when a paced start comes a timer tick late, so the rate is not lost', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 500, burst: 1 }));
+    // Every start lands 1 ms after it was allowed, as a 1 ms-granular timer would.
+    let now = 0;
+    const starts: number[] = [];
+    while (now < 1_000) {
+      now += window.waitMs(now) + (starts.length === 0 ? 0 : 1);
+      if (window.waitMs(now) > 0) continue;
+      window.record(now);
+      starts.push(now);
+    }
+    expect(starts.length).toBeGreaterThanOrEqual(495);
+    expect(maxInAnyWindow(starts)).toBeLessThanOrEqual(500);
+  });
+
+  it('does not bank a long idle gap as extra burst', () => {
+    const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 4, burst: 1 }));
+    window.record(0);
+    window.record(5_000);
+    expect(window.waitMs(5_000)).toBe(250);
+  });
+});
