@@ -56,7 +56,7 @@ async function measure(rate: number, burst: number | undefined, runSeconds = sec
   // The moment the limiter grants (what it guarantees) and the moment the caller's code runs
   // after `await acquire()` (what a server would see, plus event-loop latency).
   const grants: number[] = [];
-  limiter.on('acquired', () => grants.push(performance.now()));
+  limiter.on('acquired', (e) => grants.push(e.grantedAt));
   const controller = new AbortController();
   // Enough callers that one is always waiting when a slot opens.
   const callers = Math.max(4, Math.min(2_000, 2 * Math.ceil(rate)));

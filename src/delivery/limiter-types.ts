@@ -46,8 +46,12 @@ export interface RateLimiter {
  * them. Times are epoch ms (for humans and dashboards); durations are ms.
  */
 export interface LimiterEventMap {
-  /** A caller got its slot. `waitedMs` is how long it queued; `serverTimeMs` is Redis TIME when known. */
-  acquired: { readonly waitedMs: number; readonly serverTimeMs: number | null };
+  /**
+   * A caller got its slot. `waitedMs` is how long it queued; `grantedAt` is the monotonic ms at
+   * which the limiter counted the start (the moment its guarantees are about); `serverTimeMs` is
+   * Redis TIME when Redis decided.
+   */
+  acquired: { readonly waitedMs: number; readonly grantedAt: number; readonly serverTimeMs: number | null };
   /** The head of the queue has to wait this long before the next slot opens. */
   wait: { readonly waitMs: number; readonly reason: 'rate' | 'throttled' | 'quota-exhausted' };
   /** onThrottled was called: every caller pauses until `until`. */

@@ -44,7 +44,7 @@ function drive(
 ): { starts: Start[]; done: Promise<void> } {
   const starts: Start[] = [];
   replicas.forEach((l, replica) =>
-    l.on('acquired', (e) => starts.push({ replica, local: performance.now(), server: e.serverTimeMs })),
+    l.on('acquired', (e) => starts.push({ replica, local: e.grantedAt, server: e.serverTimeMs })),
   );
   const loops = replicas.flatMap((l) =>
     Array.from({ length: workers }, async () => {

@@ -34,6 +34,7 @@ export class LocalLimiter implements ObservableRateLimiter {
   readonly #gate: FifoGate;
   readonly #events = new TypedEmitter<LimiterEventMap>();
   #exhaustedReported = false;
+  #grantedAt = 0;
 
   constructor(options: LocalLimiterOptions) {
     this.#clock = options.clock;
@@ -52,7 +53,8 @@ export class LocalLimiter implements ObservableRateLimiter {
       onWait: (decision) => this.#events.emit('wait', { waitMs: decision.waitMs, reason: decision.reason }),
       onGrant: (waiter) =>
         this.#events.emit('acquired', {
-          waitedMs: this.#clock.now() - waiter.enqueuedAt,
+          waitedMs: this.#grantedAt - waiter.enqueuedAt,
+          grantedAt: this.#grantedAt,
           serverTimeMs: null,
         }),
     });
@@ -86,6 +88,7 @@ export class LocalLimiter implements ObservableRateLimiter {
     const decision = decide(this.#core, at);
     if (decision.allow) {
       commit(this.#core, at);
+      this.#grantedAt = at.mono;
       this.#exhaustedReported = false;
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;

@@ -83,6 +83,7 @@ export class RedisLimiter implements ObservableRateLimiter {
   #throttledUntil = Number.NEGATIVE_INFINITY;
   #last: { reply: ScriptReply; at: Instant } | null = null;
   #grantServerTime: number | null = null;
+  #grantedAt = 0;
   #exhaustedReported = false;
 
   constructor(options: RedisLimiterOptions) {
@@ -111,7 +112,8 @@ export class RedisLimiter implements ObservableRateLimiter {
       onWait: (decision) => this.#events.emit('wait', { waitMs: decision.waitMs, reason: decision.reason }),
       onGrant: (waiter) =>
         this.#events.emit('acquired', {
-          waitedMs: options.clock.now() - waiter.enqueuedAt,
+          waitedMs: this.#grantedAt - waiter.enqueuedAt,
+          grantedAt: this.#grantedAt,
           serverTimeMs: this.#grantServerTime,
         }),
     });
@@ -238,8 +240,10 @@ export class RedisLimiter implements ObservableRateLimiter {
       return { allow: false, waitMs: reply.waitMs, reason: reply.reason };
     }
     this.#exhaustedReported = false;
-    if (dual && this.#fallback !== null) commit(this.#fallback, this.#at());
+    const granted = this.#at();
+    if (dual && this.#fallback !== null) commit(this.#fallback, granted);
     this.#grantServerTime = reply.now;
+    this.#grantedAt = granted.mono;
     return { allow: true };
   }
 
@@ -249,6 +253,7 @@ export class RedisLimiter implements ObservableRateLimiter {
     const decision = decide(core, at);
     if (decision.allow) {
       commit(core, at);
+      this.#grantedAt = at.mono;
       this.#fallbackStarts += 1;
       this.#exhaustedReported = false;
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {

@@ -178,6 +178,19 @@ describe('LocalLimiter', () => {
     expect(waits).toEqual([{ waitMs: 1000, reason: 'rate' }]);
   });
 
+  it('reports each grant with the moment it was counted and how long the caller queued', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 1 });
+    const acquired: LimiterEventMap['acquired'][] = [];
+    l.on('acquired', (e) => acquired.push(e));
+    startMany(clock, l, 2);
+    await clock.advance(1_000);
+    expect(acquired).toEqual([
+      { waitedMs: 0, grantedAt: 0, serverTimeMs: null },
+      { waitedMs: 1_000, grantedAt: 1_000, serverTimeMs: null },
+    ]);
+  });
+
   it('rejects waiting and later callers with SHUTTING_DOWN after close', async () => {
     const clock = new ManualClock({ mono: 0 });
     const l = limiter(clock, { ratePerSecond: 1 });
