@@ -168,6 +168,19 @@ describe('LocalLimiter', () => {
     expect(granted).toHaveLength(6);
   });
 
+  it('only waits longer, never admits more, if a broken monotonic clock goes backwards', async () => {
+    const clock = new ManualClock({ mono: 10_000 });
+    const l = limiter(clock);
+    const { granted } = startMany(clock, l, 6);
+    await clock.advance(0);
+    expect(granted).toHaveLength(3);
+    clock.mono -= 5_000;
+    await clock.advance(999);
+    expect(granted).toHaveLength(3);
+    await clock.advance(5_001);
+    expect(granted).toHaveLength(6);
+  });
+
   it('emits a wait event with the exact wait for the head of the queue', async () => {
     const clock = new ManualClock({ mono: 0 });
     const l = limiter(clock, { ratePerSecond: 1 });
