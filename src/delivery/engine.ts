@@ -55,7 +55,13 @@ export type DeliveryOutcome =
   | { readonly kind: 'invalid'; readonly errors: readonly string[] };
 
 export interface DeliverOptions {
-  /** Aborting rejects the pending deliver() with a SHUTTING_DOWN BridgeError. */
+  /**
+   * Aborting rejects the pending deliver() with a SHUTTING_DOWN BridgeError as soon as it is
+   * waiting (limiter, backoff, 429 pause, auth halt). A call already on the wire is not cut off:
+   * its answer is worth having (a settled outcome is returned and can be committed), while an
+   * abandoned call may have reached Gong and would cost a second call and a 409 later. Calls end
+   * within GONG_HEADERS_TIMEOUT_MS + GONG_BODY_TIMEOUT_MS at worst.
+   */
   readonly signal?: AbortSignal;
   /** For events and logs; defaults to the body's eventId. */
   readonly eventId?: string;
@@ -195,7 +201,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
       try {
         await waitOutThrottle(waiter.signal);
         await limiter.acquire(waiter.signal);
-        result = await client.postDigitalInteraction(waiter.body, waiter.signal);
+        result = await client.postDigitalInteraction(waiter.body);
       } catch (error) {
         if (waiter.signal?.aborted === true) continue;
         throw error;
@@ -311,7 +317,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         // A 429 or a halt may have arrived while we queued for a token; going ahead would be the
         // very call Gong just told us not to make. The token is spent, which only slows us down.
         if (halt !== undefined || clock.now() < throttledUntil) continue;
-        result = await client.postDigitalInteraction(body, signal);
+        result = await client.postDigitalInteraction(body);
         emitCall(result, false);
       }
       if (result === undefined) continue;

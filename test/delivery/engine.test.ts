@@ -297,4 +297,19 @@ describe('delivery engine', () => {
     await expect(e.deliver(sampleBody(90))).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
     expect(server.requests).toHaveLength(0);
   });
+
+  it('an abort does not cut off a call on the wire: its settled answer is returned', async () => {
+    server.script([
+      (_req, res) => {
+        setTimeout(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"requestId":"late"}'),
+          100,
+        );
+      },
+    ]);
+    const controller = new AbortController();
+    const pending = engine().deliver(sampleBody(100), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 30);
+    expect(await pending).toMatchObject({ kind: 'delivered', requestId: 'late' });
+  });
 });
