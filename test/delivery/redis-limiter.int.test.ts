@@ -120,6 +120,57 @@ describe('RedisLimiter with a real Redis', () => {
     });
   });
 
+  it('counts a utc-day budget on Redis time and holds calls until the next UTC midnight', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { dailyLimit: 2, dailyWindow: 'utc-day' });
+      await l.acquire();
+      await l.acquire();
+      const exhausted: number[] = [];
+      l.on('quota-exhausted', (e) => exhausted.push(e.until));
+      const controller = new AbortController();
+      const waiting = l.acquire(controller.signal).catch(() => 'aborted');
+      await delay(200);
+      const midnight = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
+      expect(Math.abs(exhausted[0]! - midnight)).toBeLessThan(1_000);
+      expect(Math.abs(l.snapshot().pausedUntil! - midnight)).toBeLessThan(1_000);
+      controller.abort();
+      expect(await waiting).toBe('aborted');
+    });
+  });
+
+  it('absorbs Redis TIME stepping back: the virtual clock carries on, nothing stalls or reopens', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { ratePerSecond: 2 });
+      await l.acquire();
+      await l.acquire();
+      // Rewrite history as if Redis's clock had been 5 s ahead for those two starts and has now
+      // stepped back: the log and the virtual clock are 5 s ahead of TIME.
+      const admin = new Redis(url);
+      try {
+        const state = `{${prefix}}:limiter:state`;
+        const log = `{${prefix}}:limiter:log`;
+        const last = Number(await admin.hget(state, 'last'));
+        await admin.hset(state, 'last', (last + 5_000).toFixed(3));
+        const entries = await admin.zrange(log, 0, -1, 'WITHSCORES');
+        for (let i = 0; i < entries.length; i += 2) {
+          await admin.zadd(log, (Number(entries[i + 1]) + 5_000).toFixed(3), entries[i]!);
+        }
+        // The two starts still fill the window: the third call waits about a second (not 0, as a
+        // reopened window would allow, and not 5 s, as a frozen clock would).
+        const started = performance.now();
+        await l.acquire();
+        const waited = performance.now() - started;
+        expect(waited).toBeGreaterThan(900);
+        expect(waited).toBeLessThan(1_500);
+        expect(Number(await admin.hget(state, 'offset'))).toBeGreaterThan(4_000);
+      } finally {
+        admin.disconnect();
+      }
+    });
+  });
+
   it('falls back to rate / replicas when Redis dies, and returns to Redis when it is back', async () => {
     const redis = await spawnRedis();
     try {
