@@ -22,7 +22,10 @@ export const errorCatalogue = {
     description: 'The writer schema cannot be resolved against the reader schema.',
   },
   RECORD_TOO_LARGE: { retriable: false, description: 'The record exceeds the configured maximum size.' },
-  TRANSFORM_REJECTED: { retriable: false, description: 'The event cannot be expressed as a valid Gong body.' },
+  TRANSFORM_REJECTED: {
+    retriable: false,
+    description: 'The event cannot be expressed as a valid Gong body.',
+  },
   GONG_INVALID: { retriable: false, description: 'The Gong body fails validation against the API contract.' },
   GONG_REJECTED: { retriable: false, description: 'Gong answered 400, 413 or 422: it rejected the body.' },
 
@@ -42,7 +45,10 @@ export const errorCatalogue = {
   DLQ_WRITE_FAILED: { retriable: true, description: 'Producing to the dead-letter topic failed.' },
   REDIS_UNAVAILABLE: { retriable: true, description: 'Redis did not answer; the limiter falls back.' },
 
-  SHUTTING_DOWN: { retriable: true, description: 'The work was interrupted by shutdown; it is redone later.' },
+  SHUTTING_DOWN: {
+    retriable: true,
+    description: 'The work was interrupted by shutdown; it is redone later.',
+  },
   INTERNAL: { retriable: false, description: 'A bug: an unexpected error.' },
 } as const satisfies Record<string, { retriable: boolean; description: string }>;
 

@@ -38,7 +38,12 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
  */
 export function parseCommandArgs<T extends OptionSpec>(options: T, argv: string[], allowPositionals = true) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals,
+    });
   } catch (cause) {
     const message = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     throw new BridgeError('USAGE', message ?? 'invalid arguments', { cause });

@@ -17,14 +17,14 @@ const commands: Record<string, () => Promise<CliCommand>> = {
 function mainHelp(): string {
   const names = Object.keys(commands).sort();
   return [
-    'gong-bridge: deliver Kafka interaction events to Gong\'s Post a Digital Interaction API.',
+    "gong-bridge: deliver Kafka interaction events to Gong's Post a Digital Interaction API.",
     '',
     'Usage: gong-bridge <command> [options]',
     '',
     'Commands:',
     ...names.map((name) => `  ${name}`),
     '',
-    'Run `gong-bridge <command> --help` for a command\'s options and examples.',
+    "Run `gong-bridge <command> --help` for a command's options and examples.",
     '',
     'Exit codes: 0 ok, 1 some input invalid or work failed, 2 usage error or unreadable input,',
     '            3 configuration error.',
@@ -67,7 +67,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));
+const isEntryPoint =
+  process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));
 if (isEntryPoint || process.argv[1]?.endsWith('gong-bridge')) {
   const controller = new AbortController();
   let signals = 0;
@@ -92,7 +93,9 @@ if (isEntryPoint || process.argv[1]?.endsWith('gong-bridge')) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`gong-bridge: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `gong-bridge: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 70;
     },
   );

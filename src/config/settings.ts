@@ -32,20 +32,44 @@ const csv = z
 const url = z.url();
 
 export const settings = {
-  KAFKA_BROKERS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated bootstrap brokers, host:port.' },
+  KAFKA_BROKERS: {
+    group: 'kafka',
+    schema: csv.optional(),
+    doc: 'Comma-separated bootstrap brokers, host:port.',
+  },
   KAFKA_TOPICS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated input topics.' },
-  KAFKA_GROUP_ID: { group: 'kafka', schema: z.string().min(1).default('gong-bridge'), doc: 'Consumer group id.' },
+  KAFKA_GROUP_ID: {
+    group: 'kafka',
+    schema: z.string().min(1).default('gong-bridge'),
+    doc: 'Consumer group id.',
+  },
   KAFKA_DLQ_TOPIC: {
     group: 'kafka',
     schema: z.string().min(1).optional(),
     doc: 'Dead-letter topic.',
     defaultDoc: '<first input topic>.dlq',
   },
-  KAFKA_CLIENT_ID: { group: 'kafka', schema: z.string().min(1).default('gong-bridge'), doc: 'Kafka client id.' },
+  KAFKA_CLIENT_ID: {
+    group: 'kafka',
+    schema: z.string().min(1).default('gong-bridge'),
+    doc: 'Kafka client id.',
+  },
   KAFKA_SSL: { group: 'kafka', schema: bool.default(false), doc: 'Connect to the brokers over TLS.' },
-  KAFKA_SSL_CA_FILE: { group: 'kafka', schema: z.string().optional(), doc: 'PEM file of CAs that sign the broker certificates.' },
-  KAFKA_SSL_CERT_FILE: { group: 'kafka', schema: z.string().optional(), doc: 'PEM client certificate for mutual TLS.' },
-  KAFKA_SSL_KEY_FILE: { group: 'kafka', schema: z.string().optional(), doc: 'PEM private key for mutual TLS.' },
+  KAFKA_SSL_CA_FILE: {
+    group: 'kafka',
+    schema: z.string().optional(),
+    doc: 'PEM file of CAs that sign the broker certificates.',
+  },
+  KAFKA_SSL_CERT_FILE: {
+    group: 'kafka',
+    schema: z.string().optional(),
+    doc: 'PEM client certificate for mutual TLS.',
+  },
+  KAFKA_SSL_KEY_FILE: {
+    group: 'kafka',
+    schema: z.string().optional(),
+    doc: 'PEM private key for mutual TLS.',
+  },
   KAFKA_SSL_REJECT_UNAUTHORIZED: {
     group: 'kafka',
     schema: bool.default(true),
@@ -64,8 +88,16 @@ export const settings = {
     doc: 'How long to wait for a broker connection before failing with a clear error.',
   },
 
-  SCHEMA_REGISTRY_URL: { group: 'registry', schema: url.optional(), doc: 'Confluent-compatible schema registry base URL.' },
-  SCHEMA_REGISTRY_USERNAME: { group: 'registry', schema: z.string().optional(), doc: 'Registry basic-auth user.' },
+  SCHEMA_REGISTRY_URL: {
+    group: 'registry',
+    schema: url.optional(),
+    doc: 'Confluent-compatible schema registry base URL.',
+  },
+  SCHEMA_REGISTRY_USERNAME: {
+    group: 'registry',
+    schema: z.string().optional(),
+    doc: 'Registry basic-auth user.',
+  },
   SCHEMA_REGISTRY_PASSWORD: {
     group: 'registry',
     schema: z.string().optional(),
@@ -78,14 +110,24 @@ export const settings = {
     schema: url.default('https://api.gong.io'),
     doc: 'Gong API base URL; tenant URLs such as https://us-12345.api.gong.io work.',
   },
-  GONG_ACCESS_KEY: { group: 'gong', schema: z.string().optional(), doc: 'Gong access key (Basic auth).', secret: true },
+  GONG_ACCESS_KEY: {
+    group: 'gong',
+    schema: z.string().optional(),
+    doc: 'Gong access key (Basic auth).',
+    secret: true,
+  },
   GONG_ACCESS_KEY_SECRET: {
     group: 'gong',
     schema: z.string().optional(),
     doc: 'Gong access key secret (Basic auth).',
     secret: true,
   },
-  GONG_BEARER_TOKEN: { group: 'gong', schema: z.string().optional(), doc: 'Gong OAuth bearer token.', secret: true },
+  GONG_BEARER_TOKEN: {
+    group: 'gong',
+    schema: z.string().optional(),
+    doc: 'Gong OAuth bearer token.',
+    secret: true,
+  },
   GONG_BEARER_TOKEN_FILE: {
     group: 'gong',
     schema: z.string().optional(),
@@ -97,14 +139,22 @@ export const settings = {
     schema: int(1).default(30_000),
     doc: 'Time allowed for Gong to send response headers.',
   },
-  GONG_BODY_TIMEOUT_MS: { group: 'gong', schema: int(1).default(30_000), doc: 'Time allowed between body chunks.' },
+  GONG_BODY_TIMEOUT_MS: {
+    group: 'gong',
+    schema: int(1).default(30_000),
+    doc: 'Time allowed between body chunks.',
+  },
   GONG_MAX_CONNECTIONS: { group: 'gong', schema: int(1, 1024).default(16), doc: 'Keep-alive pool size.' },
   GONG_MAX_BODY_BYTES: {
     group: 'gong',
     schema: int(1024).default(1_048_576),
     doc: 'Largest request body sent to Gong; larger bodies are dead-lettered.',
   },
-  GONG_RETRY_BASE_MS: { group: 'gong', schema: int(1).default(500), doc: 'First backoff step for transient failures.' },
+  GONG_RETRY_BASE_MS: {
+    group: 'gong',
+    schema: int(1).default(500),
+    doc: 'First backoff step for transient failures.',
+  },
   GONG_RETRY_MAX_MS: { group: 'gong', schema: int(1).default(60_000), doc: 'Backoff cap.' },
   GONG_RETRY_ALERT_ATTEMPTS: {
     group: 'gong',
@@ -138,7 +188,11 @@ export const settings = {
     doc: 'Calls allowed back to back; never more than the rate within any rolling second.',
     defaultDoc: 'GONG_RATE_PER_SECOND',
   },
-  GONG_DAILY_LIMIT: { group: 'limiter', schema: int(1).default(10_000), doc: 'Calls per day for the whole account.' },
+  GONG_DAILY_LIMIT: {
+    group: 'limiter',
+    schema: int(1).default(10_000),
+    doc: 'Calls per day for the whole account.',
+  },
   GONG_DAILY_WINDOW: {
     group: 'limiter',
     schema: z.enum(['rolling', 'utc-day']).default('rolling'),
@@ -155,11 +209,28 @@ export const settings = {
     doc: 'Turn the limiter off (benchmarks against an unthrottled sandbox only).',
   },
 
-  REDIS_URL: { group: 'redis', schema: url.optional(), doc: 'Redis for the cluster-wide quota; required past one replica.', secret: true },
-  REDIS_KEY_PREFIX: { group: 'redis', schema: z.string().default('gong-bridge'), doc: 'Prefix of the limiter keys.' },
+  REDIS_URL: {
+    group: 'redis',
+    schema: url.optional(),
+    doc: 'Redis for the cluster-wide quota; required past one replica.',
+    secret: true,
+  },
+  REDIS_KEY_PREFIX: {
+    group: 'redis',
+    schema: z.string().default('gong-bridge'),
+    doc: 'Prefix of the limiter keys.',
+  },
 
-  HTTP_PORT: { group: 'observability', schema: int(0, 65_535).default(9464), doc: 'Port of /metrics, /healthz, /readyz.' },
-  HTTP_HOST: { group: 'observability', schema: z.string().default('0.0.0.0'), doc: 'Address the HTTP endpoints bind.' },
+  HTTP_PORT: {
+    group: 'observability',
+    schema: int(0, 65_535).default(9464),
+    doc: 'Port of /metrics, /healthz, /readyz.',
+  },
+  HTTP_HOST: {
+    group: 'observability',
+    schema: z.string().default('0.0.0.0'),
+    doc: 'Address the HTTP endpoints bind.',
+  },
   LOG_LEVEL: {
     group: 'observability',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -182,7 +253,11 @@ export const settings = {
     schema: int(1).default(1_048_576),
     doc: 'Records larger than this are dead-lettered.',
   },
-  COMMIT_INTERVAL_MS: { group: 'runtime', schema: int(10).default(5_000), doc: 'How often completed offsets are committed.' },
+  COMMIT_INTERVAL_MS: {
+    group: 'runtime',
+    schema: int(10).default(5_000),
+    doc: 'How often completed offsets are committed.',
+  },
   SHUTDOWN_TIMEOUT_MS: {
     group: 'runtime',
     schema: int(0).default(30_000),

@@ -1,0 +1,73 @@
+# gong-bridge developer entry points. Every target bootstraps Node 24 into .tools/ when the system
+# Node is older than 22, so a fresh machine needs only a JDK 17+, Maven and redis-server (or Docker).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(shell scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+
+# Local stack knobs (see scripts/stack/stack.sh): KAFKA_LINE=4|3, KAFKA_PORT, REGISTRY_PORT, REDIS_PORT.
+KAFKA_LINE ?= 4
+export KAFKA_LINE
+
+.PHONY: help install build lint typecheck test test-unit test-integration test-e2e test-smoke \
+        stack-up stack-down stack-status demo helm-check helm-sync bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed ## Install dependencies (npm ci)
+
+build: install ## Compile TypeScript into dist/
+	npm run build
+
+lint: install ## ESLint and Prettier
+	npm run lint
+
+typecheck: install ## tsc --noEmit over src, test and bench
+	npm run typecheck
+
+test: install ## Everything: lint, typecheck, every test tier and the chart checks, on a local stack it starts and stops
+	bash scripts/test.sh
+
+test-unit: install ## Unit tier only (no services)
+	npx vitest run --project unit
+
+test-integration: install ## Integration tier (uses or starts the local stack)
+	npx vitest run --project integration
+
+test-e2e: install ## End-to-end tier
+	npx vitest run --project e2e
+
+test-smoke: install ## Stack smoke test only, e.g. make test-smoke KAFKA_LINE=3
+	npx vitest run --project integration test/kafka/smoke.int.test.ts
+
+stack-up: install ## Start Kafka (KRaft), Apicurio Registry and Redis; idempotent
+	bash scripts/stack/stack.sh up
+
+stack-down: ## Stop what stack-up started (by pid)
+	bash scripts/stack/stack.sh down
+
+stack-status: ## Show the local stack
+	@bash scripts/stack/stack.sh status
+
+demo: install ## Run the bridge on local defaults: stack, Gong sandbox, sample events
+	bash scripts/demo.sh
+
+helm-check: ## helm lint --strict, renders, invalid values (builds helm with Go if missing)
+	bash scripts/helm.sh check
+
+helm-sync: ## Refresh the chart's copies of deploy/ files and its values schema
+	bash scripts/helm.sh sync
+
+bench: install ## Run every benchmark (prints figures)
+	npm run bench:transform
+	npm run bench:limiter -- --seconds 10
+	npm run bench:engine
+
+clean: stack-down ## Remove build output and the stack's state (keeps downloads in .tools and ~/.m2)
+	rm -rf dist .stack coverage
