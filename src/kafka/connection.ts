@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { KafkaConfig, SASLOptions } from 'kafkajs';
+import { requireSetting, type ReadFile } from '../config/config.ts';
+import type { SettingName, Settings } from '../config/settings.ts';
+import { BridgeError } from '../errors.ts';
+
+export type RegistryClientOptions = ConstructorParameters<typeof SchemaRegistry>[0];
+
+/**
+ * How long kafkajs retries one request before giving up. The runtime retries KAFKA_UNAVAILABLE
+ * forever on top of this, so the cap only bounds how long a single failure stays silent.
+ */
+const kafkaRetry = { initialRetryTime: 300, maxRetryTime: 30_000, retries: 8 } as const;
+
+/**
+ * The kafkajs client options for every command that talks to Kafka (run, doctor, replay-dlq,
+ * produce-sample), so TLS and SASL behave the same everywhere. Certificate files are read here,
+ * once, and a setting that cannot work (a key without a certificate, SASL without a password,
+ * a CA file while TLS is off) fails start-up naming the variable instead of surfacing later as
+ * an opaque handshake error, or worse, as a silent plaintext connection.
+ */
+export function kafkaClientConfig(
+  config: Settings,
+  readFile: ReadFile = (path) => readFileSync(path, 'utf8'),
+): KafkaConfig {
+  const out: KafkaConfig = {
+    brokers: requireSetting(config, 'KAFKA_BROKERS'),
+    clientId: config.KAFKA_CLIENT_ID,
+    connectionTimeout: config.KAFKA_CONNECTION_TIMEOUT_MS,
+    // A SASL handshake against a stuck broker would otherwise wait kafkajs' own 10 s default.
+    authenticationTimeout: config.KAFKA_CONNECTION_TIMEOUT_MS,
+    retry: { ...kafkaRetry },
+  };
+  const ssl = sslOptions(config, readFile);
+  if (ssl !== undefined) out.ssl = ssl;
+  const sasl = saslOptions(config);
+  if (sasl !== undefined) out.sasl = sasl;
+  return out;
+}
+
+type TlsOptions = Exclude<KafkaConfig['ssl'], boolean | undefined>;
+
+function sslOptions(config: Settings, readFile: ReadFile): TlsOptions | undefined {
+  const files = ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const;
+  if (!config.KAFKA_SSL) {
+    const stray = files.find((name) => config[name] !== undefined);
+    if (stray !== undefined) {
+      throw invalid(stray, `${stray} is set but KAFKA_SSL is false; set KAFKA_SSL=true to use TLS`);
+    }
+    return undefined;
+  }
+  if ((config.KAFKA_SSL_CERT_FILE === undefined) !== (config.KAFKA_SSL_KEY_FILE === undefined)) {
+    const missing = config.KAFKA_SSL_CERT_FILE === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE';
+    throw invalid(missing, 'mutual TLS needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
+  }
+  const tls: TlsOptions = { rejectUnauthorized: config.KAFKA_SSL_REJECT_UNAUTHORIZED };
+  // Without a CA file Node's bundled public CAs apply, which suits managed Kafka services.
+  if (config.KAFKA_SSL_CA_FILE !== undefined) tls.ca = [readSetting(config, 'KAFKA_SSL_CA_FILE', readFile)];
+  if (config.KAFKA_SSL_CERT_FILE !== undefined)
+    tls.cert = readSetting(config, 'KAFKA_SSL_CERT_FILE', readFile);
+  if (config.KAFKA_SSL_KEY_FILE !== undefined) tls.key = readSetting(config, 'KAFKA_SSL_KEY_FILE', readFile);
+  return tls;
+}
+
+function saslOptions(config: Settings): SASLOptions | undefined {
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  if (mechanism === undefined) {
+    if (config.KAFKA_SASL_USERNAME !== undefined || config.KAFKA_SASL_PASSWORD !== undefined) {
+      throw invalid('KAFKA_SASL_MECHANISM', 'SASL credentials are set but KAFKA_SASL_MECHANISM is not');
+    }
+    return undefined;
+  }
+  const username = requireSetting(config, 'KAFKA_SASL_USERNAME');
+  const password = requireSetting(config, 'KAFKA_SASL_PASSWORD');
+  return { mechanism, username, password };
+}
+
+/** Options for `new SchemaRegistry(...)`; basic auth only when a user is configured. */
+export function registryClientOptions(config: Settings): RegistryClientOptions {
+  const host = requireSetting(config, 'SCHEMA_REGISTRY_URL');
+  const username = config.SCHEMA_REGISTRY_USERNAME;
+  const password = config.SCHEMA_REGISTRY_PASSWORD;
+  if (username === undefined && password === undefined) return { host };
+  if (username === undefined) {
+    throw invalid(
+      'SCHEMA_REGISTRY_USERNAME',
+      'SCHEMA_REGISTRY_PASSWORD is set without SCHEMA_REGISTRY_USERNAME',
+    );
+  }
+  if (password === undefined) {
+    throw invalid(
+      'SCHEMA_REGISTRY_PASSWORD',
+      'SCHEMA_REGISTRY_USERNAME is set without SCHEMA_REGISTRY_PASSWORD',
+    );
+  }
+  return { host, auth: { username, password } };
+}
+
+function readSetting(config: Settings, name: SettingName, readFile: ReadFile): string {
+  const path = String(config[name]);
+  try {
+    return readFile(path);
+  } catch (cause) {
+    throw new BridgeError('CONFIG_INVALID', `${name}: cannot read ${path}`, {
+      context: { variable: name },
+      cause,
+    });
+  }
+}
+
+function invalid(variable: SettingName, message: string): BridgeError {
+  return new BridgeError('CONFIG_INVALID', message, { context: { variable } });
+}
