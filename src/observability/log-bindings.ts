@@ -1,0 +1,223 @@
+import type { Logger } from 'pino';
+import type { DeliveryEvents } from '../delivery/events.ts';
+import type { ObservableRateLimiter } from '../delivery/limiter-types.ts';
+
+/**
+ * Log lines for the typed events. One line per significant event (a halt, a resume, a spent
+ * quota, a crossed alert threshold) at info or above; per-record and per-call lines only at debug
+ * and trace, so a busy bridge at the default level logs what an operator acts on and no more.
+ * Log fields never carry bodies: a record is named by its eventId, never by its person.
+ */
+
+type Unsubscribe = () => void;
+
+function all(unsubscribes: Unsubscribe[]): Unsubscribe {
+  return () => {
+    for (const unsubscribe of unsubscribes) unsubscribe();
+  };
+}
+
+export function bindDeliveryLogs(events: Pick<DeliveryEvents, 'on'>, logger: Logger): Unsubscribe {
+  const log = logger.child({ component: 'delivery' });
+  return all([
+    events.on('auth-failed', (event) =>
+      log.error(
+        {
+          event: 'halted',
+          status: event.status,
+          reason: event.reason,
+          requestId: event.requestId,
+          errors: event.errors,
+        },
+        'delivery halted: Gong refused the credentials or the endpoint; probing until it accepts them',
+      ),
+    ),
+    events.on('auth-probe', (event) =>
+      log.info(
+        {
+          event: 'auth-probe',
+          status: event.status,
+          code: event.code,
+          probes: event.probes,
+          nextProbeInMs: event.nextProbeInMs,
+        },
+        'auth probe answered',
+      ),
+    ),
+    events.on('auth-recovered', (event) =>
+      log.info(
+        { event: 'resumed', haltedMs: Math.round(event.haltedMs), probes: event.probes },
+        'delivery resumed: Gong accepts the credentials again',
+      ),
+    ),
+    events.on('throttled', (event) =>
+      log.warn(
+        { event: 'throttled', retryAfterMs: event.retryAfterMs, requestId: event.requestId },
+        'Gong answered 429: the limiter is misconfigured or the account is shared; every call waits',
+      ),
+    ),
+    events.on('retry-alert', (event) =>
+      log.warn(
+        {
+          event: 'retry-alert',
+          eventId: event.eventId,
+          attempts: event.attempts,
+          elapsedMs: Math.round(event.elapsedMs),
+          lastReason: event.lastReason,
+        },
+        'alert threshold crossed: a record is still not delivered; retries continue',
+      ),
+    ),
+    events.on('retry', (event) => {
+      const fields = {
+        event: 'retry',
+        eventId: event.eventId,
+        attempt: event.attempt,
+        reason: event.reason,
+        status: event.status,
+        code: event.code,
+        delayMs: event.delayMs,
+      };
+      // An answer outside the outcome table is a gap in our code, worth a line at any level.
+      if (event.unexpected === true)
+        log.warn({ ...fields, unexpected: true }, 'Gong answer outside the outcome table; retrying');
+      else log.debug(fields, 'attempt failed; retrying');
+    }),
+    events.on('delivered', (event) =>
+      log.debug(
+        {
+          event: 'delivered',
+          eventId: event.eventId,
+          status: event.status,
+          attempts: event.attempts,
+          requestId: event.requestId,
+        },
+        'delivered',
+      ),
+    ),
+    events.on('duplicate', (event) =>
+      log.debug(
+        { event: 'duplicate', eventId: event.eventId, attempts: event.attempts, requestId: event.requestId },
+        'already delivered (409)',
+      ),
+    ),
+    events.on('rejected', (event) =>
+      log.debug(
+        {
+          event: 'rejected',
+          eventId: event.eventId,
+          status: event.status,
+          errors: event.errors,
+          requestId: event.requestId,
+        },
+        'rejected by Gong',
+      ),
+    ),
+    events.on('invalid', (event) =>
+      log.debug({ event: 'invalid', eventId: event.eventId, errors: event.errors }, 'body failed validation'),
+    ),
+    events.on('call', (event) =>
+      log.trace(
+        {
+          event: 'call',
+          status: event.status,
+          code: event.code,
+          durationMs: Math.round(event.durationMs),
+          probe: event.probe,
+          requestId: event.requestId,
+        },
+        'Gong call',
+      ),
+    ),
+  ]);
+}
+
+export interface LimiterLogOptions {
+  /** Warn once when the remaining daily budget falls below this share; default 0.1. */
+  readonly quotaWarnRatio?: number;
+  /** At most one quota check per this many ms of grants; default 10 s. */
+  readonly quotaCheckIntervalMs?: number;
+}
+
+export function bindLimiterLogs(
+  limiter: Pick<ObservableRateLimiter, 'on' | 'snapshot'>,
+  logger: Logger,
+  options: LimiterLogOptions = {},
+): Unsubscribe {
+  const log = logger.child({ component: 'limiter' });
+  const warnRatio = options.quotaWarnRatio ?? 0.1;
+  const checkEveryMs = options.quotaCheckIntervalMs ?? 10_000;
+  let lastCheck = Number.NEGATIVE_INFINITY;
+  let below = false;
+  return all([
+    limiter.on('quota-exhausted', (event) =>
+      log.warn(
+        {
+          event: 'quota-exhausted',
+          dailyLimit: event.dailyLimit,
+          until: new Date(event.until).toISOString(),
+        },
+        'daily Gong quota spent: calls wait until the window resets',
+      ),
+    ),
+    limiter.on('fallback', (event) =>
+      log.warn(
+        {
+          event: 'limiter-fallback',
+          error: event.error,
+          ratePerSecond: event.ratePerSecond,
+          dailyLimit: event.dailyLimit,
+        },
+        "Redis unreachable: limiting locally at this replica's share",
+      ),
+    ),
+    limiter.on('recovered', (event) =>
+      log.info(
+        { event: 'limiter-recovered', downtimeMs: Math.round(event.downtimeMs) },
+        'Redis answers again: cluster-wide limiting resumed',
+      ),
+    ),
+    limiter.on('throttled', (event) =>
+      log.debug(
+        {
+          event: 'limiter-paused',
+          retryAfterMs: event.retryAfterMs,
+          until: new Date(event.until).toISOString(),
+        },
+        'limiter paused after a 429',
+      ),
+    ),
+    limiter.on('wait', (event) =>
+      log.trace({ event: 'limiter-wait', waitMs: event.waitMs, reason: event.reason }, 'limiter wait'),
+    ),
+    limiter.on('acquired', (event) => {
+      log.trace({ event: 'acquired', waitedMs: event.waitedMs }, 'limiter slot granted');
+      // The threshold is checked on the grants' own monotonic time, so no timer runs when idle.
+      if (event.grantedAt - lastCheck < checkEveryMs) return;
+      lastCheck = event.grantedAt;
+      const snapshot = limiter.snapshot();
+      const ratio = snapshot.dailyLimit > 0 ? snapshot.dailyRemaining / snapshot.dailyLimit : 1;
+      if (!below && ratio < warnRatio) {
+        below = true;
+        log.warn(
+          {
+            event: 'quota-low',
+            dailyRemaining: snapshot.dailyRemaining,
+            dailyLimit: snapshot.dailyLimit,
+            projectedExhaustionAt:
+              snapshot.projectedExhaustionAt === null
+                ? null
+                : new Date(snapshot.projectedExhaustionAt).toISOString(),
+          },
+          'alert threshold crossed: daily Gong quota nearly spent',
+        );
+      } else if (below && ratio >= warnRatio) {
+        below = false;
+        log.info(
+          { event: 'quota-recovered', dailyRemaining: snapshot.dailyRemaining },
+          'daily Gong quota replenished',
+        );
+      }
+    }),
+  ]);
+}

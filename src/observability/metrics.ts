@@ -1,0 +1,381 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
+import type { LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
+import { errorCatalogue, type ErrorCode } from '../errors.ts';
+
+/**
+ * The metrics catalogue. Definitions are data so docs and tests can list every name, type, help
+ * and label without a registry; `createMetrics` turns them into prom-client metrics on a registry
+ * the caller owns (never the global one, so tests and several bridges in one process never mix).
+ *
+ * Labels are closed sets only: topic and partition (bounded by the topics configured), an HTTP
+ * status, an outcome, a retry reason or an error code. Never an eventId, an email or a URL: each
+ * distinct value is a new time series for as long as the process lives.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+// Gong answers in tens of milliseconds when healthy; timeouts are 30 s by default.
+const callBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+// At 3 calls/s a queue of 32 in-flight records waits up to ~10 s; a 429 or spent quota far longer.
+const waitBuckets = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;
+
+export const metricCatalogue = {
+  eventsConsumed: {
+    name: 'gong_bridge_events_consumed_total',
+    type: 'counter',
+    help: 'Records fetched from Kafka, by topic.',
+    labelNames: ['topic'],
+  },
+  deliveries: {
+    name: 'gong_bridge_deliveries_total',
+    type: 'counter',
+    help: 'Records settled by the delivery engine, by outcome: delivered, duplicate (409), rejected (Gong 4xx), invalid (failed our validation).',
+    labelNames: ['outcome'],
+  },
+  deadLettered: {
+    name: 'gong_bridge_dead_lettered_total',
+    type: 'counter',
+    help: 'Records written to the dead-letter topic, by reason (error code).',
+    labelNames: ['reason'],
+  },
+  gongCalls: {
+    name: 'gong_bridge_gong_calls_total',
+    type: 'counter',
+    help: 'HTTP calls to Gong, by status code ("transport" when no answer came back).',
+    labelNames: ['status'],
+  },
+  gongCallDuration: {
+    name: 'gong_bridge_gong_call_duration_seconds',
+    type: 'histogram',
+    help: 'Duration of HTTP calls to Gong, from send to the end of the answer.',
+    labelNames: [],
+    buckets: callBuckets,
+  },
+  gongThrottled: {
+    name: 'gong_bridge_gong_throttled_total',
+    type: 'counter',
+    help: 'Answers 429 received from Gong; the limiter should make this impossible.',
+    labelNames: [],
+  },
+  retries: {
+    name: 'gong_bridge_retries_total',
+    type: 'counter',
+    help: 'Failed attempts that will be retried, by reason.',
+    labelNames: ['reason'],
+  },
+  retryAlerts: {
+    name: 'gong_bridge_retry_alerts_total',
+    type: 'counter',
+    help: 'Records that crossed GONG_RETRY_ALERT_ATTEMPTS or GONG_RETRY_ALERT_AFTER_MS (retries continue).',
+    labelNames: [],
+  },
+  oldestUndeliveredAge: {
+    name: 'gong_bridge_oldest_undelivered_age_seconds',
+    type: 'gauge',
+    help: 'Time since the first delivery attempt of the oldest record not yet settled; 0 when none.',
+    labelNames: [],
+  },
+  limiterWait: {
+    name: 'gong_bridge_limiter_wait_seconds',
+    type: 'histogram',
+    help: 'Time a call queued in the rate limiter before it could start.',
+    labelNames: [],
+    buckets: waitBuckets,
+  },
+  limiterTokens: {
+    name: 'gong_bridge_limiter_tokens_available',
+    type: 'gauge',
+    help: 'Calls that may start right now without breaking the per-second limit.',
+    labelNames: [],
+  },
+  limiterRate: {
+    name: 'gong_bridge_limiter_rate_per_second',
+    type: 'gauge',
+    help: 'Calls per second this replica may start (its share of the account rate).',
+    labelNames: [],
+  },
+  limiterFallback: {
+    name: 'gong_bridge_limiter_fallback',
+    type: 'gauge',
+    help: '1 while Redis is unreachable and the replica limits itself locally at its share.',
+    labelNames: [],
+  },
+  dailyQuotaRemaining: {
+    name: 'gong_bridge_daily_quota_remaining',
+    type: 'gauge',
+    help: 'Calls left in the daily Gong budget as this replica sees it (cluster-wide with Redis).',
+    labelNames: [],
+  },
+  dailyQuotaLimit: {
+    name: 'gong_bridge_daily_quota_limit',
+    type: 'gauge',
+    help: 'The daily Gong budget this replica enforces.',
+    labelNames: [],
+  },
+  quotaProjectedExhaustion: {
+    name: 'gong_bridge_daily_quota_projected_exhaustion_timestamp_seconds',
+    type: 'gauge',
+    help: 'Unix time at which the daily budget runs out at the current rate; +Inf when it does not.',
+    labelNames: [],
+  },
+  quotaExhausted: {
+    name: 'gong_bridge_daily_quota_exhausted_total',
+    type: 'counter',
+    help: 'Times the daily budget was spent and calls had to wait for the window to reset.',
+    labelNames: [],
+  },
+  inFlight: {
+    name: 'gong_bridge_in_flight_records',
+    type: 'gauge',
+    help: 'Records being delivered right now.',
+    labelNames: [],
+  },
+  pausedPartitions: {
+    name: 'gong_bridge_paused_partitions',
+    type: 'gauge',
+    help: 'Assigned partitions paused because too many records are buffered.',
+    labelNames: [],
+  },
+  consumerLag: {
+    name: 'gong_bridge_consumer_lag_records',
+    type: 'gauge',
+    help: "High watermark minus the group's committed offset, polled per partition.",
+    labelNames: ['topic', 'partition'],
+  },
+  lagPollErrors: {
+    name: 'gong_bridge_consumer_lag_poll_errors_total',
+    type: 'counter',
+    help: 'Lag polls that failed (the lag gauges keep their last value).',
+    labelNames: [],
+  },
+  commits: {
+    name: 'gong_bridge_commits_total',
+    type: 'counter',
+    help: 'Offset commits made to Kafka.',
+    labelNames: [],
+  },
+  lastCommittedOffset: {
+    name: 'gong_bridge_last_committed_offset',
+    type: 'gauge',
+    help: 'The last offset this replica committed, per partition.',
+    labelNames: ['topic', 'partition'],
+  },
+  dlqProduceErrors: {
+    name: 'gong_bridge_dlq_produce_errors_total',
+    type: 'counter',
+    help: 'Failed writes to the dead-letter topic (the record is retried, never dropped).',
+    labelNames: [],
+  },
+  schemaRegistryErrors: {
+    name: 'gong_bridge_schema_registry_errors_total',
+    type: 'counter',
+    help: 'Schema registry lookups that failed because the registry was unavailable.',
+    labelNames: [],
+  },
+  authFailed: {
+    name: 'gong_bridge_gong_auth_failed',
+    type: 'gauge',
+    help: '1 while delivery is halted because Gong refuses the credentials or the endpoint is wrong.',
+    labelNames: [],
+  },
+  ready: {
+    name: 'gong_bridge_ready',
+    type: 'gauge',
+    help: '1 when /readyz answers 200.',
+    labelNames: [],
+  },
+  buildInfo: {
+    name: 'gong_bridge_build_info',
+    type: 'gauge',
+    help: 'Always 1; the labels carry the gong-bridge and Node.js versions.',
+    labelNames: ['version', 'node_version'],
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type MetricKey = keyof typeof metricCatalogue;
+
+type LabelOf<S extends MetricSpec> = S['labelNames'][number] & string;
+type MetricFor<S extends MetricSpec> = S['type'] extends 'counter'
+  ? Counter<LabelOf<S>>
+  : S['type'] extends 'gauge'
+    ? Gauge<LabelOf<S>>
+    : Histogram<LabelOf<S>>;
+
+export type BridgeMetricSet = { readonly [K in MetricKey]: MetricFor<(typeof metricCatalogue)[K]> };
+
+/**
+ * Gauges whose truth lives in another component are read when Prometheus scrapes, not pushed on
+ * every change: a snapshot at scrape time is exact and costs nothing between scrapes. Unset
+ * sources leave the gauge to the event bindings.
+ */
+export interface MetricSources {
+  limiter?: () => LimiterSnapshot;
+  authFailed?: () => boolean;
+  inFlight?: () => number;
+  pausedPartitions?: () => number;
+  /** Seconds since the first attempt of the oldest unsettled record, or null when there is none. */
+  oldestUndeliveredAgeSeconds?: () => number | null;
+  ready?: () => boolean;
+}
+
+export interface BridgeMetrics extends BridgeMetricSet {
+  readonly registry: Registry;
+  /** Where scrape-time gauges read from; assign as components come up. */
+  readonly sources: MetricSources;
+}
+
+export interface CreateMetricsOptions {
+  readonly version: string;
+  readonly nodeVersion?: string;
+  /** process_* and nodejs_* metrics; default true. Off in tests that count series. */
+  readonly defaultMetrics?: boolean;
+}
+
+// Label values known up front are exported at 0 from the start, so rate() and alerts that compare
+// against them work before the first occurrence (an absent series makes `x == 0` silently empty).
+export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
+export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
+export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
+  (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
+);
+
+export function createMetrics(registry: Registry, options: CreateMetricsOptions): BridgeMetrics {
+  const sources: MetricSources = {};
+  const built: Record<string, Counter<string> | Gauge<string> | Histogram<string>> = {};
+  for (const [key, spec] of Object.entries(metricCatalogue) as [MetricKey, MetricSpec][]) {
+    const base = {
+      name: spec.name,
+      help: spec.help,
+      labelNames: [...spec.labelNames],
+      registers: [registry],
+    };
+    switch (spec.type) {
+      case 'counter':
+        built[key] = new Counter(base);
+        break;
+      case 'histogram':
+        built[key] = new Histogram({ ...base, buckets: [...(spec.buckets ?? [])] });
+        break;
+      case 'gauge': {
+        const collect = scrapeTimeCollector(key, sources);
+        built[key] = new Gauge(collect === undefined ? base : { ...base, collect });
+        break;
+      }
+    }
+  }
+  const metrics = { ...(built as unknown as BridgeMetricSet), registry, sources };
+
+  metrics.buildInfo.set(
+    { version: options.version, node_version: options.nodeVersion ?? process.version },
+    1,
+  );
+  for (const outcome of deliveryOutcomes) metrics.deliveries.inc({ outcome }, 0);
+  for (const reason of retryReasons) metrics.retries.inc({ reason }, 0);
+  for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
+  metrics.quotaProjectedExhaustion.set(Number.POSITIVE_INFINITY);
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  return metrics;
+}
+
+function scrapeTimeCollector(key: MetricKey, sources: MetricSources): (() => void) | undefined {
+  const limiterField = (read: (snapshot: LimiterSnapshot) => number) =>
+    function (this: Gauge) {
+      if (sources.limiter !== undefined) this.set(read(sources.limiter()));
+    };
+  switch (key) {
+    case 'limiterTokens':
+      return limiterField((s) => s.tokensAvailable);
+    case 'limiterRate':
+      return limiterField((s) => s.ratePerSecond);
+    case 'limiterFallback':
+      return limiterField((s) => (s.mode === 'local-fallback' ? 1 : 0));
+    case 'dailyQuotaRemaining':
+      return limiterField((s) => s.dailyRemaining);
+    case 'dailyQuotaLimit':
+      return limiterField((s) => s.dailyLimit);
+    case 'quotaProjectedExhaustion':
+      return limiterField((s) =>
+        s.projectedExhaustionAt === null ? Number.POSITIVE_INFINITY : s.projectedExhaustionAt / 1000,
+      );
+    case 'authFailed':
+      return function (this: Gauge) {
+        if (sources.authFailed !== undefined) this.set(sources.authFailed() ? 1 : 0);
+      };
+    case 'ready':
+      return function (this: Gauge) {
+        if (sources.ready !== undefined) this.set(sources.ready() ? 1 : 0);
+      };
+    case 'inFlight':
+      return function (this: Gauge) {
+        if (sources.inFlight !== undefined) this.set(sources.inFlight());
+      };
+    case 'pausedPartitions':
+      return function (this: Gauge) {
+        if (sources.pausedPartitions !== undefined) this.set(sources.pausedPartitions());
+      };
+    case 'oldestUndeliveredAge':
+      return function (this: Gauge) {
+        if (sources.oldestUndeliveredAgeSeconds !== undefined) {
+          this.set(sources.oldestUndeliveredAgeSeconds() ?? 0);
+        }
+      };
+    default:
+      return undefined;
+  }
+}
+
+type Unsubscribe = () => void;
+
+function all(unsubscribes: Unsubscribe[]): Unsubscribe {
+  return () => {
+    for (const unsubscribe of unsubscribes) unsubscribe();
+  };
+}
+
+/** Counts what the delivery engine reports. Returns the function that unsubscribes. */
+export function bindDeliveryMetrics(events: Pick<DeliveryEvents, 'on'>, metrics: BridgeMetrics): Unsubscribe {
+  return all([
+    events.on('delivered', () => metrics.deliveries.inc({ outcome: 'delivered' })),
+    events.on('duplicate', () => metrics.deliveries.inc({ outcome: 'duplicate' })),
+    events.on('rejected', () => metrics.deliveries.inc({ outcome: 'rejected' })),
+    events.on('invalid', () => metrics.deliveries.inc({ outcome: 'invalid' })),
+    events.on('retry', (event) => metrics.retries.inc({ reason: event.reason })),
+    events.on('retry-alert', () => metrics.retryAlerts.inc()),
+    events.on('throttled', () => metrics.gongThrottled.inc()),
+    events.on('call', (event) => {
+      metrics.gongCalls.inc({ status: event.status === undefined ? 'transport' : String(event.status) });
+      metrics.gongCallDuration.observe(event.durationMs / 1000);
+    }),
+    // Without a scrape-time source (engine.isHalted), the events keep the gauge right.
+    events.on('auth-failed', () => {
+      if (metrics.sources.authFailed === undefined) metrics.authFailed.set(1);
+    }),
+    events.on('auth-recovered', () => {
+      if (metrics.sources.authFailed === undefined) metrics.authFailed.set(0);
+    }),
+  ]);
+}
+
+/**
+ * Records queueing time and quota exhaustion from the limiter's events; tokens, quota and the
+ * projection are read from its snapshot at scrape time.
+ */
+export function bindLimiterMetrics(
+  limiter: Pick<ObservableRateLimiter, 'on' | 'snapshot'>,
+  metrics: BridgeMetrics,
+): Unsubscribe {
+  metrics.sources.limiter ??= () => limiter.snapshot();
+  return all([
+    limiter.on('acquired', (event) => metrics.limiterWait.observe(event.waitedMs / 1000)),
+    limiter.on('quota-exhausted', () => metrics.quotaExhausted.inc()),
+  ]);
+}
