@@ -1,0 +1,246 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createDeliveryEvents } from '../../src/delivery/events.ts';
+import type { LimiterSnapshot } from '../../src/delivery/limiter-types.ts';
+import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
+import { partitionLag, startLagPoller, type LagAdmin } from '../../src/observability/lag-poller.ts';
+import {
+  bindDeliveryMetrics,
+  bindLimiterMetrics,
+  createMetrics,
+  metricCatalogue,
+} from '../../src/observability/metrics.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
+
+function fresh() {
+  const registry = new Registry();
+  return createMetrics(registry, { version: '9.9.9', nodeVersion: 'v24.0.0', defaultMetrics: false });
+}
+
+/** The value of one series as Prometheus would scrape it, read through the registry. */
+async function value(metrics: ReturnType<typeof fresh>, name: string, labels: Record<string, string> = {}) {
+  const metric = metrics.registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`no metric ${name}`);
+  const data = await metric.get();
+  const match = data.values.find(
+    (entry) =>
+      Object.entries(labels).every(([key, want]) => String(entry.labels[key]) === want) &&
+      (entry as { metricName?: string }).metricName === undefined,
+  );
+  return match?.value;
+}
+
+describe('metric catalogue', () => {
+  it('names every metric gong_bridge_* with a base unit and no high-cardinality labels', () => {
+    for (const spec of Object.values(metricCatalogue)) {
+      expect(spec.name).toMatch(/^gong_bridge_[a-z_]+$/);
+      if (spec.type === 'counter') expect(spec.name).toMatch(/_total$/);
+      if (spec.type === 'histogram') expect(spec.name).toMatch(/_seconds$/);
+      expect(spec.help.length).toBeGreaterThan(10);
+      for (const label of spec.labelNames) {
+        expect(['topic', 'partition', 'status', 'outcome', 'reason', 'version', 'node_version']).toContain(
+          label,
+        );
+      }
+    }
+  });
+
+  it('registers on the injected registry only, never the global one', async () => {
+    const { register } = await import('prom-client');
+    const before = (await register.getMetricsAsJSON()).length;
+    const metrics = fresh();
+    expect((await register.getMetricsAsJSON()).length).toBe(before);
+    const names = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
+    for (const spec of Object.values(metricCatalogue)) expect(names).toContain(spec.name);
+  });
+
+  it('exports build info and pre-initialises outcome, retry and dead-letter series at 0', async () => {
+    const metrics = fresh();
+    expect(
+      await value(metrics, 'gong_bridge_build_info', { version: '9.9.9', node_version: 'v24.0.0' }),
+    ).toBe(1);
+    expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'delivered' })).toBe(0);
+    expect(await value(metrics, 'gong_bridge_retries_total', { reason: 'transport' })).toBe(0);
+    expect(await value(metrics, 'gong_bridge_dead_lettered_total', { reason: 'GONG_REJECTED' })).toBe(0);
+    // Retriable codes never reach the dead-letter topic, so they get no series.
+    expect(
+      await value(metrics, 'gong_bridge_dead_lettered_total', { reason: 'GONG_TRANSIENT' }),
+    ).toBeUndefined();
+  });
+
+  it('adds the default process metrics unless told not to', async () => {
+    const metrics = createMetrics(new Registry(), { version: '1' });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('process_cpu_seconds_total');
+    expect(text).toContain('process_resident_memory_bytes');
+  });
+});
+
+describe('bindDeliveryMetrics', () => {
+  it('counts outcomes, calls by status, latency, retries, 429s and the auth state from engine events', async () => {
+    const metrics = fresh();
+    const events = createDeliveryEvents();
+    const unbind = bindDeliveryMetrics(events, metrics);
+    events.emit('call', { status: 200, durationMs: 40, probe: false });
+    events.emit('delivered', { eventId: 'a', status: 200, attempts: 1, elapsedMs: 40 });
+    events.emit('call', { status: 409, durationMs: 20, probe: false });
+    events.emit('duplicate', { eventId: 'b', attempts: 1, elapsedMs: 20 });
+    events.emit('call', { status: 400, durationMs: 10, probe: false });
+    events.emit('rejected', { eventId: 'c', status: 400, errors: ['x'], attempts: 1 });
+    events.emit('invalid', { eventId: 'd', errors: ['y'] });
+    events.emit('call', { code: 'ECONNRESET', durationMs: 3_000, probe: false });
+    events.emit('retry', { attempt: 1, reason: 'transport', code: 'ECONNRESET', delayMs: 100 });
+    events.emit('call', { status: 429, durationMs: 5, probe: false });
+    events.emit('throttled', { retryAfterMs: 1000 });
+    events.emit('retry', { attempt: 2, reason: 'throttled', status: 429, delayMs: 1000 });
+    events.emit('retry-alert', { attempts: 10, elapsedMs: 300_000, lastReason: 'throttled' });
+
+    expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'delivered' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'duplicate' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'rejected' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'invalid' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_gong_calls_total', { status: '200' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_gong_calls_total', { status: 'transport' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_gong_calls_total', { status: '429' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_gong_throttled_total')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_retries_total', { reason: 'transport' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_retries_total', { reason: 'throttled' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_retry_alerts_total')).toBe(1);
+
+    const histogram = await metrics.registry.getSingleMetric('gong_bridge_gong_call_duration_seconds')!.get();
+    const count = histogram.values.find((entry) =>
+      (entry as { metricName?: string }).metricName?.endsWith('_count'),
+    );
+    const sum = histogram.values.find((entry) =>
+      (entry as { metricName?: string }).metricName?.endsWith('_sum'),
+    );
+    expect(count?.value).toBe(5);
+    expect(sum?.value).toBeCloseTo(3.075, 6);
+
+    events.emit('auth-failed', { status: 401, reason: 'credentials' });
+    expect(await value(metrics, 'gong_bridge_gong_auth_failed')).toBe(1);
+    events.emit('auth-recovered', { haltedMs: 1000, probes: 1 });
+    expect(await value(metrics, 'gong_bridge_gong_auth_failed')).toBe(0);
+
+    unbind();
+    events.emit('delivered', { status: 200, attempts: 1, elapsedMs: 1 });
+    expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'delivered' })).toBe(1);
+  });
+
+  it('reads the auth state from the engine at scrape time when a source is given', async () => {
+    const metrics = fresh();
+    let halted = true;
+    metrics.sources.authFailed = () => halted;
+    expect(await value(metrics, 'gong_bridge_gong_auth_failed')).toBe(1);
+    halted = false;
+    expect(await value(metrics, 'gong_bridge_gong_auth_failed')).toBe(0);
+  });
+});
+
+describe('bindLimiterMetrics', () => {
+  it('observes queueing time and exports the snapshot at scrape time', async () => {
+    const clock = new ManualClock();
+    const limiter = new LocalLimiter({
+      ratePerSecond: 2,
+      dailyLimit: 100,
+      dailyWindow: 'rolling',
+      clock,
+      sleep: (ms, signal) => clock.sleep(ms, signal),
+    });
+    const metrics = fresh();
+    bindLimiterMetrics(limiter, metrics);
+    await limiter.acquire();
+    await limiter.acquire();
+    const third = limiter.acquire();
+    await clock.advance(1_000);
+    await third;
+
+    expect(await value(metrics, 'gong_bridge_daily_quota_remaining')).toBe(97);
+    expect(await value(metrics, 'gong_bridge_daily_quota_limit')).toBe(100);
+    expect(await value(metrics, 'gong_bridge_limiter_rate_per_second')).toBe(2);
+    expect(await value(metrics, 'gong_bridge_limiter_fallback')).toBe(0);
+    const tokens = await value(metrics, 'gong_bridge_limiter_tokens_available');
+    expect(tokens).toBeGreaterThanOrEqual(0);
+    expect(tokens).toBeLessThanOrEqual(2);
+    const waits = await metrics.registry.getSingleMetric('gong_bridge_limiter_wait_seconds')!.get();
+    const count = waits.values.find((entry) =>
+      (entry as { metricName?: string }).metricName?.endsWith('_count'),
+    );
+    expect(count?.value).toBe(3);
+    await limiter.close();
+  });
+
+  it('exports the projected exhaustion as unix seconds, and +Inf when there is none', async () => {
+    const metrics = fresh();
+    let snapshot: LimiterSnapshot = {
+      tokensAvailable: 3,
+      ratePerSecond: 3,
+      dailyLimit: 10_000,
+      dailyRemaining: 500,
+      projectedExhaustionAt: Date.UTC(2026, 10, 24, 18, 0, 0),
+      pausedUntil: null,
+      pauseReason: null,
+      mode: 'local-fallback',
+    };
+    metrics.sources.limiter = () => snapshot;
+    expect(await value(metrics, 'gong_bridge_daily_quota_projected_exhaustion_timestamp_seconds')).toBe(
+      Date.UTC(2026, 10, 24, 18, 0, 0) / 1000,
+    );
+    expect(await value(metrics, 'gong_bridge_limiter_fallback')).toBe(1);
+    snapshot = { ...snapshot, projectedExhaustionAt: null };
+    expect(await value(metrics, 'gong_bridge_daily_quota_projected_exhaustion_timestamp_seconds')).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+    expect(await metrics.registry.metrics()).toContain(
+      'gong_bridge_daily_quota_projected_exhaustion_timestamp_seconds +Inf',
+    );
+  });
+});
+
+describe('consumer lag', () => {
+  it('is the high watermark minus the committed offset, or everything retained without a usable commit', () => {
+    expect(partitionLag({ partition: 0, high: '100', low: '0', committed: '60' })).toBe(40);
+    expect(partitionLag({ partition: 0, high: '100', low: '10', committed: '-1' })).toBe(90);
+    expect(partitionLag({ partition: 0, high: '100', low: '50', committed: '20' })).toBe(50);
+    expect(partitionLag({ partition: 0, high: '100', low: '0', committed: '100' })).toBe(0);
+  });
+
+  it('polls every interval and counts failed polls without dropping the last values', async () => {
+    const clock = new ManualClock();
+    const metrics = fresh();
+    let high = '10';
+    let fail = false;
+    const admin: LagAdmin = {
+      fetchOffsets: async () => {
+        if (fail) throw new Error('broker gone');
+        return [{ topic: 't', partitions: [{ partition: 0, offset: '4', metadata: null }] }];
+      },
+      fetchTopicOffsets: async () => [
+        { partition: 0, offset: high, high, low: '0' },
+        { partition: 1, offset: '3', high: '3', low: '0' },
+      ],
+    };
+    const errors: unknown[] = [];
+    const poller = startLagPoller({
+      admin,
+      groupId: 'g',
+      topics: ['t'],
+      metrics,
+      intervalMs: 5_000,
+      sleep: (ms, signal) => clock.sleep(ms, signal),
+      onError: (error) => errors.push(error),
+    });
+    await clock.advance(0);
+    expect(await value(metrics, 'gong_bridge_consumer_lag_records', { topic: 't', partition: '0' })).toBe(6);
+    expect(await value(metrics, 'gong_bridge_consumer_lag_records', { topic: 't', partition: '1' })).toBe(3);
+    high = '20';
+    await clock.advance(5_000);
+    expect(await value(metrics, 'gong_bridge_consumer_lag_records', { topic: 't', partition: '0' })).toBe(16);
+    fail = true;
+    await clock.advance(5_000);
+    expect(errors).toHaveLength(1);
+    expect(await value(metrics, 'gong_bridge_consumer_lag_poll_errors_total')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_consumer_lag_records', { topic: 't', partition: '0' })).toBe(16);
+    await poller.stop();
+  });
+});
