@@ -8,9 +8,15 @@
  *   late p50/p99/max  how long a slot stood open before a waiting caller took it (over-sleep)
  *
  *   node bench/limiter-fidelity.bench.ts [--seconds 60] [--rates 3,50,500] [--burst default|1|both]
+ *                                        [--redis redis://host:6379 [--replicas 3]]
+ *
+ * With --redis it measures the cluster-wide limiter instead: `replicas` RedisLimiter instances
+ * share the rate, and grants are timed on Redis TIME.
  */
 import { parseArgs } from 'node:util';
+import type { ObservableRateLimiter } from '../src/delivery/limiter-types.ts';
 import { LocalLimiter } from '../src/delivery/rate-limit/local-limiter.ts';
+import { RedisLimiter } from '../src/delivery/rate-limit/redis-limiter.ts';
 import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
 
 const { values } = parseArgs({
@@ -18,9 +24,13 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     rates: { type: 'string', default: '3,50,500' },
     burst: { type: 'string', default: 'both' },
+    redis: { type: 'string' },
+    replicas: { type: 'string', default: '3' },
   },
 });
 const seconds = Number(values.seconds);
+const redisUrl = values.redis;
+const replicas = redisUrl === undefined ? 1 : Math.max(1, Number(values.replicas));
 const rates = values.rates.split(',').map(Number);
 const bursts: (number | undefined)[] =
   values.burst === 'both' ? [undefined, 1] : values.burst === '1' ? [1] : [undefined];
@@ -45,23 +55,41 @@ interface Result {
 }
 
 async function measure(rate: number, burst: number | undefined, runSeconds = seconds): Promise<Result> {
-  const limiter = new LocalLimiter({
-    ratePerSecond: rate,
-    burst,
-    dailyLimit: 1_000_000_000,
-    dailyWindow: 'rolling',
-    clock: systemClock,
-    sleep: systemSleep,
-  });
+  const prefix = `bench-${process.pid}-${rate}-${burst ?? 'default'}-${performance.now()}`;
+  const limiters: ObservableRateLimiter[] = Array.from({ length: replicas }, () =>
+    redisUrl === undefined
+      ? new LocalLimiter({
+          ratePerSecond: rate,
+          burst,
+          dailyLimit: 1_000_000_000,
+          dailyWindow: 'rolling',
+          clock: systemClock,
+          sleep: systemSleep,
+        })
+      : new RedisLimiter({
+          redisUrl,
+          keyPrefix: prefix,
+          ratePerSecond: rate,
+          burst,
+          dailyLimit: 1_000_000_000,
+          dailyWindow: 'rolling',
+          expectedReplicas: replicas,
+          clock: systemClock,
+          sleep: systemSleep,
+        }),
+  );
   const starts: number[] = [];
   // The moment the limiter grants (what it guarantees) and the moment the caller's code runs
   // after `await acquire()` (what a server would see, plus event-loop latency).
   const grants: number[] = [];
-  limiter.on('acquired', (e) => grants.push(e.grantedAt));
+  for (const limiter of limiters) {
+    limiter.on('acquired', (e) => grants.push(e.serverTimeMs ?? e.grantedAt));
+  }
   const controller = new AbortController();
   // Enough callers that one is always waiting when a slot opens.
   const callers = Math.max(4, Math.min(2_000, 2 * Math.ceil(rate)));
-  const loops = Array.from({ length: callers }, async () => {
+  const loops = Array.from({ length: callers }, async (_, i) => {
+    const limiter = limiters[i % limiters.length]!;
     while (!controller.signal.aborted) {
       try {
         await limiter.acquire(controller.signal);
@@ -74,7 +102,9 @@ async function measure(rate: number, burst: number | undefined, runSeconds = sec
   await systemSleep(runSeconds * 1000 + 200);
   controller.abort();
   await Promise.all(loops);
-  await limiter.close();
+  await Promise.all(limiters.map((limiter) => limiter.close()));
+  // Several replicas report out of order.
+  grants.sort((a, b) => a - b);
 
   // Ratio and lateness are taken on the grants, the limiter's own decisions; `observed` below
   // shows what the callers saw after their await.
@@ -120,8 +150,9 @@ function maxInRollingSecond(times: readonly number[]): number {
   return max;
 }
 
+const kind = redisUrl === undefined ? 'local limiter' : `Redis limiter x ${replicas} replicas (Redis TIME)`;
 console.log(
-  `limiter fidelity: local limiter, real clock and timers, ${seconds} s per run, node ${process.version}`,
+  `limiter fidelity: ${kind}, real clock and timers, ${seconds} s per run, node ${process.version}`,
 );
 // Warm up first: the first calls through freshly loaded code run slower, which would show up
 // as jitter in the first measured second rather than as anything the limiter does.
