@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { generateReferences, readCommitted, type Reference } from '../../scripts/gen-docs.ts';
+import { renderDlqHeaders, renderMetrics } from '../../scripts/docs/catalogues.ts';
+import { renderConfiguration } from '../../scripts/docs/configuration.ts';
+import { renderEventSchema, sampleEvents } from '../../scripts/docs/event-schema.ts';
+import { settings, type SettingSpec } from '../../src/config/settings.ts';
+import { loadSchemaVersions, type SchemaVersion } from '../../src/schemas/registry-files.ts';
+
+const references = await generateReferences();
+
+describe.each(references.map((reference) => [reference.file, reference] as const))(
+  'docs/reference/%s',
+  (file, reference: Reference) => {
+    // A reference whose source module has not landed yet is skipped, with the reason in the
+    // test name, rather than failing everyone else's run; it is checked as soon as it exists.
+    const skipped = 'skipped' in reference ? reference.skipped : undefined;
+    it.skipIf(skipped !== undefined)(
+      `documents every entry of its source${skipped === undefined ? '' : ` (skipped: ${skipped})`}`,
+      () => {
+        expect('problems' in reference ? reference.problems : []).toEqual([]);
+      },
+    );
+    it.skipIf(skipped !== undefined)(
+      `matches the code; if not, run npm run docs:gen${skipped === undefined ? '' : ` (skipped: ${skipped})`}`,
+      () => {
+        if ('skipped' in reference) return;
+        const committed = readCommitted(file);
+        expect(committed, `docs/reference/${file} is missing: run npm run docs:gen`).toBeDefined();
+        expect(
+          committed === reference.content,
+          `docs/reference/${file} is out of date: run npm run docs:gen`,
+        ).toBe(true);
+      },
+    );
+  },
+);
+
+// The checks above only prove today's sources are documented. These prove that an entry added
+// without its doc would make them fail.
+describe('an undocumented entry fails the drift test', () => {
+  it('a setting without a doc', () => {
+    const catalogue: Record<string, SettingSpec> = {
+      ...(settings as Record<string, SettingSpec>),
+      NEW_SETTING: { group: 'runtime', schema: z.string().optional(), doc: '' },
+    };
+    expect(renderConfiguration(catalogue).problems).toEqual([
+      'setting NEW_SETTING has no doc in src/config/settings.ts',
+    ]);
+  });
+
+  it('a setting added with a doc changes the rendered reference', () => {
+    const catalogue: Record<string, SettingSpec> = {
+      ...(settings as Record<string, SettingSpec>),
+      NEW_SETTING: {
+        group: 'runtime',
+        schema: z.coerce.number().int().min(1).default(5),
+        doc: 'Something new.',
+      },
+    };
+    const rendered = renderConfiguration(catalogue);
+    expect(rendered.problems).toEqual([]);
+    expect(rendered.content).toContain('| `NEW_SETTING` | integer ≥ 1 | `5` | Something new. |');
+    expect(rendered.content).not.toBe(readCommitted('configuration.md'));
+  });
+
+  it('a schema field without a doc, and the mapping of a field the transform ignores', () => {
+    const versions = loadSchemaVersions();
+    const newest = versions[versions.length - 1]!;
+    const schema = structuredClone(newest.schema) as unknown as { fields: Record<string, unknown>[] };
+    schema.fields.push({ name: 'newField', type: ['null', 'string'], default: null });
+    const next: SchemaVersion = {
+      ...newest,
+      version: newest.version + 1,
+      file: 'interaction-event.vNext.avsc',
+      schema: schema as never,
+    };
+    const samples = sampleEvents().map((event) => ({ ...event, newField: 'x' }));
+    const rendered = renderEventSchema([...versions, next], samples);
+    expect(rendered.problems).toEqual(['schemas/interaction-event.vNext.avsc: field newField has no doc']);
+    expect(rendered.content).toMatch(/\| `newField` \| string, nullable \| `null` \| v3 \| not sent \|/);
+  });
+
+  it('a field no sample exercises stops the generator instead of guessing its mapping', () => {
+    const versions = loadSchemaVersions();
+    const newest = versions[versions.length - 1]!;
+    const schema = structuredClone(newest.schema) as unknown as { fields: Record<string, unknown>[] };
+    schema.fields.push({
+      name: 'extra',
+      doc: 'A record no sample carries.',
+      type: {
+        type: 'record',
+        name: 'Extra',
+        doc: 'Extra.',
+        fields: [{ name: 'rating', type: 'int', doc: 'Rating.' }],
+      },
+    });
+    const rendered = renderEventSchema(
+      [...versions.slice(0, -1), { ...newest, schema: schema as never }],
+      sampleEvents(),
+    );
+    expect(rendered.problems).toEqual([expect.stringContaining('event field extra.rating: no sample event')]);
+  });
+
+  it('a metric or a DLQ header without a doc', () => {
+    const entries = [
+      { name: 'gong_bridge_documented_total', doc: 'Documented.', extra: { type: 'counter' } },
+      { name: 'gong_bridge_new_total', doc: ' ', extra: { type: 'counter' } },
+    ];
+    expect(renderMetrics({ entries, from: 'test' }).problems).toEqual([
+      'metric gong_bridge_new_total has no doc in test',
+    ]);
+    expect(renderDlqHeaders({ entries, from: 'test' }).problems).toEqual([
+      'DLQ header gong_bridge_new_total has no doc in test',
+    ]);
+  });
+});
