@@ -42,6 +42,11 @@ export const errorCatalogue = {
   },
   QUOTA_EXHAUSTED: { retriable: true, description: 'The daily Gong quota is spent until the window resets.' },
   KAFKA_UNAVAILABLE: { retriable: true, description: 'The Kafka brokers did not answer.' },
+  KAFKA_AUTH_FAILED: {
+    retriable: true,
+    description:
+      'Kafka refused the connection: SASL credentials rejected, broker certificate not trusted, or client certificate refused.',
+  },
   DLQ_WRITE_FAILED: { retriable: true, description: 'Producing to the dead-letter topic failed.' },
   REDIS_UNAVAILABLE: { retriable: true, description: 'Redis did not answer; the limiter falls back.' },
 

@@ -112,3 +112,83 @@ function readSetting(config: Settings, name: SettingName, readFile: ReadFile): s
 function invalid(variable: SettingName, message: string): BridgeError {
   return new BridgeError('CONFIG_INVALID', message, { context: { variable } });
 }
+
+/**
+ * Turns a kafkajs connection failure into a BridgeError that says which settings to check.
+ * kafkajs reports a distrusted broker certificate as a generic, retriable connection error and a
+ * plaintext client on a TLS listener as "Closed connection"; on-call should not have to know
+ * that. The message names the user and mechanism but never the password.
+ */
+export function explainKafkaError(error: unknown, config: Settings): BridgeError {
+  if (error instanceof BridgeError) return error;
+  const chain = errorChain(error);
+  const messages = chain.map((link) => link.message);
+  const names = chain.map((link) => link.name);
+  const all = messages.join(' | ');
+  const brokers = (config.KAFKA_BROKERS ?? []).join(',');
+  if (names.includes('KafkaJSSASLAuthenticationError') || /authentication failed/i.test(all)) {
+    const who = `user ${JSON.stringify(config.KAFKA_SASL_USERNAME ?? '')} with ${config.KAFKA_SASL_MECHANISM ?? 'no mechanism'}`;
+    return new BridgeError(
+      'KAFKA_AUTH_FAILED',
+      `Kafka rejected the SASL credentials of ${who} at ${brokers}: check KAFKA_SASL_USERNAME, ` +
+        `KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM (${messages[0] ?? 'no detail'})`,
+      { context: { variable: 'KAFKA_SASL_PASSWORD' }, cause: error },
+    );
+  }
+  if (/alert bad certificate|alert certificate required|alert unknown ca|SSL alert number 4[28]/i.test(all)) {
+    return new BridgeError(
+      'KAFKA_AUTH_FAILED',
+      `the Kafka broker at ${brokers} refused the client certificate (mutual TLS): check ` +
+        `KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE (${lastLine(all)})`,
+      { context: { variable: 'KAFKA_SSL_CERT_FILE' }, cause: error },
+    );
+  }
+  if (/certificate|self[- ]signed|unable to verify|altname|CERT_/i.test(all)) {
+    return new BridgeError(
+      'KAFKA_AUTH_FAILED',
+      `the TLS certificate of the Kafka broker at ${brokers} is not trusted: check KAFKA_SSL_CA_FILE ` +
+        `and that the broker certificate names the host in KAFKA_BROKERS (${lastLine(all)})`,
+      { context: { variable: 'KAFKA_SSL_CA_FILE' }, cause: error },
+    );
+  }
+  if (!config.KAFKA_SSL && /closed connection/i.test(all)) {
+    return new BridgeError(
+      'KAFKA_UNAVAILABLE',
+      `the Kafka broker at ${brokers} closed the connection; if this listener expects TLS, set ` +
+        `KAFKA_SSL=true (${lastLine(all)})`,
+      { context: { variable: 'KAFKA_SSL' }, cause: error },
+    );
+  }
+  if (config.KAFKA_SSL && /before secure TLS connection was established|wrong version number/i.test(all)) {
+    return new BridgeError(
+      'KAFKA_UNAVAILABLE',
+      `the Kafka broker at ${brokers} did not complete a TLS handshake; if this listener is not ` +
+        `TLS, set KAFKA_SSL=false (${lastLine(all)})`,
+      { context: { variable: 'KAFKA_SSL' }, cause: error },
+    );
+  }
+  return new BridgeError(
+    'KAFKA_UNAVAILABLE',
+    `Kafka at ${brokers} is unavailable: ${messages[0] ?? String(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/** kafkajs nests the real reason in `cause` or `originalError` depending on the path. */
+function errorChain(error: unknown): Error[] {
+  const out: Error[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    out.push(current);
+    const next = current as Error & { originalError?: unknown };
+    current = next.cause ?? next.originalError;
+  }
+  return out;
+}
+
+function lastLine(text: string): string {
+  const lines = text.split(/[\n|]/).map((line) => line.trim());
+  return lines.filter((line) => line.length > 0).at(-1) ?? text;
+}

@@ -1,0 +1,314 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig, type Env } from '../../src/config/config.ts';
+import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
+import type { BridgeError } from '../../src/errors.ts';
+import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
+
+/**
+ * The bridge's own client configuration (loadConfig → kafkaClientConfig) against a real broker
+ * with TLS, mutual TLS, SASL/SCRAM-SHA-512 and SASL/PLAIN over TLS listeners, and the registry
+ * client's basic auth against Apicurio behind an authenticating proxy. Every failure case also
+ * checks that the error names the settings to fix and never contains the password.
+ */
+
+let broker: SecureKafka;
+let secretsDir: string;
+
+beforeAll(async () => {
+  secretsDir = await mkdtemp(join(tmpdir(), 'gong-bridge-secrets-'));
+  broker = await startSecureKafka();
+}, 120_000);
+
+afterAll(async () => {
+  await broker?.stop();
+  if (secretsDir !== undefined) await rm(secretsDir, { recursive: true, force: true });
+});
+
+/** A secret file as Kubernetes mounts it: its own file, with a trailing newline. */
+async function secretFile(value: string): Promise<string> {
+  const path = join(secretsDir, randomUUID());
+  await writeFile(path, `${value}\n`, { mode: 0o600 });
+  return path;
+}
+
+function bridgeKafka(env: Env, overrides: Partial<KafkaConfig> = {}): Kafka {
+  const config = kafkaClientConfig(loadConfig({ KAFKA_CLIENT_ID: 'security-test', ...env }));
+  return new Kafka({ ...config, logLevel: logLevel.NOTHING, ...overrides });
+}
+
+/** Admin, producer and consumer all over the listener under test, so each path is exercised. */
+async function roundTrip(kafka: Kafka): Promise<void> {
+  const topic = `security-${randomUUID().slice(0, 8)}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+    const producer = kafka.producer();
+    await producer.connect();
+    const sent = `hello ${randomUUID()}`;
+    await producer.send({ topic, acks: -1, messages: [{ value: sent }] });
+    await producer.disconnect();
+
+    const consumer = kafka.consumer({ groupId: `security-${randomUUID().slice(0, 8)}` });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const received = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no record consumed within 30 s')), 30_000);
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            clearTimeout(timer);
+            resolve(message.value?.toString() ?? '');
+          },
+        });
+      });
+      expect(received).toBe(sent);
+    } finally {
+      await consumer.disconnect();
+    }
+  } finally {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+/** Connects with retries off (the runtime owns retrying) and returns the explained error. */
+async function connectFailure(env: Env): Promise<BridgeError> {
+  const admin = bridgeKafka(env, { retry: { retries: 0 } }).admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    return explainKafkaError(error, loadConfig(env));
+  }
+  await admin.disconnect();
+  throw new Error('expected the connection to fail');
+}
+
+describe('Kafka security against a real broker', () => {
+  const at = (port: number) => `127.0.0.1:${port}`;
+
+  it('connects over TLS, trusting the CA in KAFKA_SSL_CA_FILE', async () => {
+    await roundTrip(
+      bridgeKafka({
+        KAFKA_BROKERS: at(broker.ports.ssl),
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: broker.files.ca,
+      }),
+    );
+  });
+
+  it('connects with mutual TLS using KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE', async () => {
+    await roundTrip(
+      bridgeKafka({
+        KAFKA_BROKERS: at(broker.ports.mtls),
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: broker.files.ca,
+        KAFKA_SSL_CERT_FILE: broker.files.clientCert,
+        KAFKA_SSL_KEY_FILE: broker.files.clientKey,
+      }),
+    );
+  });
+
+  it('connects with SASL/SCRAM-SHA-512, the password read from KAFKA_SASL_PASSWORD_FILE', async () => {
+    await roundTrip(
+      bridgeKafka({
+        KAFKA_BROKERS: at(broker.ports.scram),
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: broker.users.scram.username,
+        KAFKA_SASL_PASSWORD_FILE: await secretFile(broker.users.scram.password),
+      }),
+    );
+  });
+
+  it('connects with SASL/PLAIN over TLS', async () => {
+    await roundTrip(
+      bridgeKafka({
+        KAFKA_BROKERS: at(broker.ports.plainSsl),
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: broker.files.ca,
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: broker.users.plain.username,
+        KAFKA_SASL_PASSWORD: broker.users.plain.password,
+      }),
+    );
+  });
+
+  it('fails a wrong SCRAM password with KAFKA_AUTH_FAILED naming the user, never the password', async () => {
+    const error = await connectFailure({
+      KAFKA_BROKERS: at(broker.ports.scram),
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: broker.users.scram.username,
+      KAFKA_SASL_PASSWORD: 'wrong-scram-password',
+    });
+    expect(error.code).toBe('KAFKA_AUTH_FAILED');
+    expect(error.message).toMatch(/rejected the SASL credentials of user "alice" with scram-sha-512/);
+    expect(error.message).toContain('KAFKA_SASL_PASSWORD');
+    expect(error.message).not.toContain('wrong-scram-password');
+  });
+
+  it('fails a wrong PLAIN password over TLS with KAFKA_AUTH_FAILED, never showing the password', async () => {
+    const error = await connectFailure({
+      KAFKA_BROKERS: at(broker.ports.plainSsl),
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: broker.users.plain.username,
+      KAFKA_SASL_PASSWORD: 'wrong-plain-password',
+    });
+    expect(error.code).toBe('KAFKA_AUTH_FAILED');
+    expect(error.message).toMatch(/rejected the SASL credentials of user "bob" with plain/);
+    expect(error.message).not.toContain('wrong-plain-password');
+  });
+
+  it('refuses a broker whose certificate an untrusted CA signed', async () => {
+    for (const ca of [{ KAFKA_SSL_CA_FILE: broker.files.rogueCa }, {}]) {
+      const error = await connectFailure({ KAFKA_BROKERS: at(broker.ports.ssl), KAFKA_SSL: 'true', ...ca });
+      expect(error.code).toBe('KAFKA_AUTH_FAILED');
+      expect(error.message).toMatch(
+        /certificate of the Kafka broker .* is not trusted: check KAFKA_SSL_CA_FILE/,
+      );
+      expect(error.message).toMatch(/self-signed certificate in certificate chain/);
+    }
+  });
+
+  it('is refused by a mutual-TLS listener without a client certificate', async () => {
+    const error = await connectFailure({
+      KAFKA_BROKERS: at(broker.ports.mtls),
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+    });
+    expect(error.code).toBe('KAFKA_AUTH_FAILED');
+    expect(error.message).toMatch(/refused the client certificate .* check KAFKA_SSL_CERT_FILE/);
+  });
+
+  it('says to set KAFKA_SSL when a plaintext client meets a TLS listener, and the reverse', async () => {
+    const plain = await connectFailure({ KAFKA_BROKERS: at(broker.ports.ssl) });
+    expect(plain.code).toBe('KAFKA_UNAVAILABLE');
+    expect(plain.message).toMatch(/set KAFKA_SSL=true/);
+    const tls = await connectFailure({
+      KAFKA_BROKERS: at(broker.ports.scram),
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+    });
+    expect(tls.code).toBe('KAFKA_UNAVAILABLE');
+    expect(tls.message).toMatch(/did not complete a TLS handshake; .* set KAFKA_SSL=false/);
+  });
+
+  it('connects to an untrusted broker only when KAFKA_SSL_REJECT_UNAUTHORIZED=false', async () => {
+    await roundTrip(
+      bridgeKafka({
+        KAFKA_BROKERS: at(broker.ports.ssl),
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_REJECT_UNAUTHORIZED: 'false',
+      }),
+    );
+  });
+});
+
+/**
+ * Apicurio authenticates only through OIDC, so basic auth is checked by a proxy in front of it
+ * that demands the credentials, forwards authenticated requests and records what it saw.
+ */
+describe('schema registry basic auth', () => {
+  const upstream = new URL(inject('services').schemaRegistryUrl);
+  const user = { username: 'registry-user', password: `registry-secret-${randomUUID().slice(0, 8)}` };
+  const expected = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+  const seen: (string | undefined)[] = [];
+  const subjects: string[] = [];
+  let proxy: Server;
+  let proxyUrl: string;
+
+  beforeAll(async () => {
+    proxy = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Basic realm="registry"',
+        });
+        res.end(JSON.stringify({ error_code: 40101, message: 'Unauthorized' }));
+        return;
+      }
+      const headers: IncomingHttpHeaders = { ...req.headers, host: upstream.host };
+      delete headers.authorization;
+      const forward = request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on('error', () => res.writeHead(502).end());
+      req.pipe(forward);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = proxy.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+    proxyUrl = `http://127.0.0.1:${address.port}${upstream.pathname}`;
+  });
+
+  afterAll(async () => {
+    // Cleanup goes straight to Apicurio: soft delete, then permanent.
+    for (const subject of subjects) {
+      const base = `${upstream.href.replace(/\/$/, '')}/subjects/${encodeURIComponent(subject)}`;
+      await fetch(base, { method: 'DELETE' }).catch(() => {});
+      await fetch(`${base}?permanent=true`, { method: 'DELETE' }).catch(() => {});
+    }
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  });
+
+  const schema = JSON.stringify({
+    type: 'record',
+    name: 'AuthProbe',
+    namespace: 'io.gongbridge.test',
+    fields: [{ name: 'id', type: 'string' }],
+  });
+
+  it('sends Basic credentials, the password read from SCHEMA_REGISTRY_PASSWORD_FILE', async () => {
+    const options = registryClientOptions(
+      loadConfig({
+        SCHEMA_REGISTRY_URL: proxyUrl,
+        SCHEMA_REGISTRY_USERNAME: user.username,
+        SCHEMA_REGISTRY_PASSWORD_FILE: await secretFile(user.password),
+      }),
+    );
+    const registry = new SchemaRegistry(options);
+    const subject = `security-${randomUUID().slice(0, 8)}-value`;
+    subjects.push(subject);
+    seen.length = 0;
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject });
+    const encoded = await registry.encode(id, { id: 'x' });
+    expect(await registry.decode(encoded)).toEqual({ id: 'x' });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((header) => header === expected)).toBe(true);
+  });
+
+  it('fails clearly with 401 without credentials or with a wrong password', async () => {
+    const cases: Env[] = [
+      { SCHEMA_REGISTRY_URL: proxyUrl },
+      {
+        SCHEMA_REGISTRY_URL: proxyUrl,
+        SCHEMA_REGISTRY_USERNAME: user.username,
+        SCHEMA_REGISTRY_PASSWORD: 'nope-nope',
+      },
+    ];
+    for (const env of cases) {
+      const registry = new SchemaRegistry(registryClientOptions(loadConfig(env)));
+      const subject = `security-${randomUUID().slice(0, 8)}-value`;
+      const failure = await registry.register({ type: SchemaType.AVRO, schema }, { subject }).then(
+        (): Error & { status?: number } => new Error('registered without valid credentials'),
+        (error: unknown) => error as Error & { status?: number },
+      );
+      expect(failure.status).toBe(401);
+      expect(failure.message).toMatch(/Unauthorized/);
+      expect(failure.message).not.toContain('nope-nope');
+    }
+  });
+});
