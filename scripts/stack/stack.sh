@@ -44,15 +44,19 @@ running_pid() {
   [ -f "$file" ] || return 1
   pid="$(cat "$file")"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  grep -qa -- "$(marker "$name")" "/proc/$pid/cmdline" 2>/dev/null || return 1
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" =~ $(marker "$name") ]] || return 1
   echo "$pid"
 }
 
+# Regexes over a process's command line. Redis rewrites its title to "redis-server host:port"
+# shortly after start, so both forms must match.
 marker() {
   case "$1" in
-    kafka) echo "$STACK_DIR/kafka/server.properties" ;;
-    registry) echo "apicurio-registry-app" ;;
-    redis) echo "$host:$REDIS_PORT" ;;
+    kafka) echo "kafka\.Kafka $STACK_DIR/kafka/server\.properties" ;;
+    registry) echo "apicurio-registry-app-.*-runner\.jar" ;;
+    redis) echo "redis-server.*(--port $REDIS_PORT |$host:$REDIS_PORT)" ;;
   esac
 }
 
