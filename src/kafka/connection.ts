@@ -121,6 +121,18 @@ function invalid(variable: SettingName, message: string): BridgeError {
  */
 export function explainKafkaError(error: unknown, config: Settings): BridgeError {
   if (error instanceof BridgeError) return error;
+  const explained = classifyKafkaError(error, config);
+  const password = config.KAFKA_SASL_PASSWORD;
+  // Broker messages are quoted into ours; scrub the password in case one ever echoes it.
+  if (password === undefined || password.length === 0 || !explained.message.includes(password))
+    return explained;
+  return new BridgeError(explained.code, explained.message.replaceAll(password, '[redacted]'), {
+    context: explained.context,
+    cause: explained.cause,
+  });
+}
+
+function classifyKafkaError(error: unknown, config: Settings): BridgeError {
   const chain = errorChain(error);
   const messages = chain.map((link) => link.message);
   const names = chain.map((link) => link.name);
