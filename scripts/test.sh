@@ -7,10 +7,22 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 started_stack=0
-stop_stack() {
+reports="$root/.stack/reports"
+rm -rf "$reports" && mkdir -p "$reports"
+finish() {
+  local status=$?
   if [ "$started_stack" = 1 ]; then bash scripts/stack/stack.sh down || true; fi
+  echo
+  node scripts/test-summary.ts "$reports" || true
+  exit $status
 }
-trap stop_stack EXIT
+trap finish EXIT
+
+# Each tier writes a JSON report beside the usual console output, for the closing count.
+tier() {
+  local name="$1"; shift
+  npx vitest run --project "$name" --reporter=default --reporter=json --outputFile.json="$reports/$name.json" "$@"
+}
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -21,7 +33,7 @@ npm run typecheck
 step "helm (built from the Go module proxy on first use; the chart tests need it)"
 bash scripts/helm.sh build >/dev/null
 step "unit tests"
-npx vitest run --project unit
+tier unit
 
 if [ -z "${KAFKA_BROKERS:-}" ] && command -v java >/dev/null && command -v redis-server >/dev/null; then
   if ! bash scripts/stack/stack.sh status >/dev/null 2>&1; then
@@ -32,8 +44,8 @@ if [ -z "${KAFKA_BROKERS:-}" ] && command -v java >/dev/null && command -v redis
 fi
 
 step "integration tests"
-npx vitest run --project integration
+tier integration
 step "end-to-end tests"
-npx vitest run --project e2e --passWithNoTests
+tier e2e --passWithNoTests
 step "helm chart checks"
 bash scripts/helm.sh check
