@@ -153,7 +153,7 @@ describe('RedisLimiter with a real Redis', () => {
         const log = `{${prefix}}:limiter:log`;
         const last = Number(await admin.hget(state, 'last'));
         await admin.hset(state, 'last', (last + 5_000).toFixed(3));
-        const entries = await admin.zrange(log, 0, -1, 'WITHSCORES');
+        const entries = await admin.zrange(log, '0', '-1', 'WITHSCORES');
         for (let i = 0; i < entries.length; i += 2) {
           await admin.zadd(log, (Number(entries[i + 1]) + 5_000).toFixed(3), entries[i]!);
         }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { inject } from 'vitest';
 
 export interface RedisHandle {
   readonly url: string;
@@ -77,11 +78,23 @@ export async function spawnRedis(
   return { url: `redis://127.0.0.1:${port}`, port, start, kill, stop: kill };
 }
 
-/** The harness's Redis (REDIS_URL) when there is one, else a private redis-server. */
+/**
+ * The harness's Redis when there is one (REDIS_URL, or the services the integration tier's global
+ * setup provides), else a private redis-server.
+ */
 export async function startRedis(): Promise<RedisHandle> {
-  const url = process.env.REDIS_URL;
+  const url = process.env.REDIS_URL || providedRedisUrl();
   if (url !== undefined && url !== '') return { url, stop: async () => undefined };
   return spawnRedis();
+}
+
+function providedRedisUrl(): string | undefined {
+  try {
+    return inject('services')?.redisUrl;
+  } catch {
+    // Outside a vitest worker with the global setup (a bench, a script): nothing provided.
+    return undefined;
+  }
 }
 
 /** Runs `fn` with a Redis URL and stops a server it had to start, even when `fn` throws. */
