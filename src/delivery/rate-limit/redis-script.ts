@@ -107,7 +107,9 @@ elseif op == 'acquire' then
     wait, reason = pause - now, 'throttled'
   end
   if count >= capacity then
-    local first = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+    -- The start that must leave the window first. Not simply the oldest: during a rolling deploy
+    -- that lowers the rate, the log can hold more entries than this replica's capacity.
+    local first = redis.call('ZRANGE', log, count - capacity, count - capacity, 'WITHSCORES')
     local w = tonumber(first[2]) + windowMs - now
     if w > wait then wait, reason = w, 'rate' end
   end
