@@ -9,6 +9,7 @@ import { ExitCode, type CliCommand, type CliIo } from './command.ts';
 const commands: Record<string, () => Promise<CliCommand>> = {
   // Add one line per command, keep alphabetical.
   'check-payload': async () => (await import('./commands/check-payload.ts')).checkPayloadCommand,
+  doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
   send: async () => (await import('./commands/send.ts')).sendCommand,
   transform: async () => (await import('./commands/transform.ts')).transformCommand,

@@ -1,0 +1,629 @@
+import { Redis } from 'ioredis';
+import kafkajs, { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { request } from 'undici';
+import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
+import type { Settings } from '../config/settings.ts';
+import { systemClock } from '../delivery/system-time.ts';
+import { isBridgeError } from '../errors.ts';
+import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../gong/client.ts';
+import {
+  explainKafkaError,
+  kafkaClientConfig,
+  registryClientOptions,
+  type RegistryClientOptions,
+} from '../kafka/connection.ts';
+
+/**
+ * The checks behind `gong-bridge doctor`. Each answers one question a platform engineer asks when
+ * setting the bridge up, and a failed check says what to change. A check that depends on an
+ * earlier one (topics on the brokers, subjects on the registry) is skipped when that one failed,
+ * so one fault gives one ✗ line instead of a cascade.
+ *
+ * Nothing here may hang: every network step has its own timeout, kafkajs retries are off, and the
+ * whole check is raced against the timeout as well, because a half-open socket can outlive the
+ * library's own timers.
+ */
+
+export type CheckStatus = 'ok' | 'fail' | 'skip';
+
+export interface CheckResult {
+  readonly id: CheckId;
+  readonly title: string;
+  readonly status: CheckStatus;
+  /** What was found, on one line. */
+  readonly detail: string;
+  /** What to change; set on every failure. */
+  readonly fix?: string;
+}
+
+export const checkIds = [
+  'config',
+  'kafka',
+  'topics',
+  'dlq',
+  'group',
+  'registry',
+  'subjects',
+  'redis',
+  'gong',
+  'gong-auth',
+] as const;
+export type CheckId = (typeof checkIds)[number];
+
+const titles: Record<CheckId, string> = {
+  config: 'configuration parses',
+  kafka: 'Kafka brokers answer',
+  topics: 'input topics exist',
+  dlq: 'dead-letter topic',
+  group: 'consumer group readable',
+  registry: 'schema registry answers',
+  subjects: 'registry subjects exist',
+  redis: 'Redis answers',
+  gong: 'Gong reachable',
+  'gong-auth': 'Gong accepts the credentials',
+};
+
+export interface DoctorOptions {
+  readonly env: Env;
+  /** Per network step, ms. */
+  readonly timeoutMs: number;
+  /** Spend one Gong call to prove the credentials. */
+  readonly gongAuth: boolean;
+  /** Create the dead-letter topic when it is missing. */
+  readonly createDlq: boolean;
+  readonly readFile?: ReadFile;
+}
+
+const configRef = 'docs/reference/configuration.md';
+
+export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const ok = (id: CheckId, detail: string) => results.push({ id, title: titles[id], status: 'ok', detail });
+  const fail = (id: CheckId, detail: string, fix: string) =>
+    results.push({ id, title: titles[id], status: 'fail', detail, fix });
+  const skip = (id: CheckId, detail: string) =>
+    results.push({ id, title: titles[id], status: 'skip', detail });
+
+  // ---- config: everything `run` validates at start-up, every problem at once.
+  let config: Settings;
+  try {
+    config = loadConfig(options.env, options.readFile);
+  } catch (error) {
+    fail('config', oneLine(error), fixFor(error));
+    for (const id of checkIds.slice(1)) skip(id, 'needs a configuration that parses');
+    return results;
+  }
+  const problems: { message: string; fix: string }[] = [];
+  const attempt = <T>(build: () => T): T | undefined => {
+    try {
+      return build();
+    } catch (error) {
+      problems.push({ message: oneLine(error), fix: fixFor(error) });
+      return undefined;
+    }
+  };
+  const kafka = attempt(() => kafkaClientConfig(config, options.readFile));
+  const topics = attempt(() => requireSetting(config, 'KAFKA_TOPICS'));
+  const registry = attempt(() => registryClientOptions(config));
+  const gongAuthUsable = attempt(() => authFromConfig(config)) !== undefined;
+  if (problems.length === 0) {
+    ok('config', `${Object.keys(config).length} settings parsed`);
+  } else {
+    fail(
+      'config',
+      problems.map((problem) => problem.message).join('; '),
+      [...new Set(problems.map((problem) => problem.fix))].join('; '),
+    );
+  }
+  const dlqTopic = config.KAFKA_DLQ_TOPIC ?? (topics?.[0] === undefined ? undefined : `${topics[0]}.dlq`);
+
+  const report: Reporter = { ok, fail, skip };
+
+  // ---- Kafka: brokers, topics, DLQ, group.
+  let existingTopics: string[] | undefined;
+  if (kafka === undefined) {
+    for (const id of ['kafka', 'topics', 'dlq', 'group'] as const) skip(id, 'needs valid Kafka settings');
+  } else {
+    existingTopics = await kafkaChecks(config, kafka, topics, dlqTopic, options, report);
+  }
+
+  // ---- registry and subjects. Subjects are only checked for topics the brokers listed, so a
+  // wrong topic name is reported once (under topics), not again as a missing subject.
+  if (registry === undefined) {
+    skip('registry', 'needs valid registry settings');
+    skip('subjects', 'needs valid registry settings');
+  } else {
+    await registryChecks(registry, existingTopics ?? topics ?? [], options.timeoutMs, report);
+  }
+
+  // ---- Redis, only when configured.
+  if (config.REDIS_URL === undefined) {
+    ok(
+      'redis',
+      config.GONG_EXPECTED_REPLICAS > 1
+        ? `not set: each of the ${config.GONG_EXPECTED_REPLICAS} replicas limits itself to 1/${config.GONG_EXPECTED_REPLICAS} of the quota`
+        : 'not set: the limiter is local to this replica (enough for one replica)',
+    );
+  } else {
+    await redisCheck(config.REDIS_URL, options.timeoutMs, report);
+  }
+
+  // ---- Gong.
+  await gongChecks(config, gongAuthUsable, options, report);
+  return results;
+}
+
+/** Returns the input topics the brokers listed, or undefined when they could not be listed. */
+async function kafkaChecks(
+  settings: Settings,
+  kafkaConfig: KafkaConfig,
+  inputTopics: string[] | undefined,
+  dlq: string | undefined,
+  opts: DoctorOptions,
+  report: Reporter,
+): Promise<string[] | undefined> {
+  const client = new Kafka({
+    ...kafkaConfig,
+    connectionTimeout: Math.min(kafkaConfig.connectionTimeout ?? opts.timeoutMs, opts.timeoutMs),
+    authenticationTimeout: opts.timeoutMs,
+    requestTimeout: opts.timeoutMs,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = client.admin();
+  try {
+    const cluster = await withTimeout(opts.timeoutMs, 'no answer', async () => {
+      await admin.connect();
+      return admin.describeCluster();
+    });
+    report.ok(
+      'kafka',
+      `${cluster.brokers.length} broker(s) answered at ${(settings.KAFKA_BROKERS ?? []).join(',')}`,
+    );
+  } catch (error) {
+    const explained = explainKafkaError(error, settings);
+    report.fail(
+      'kafka',
+      explained.message,
+      explained.context.variable !== undefined
+        ? `check ${explained.context.variable} (${configRef})`
+        : 'check KAFKA_BROKERS and that the brokers are reachable from here (DNS, firewall); if the listener uses TLS or SASL, set KAFKA_SSL / KAFKA_SASL_*',
+    );
+    for (const id of ['topics', 'dlq', 'group'] as const) report.skip(id, 'needs Kafka');
+    await admin.disconnect().catch(() => {});
+    return undefined;
+  }
+  try {
+    const existing = await topicChecks(admin, inputTopics, dlq, opts, report);
+    await groupCheck(admin, settings.KAFKA_GROUP_ID, opts.timeoutMs, report);
+    return existing;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+async function topicChecks(
+  admin: Admin,
+  inputTopics: string[] | undefined,
+  dlq: string | undefined,
+  opts: DoctorOptions,
+  report: Reporter,
+): Promise<string[] | undefined> {
+  let listed: Set<string>;
+  try {
+    listed = new Set(await withTimeout(opts.timeoutMs, 'listing topics timed out', () => admin.listTopics()));
+  } catch (error) {
+    report.fail(
+      'topics',
+      `cannot list topics: ${oneLine(error)}`,
+      'grant this principal Describe on the topics',
+    );
+    report.skip('dlq', 'needs the topic list');
+    return undefined;
+  }
+  const existing = (inputTopics ?? []).filter((topic) => listed.has(topic));
+  if (inputTopics === undefined) {
+    report.skip('topics', 'KAFKA_TOPICS is not set');
+  } else {
+    const missing = inputTopics.filter((topic) => !listed.has(topic));
+    if (missing.length === 0) report.ok('topics', inputTopics.join(', '));
+    else
+      report.fail(
+        'topics',
+        `not found: ${missing.join(', ')}`,
+        'correct KAFKA_TOPICS, or create the topic; if it exists, grant this principal Describe on it',
+      );
+  }
+  if (dlq === undefined) {
+    report.skip('dlq', 'no input topic to name it after; set KAFKA_DLQ_TOPIC');
+  } else if (listed.has(dlq)) {
+    report.ok('dlq', `${dlq} exists`);
+  } else {
+    await missingDlq(admin, dlq, existing[0], opts, report);
+  }
+  return existing;
+}
+
+/**
+ * A missing dead-letter topic is fine only if the first dead letter will create it: the broker
+ * auto-creates topics and this principal may create this one (a validate-only CreateTopics asks
+ * the controller about ACLs and policies without creating anything). Otherwise the first poison
+ * record would stall its partition, so it is a failure, fixed by --create-dlq.
+ */
+async function missingDlq(
+  admin: Admin,
+  dlq: string,
+  firstTopic: string | undefined,
+  opts: DoctorOptions,
+  report: Reporter,
+): Promise<void> {
+  // Same partition count as the first input topic, so dead letters keep their partitioning.
+  const partitions = await partitionCount(admin, firstTopic, opts.timeoutMs);
+  const spec = { topic: dlq, numPartitions: partitions ?? -1 };
+  if (opts.createDlq) {
+    try {
+      await withTimeout(opts.timeoutMs, 'no answer', () =>
+        admin.createTopics({ topics: [spec], waitForLeaders: true }),
+      );
+      report.ok('dlq', `${dlq} created with ${partitions ?? "the broker's default number of"} partitions`);
+    } catch (error) {
+      report.fail(
+        'dlq',
+        `${dlq} could not be created: ${oneLine(error)}`,
+        'ask the Kafka admins to create it or grant this principal Create on it, or set KAFKA_DLQ_TOPIC to an existing topic',
+      );
+    }
+    return;
+  }
+  try {
+    await withTimeout(opts.timeoutMs, 'no answer', () =>
+      admin.createTopics({ topics: [spec], validateOnly: true, waitForLeaders: false }),
+    );
+  } catch (error) {
+    report.fail(
+      'dlq',
+      `${dlq} does not exist and this principal may not create it: ${oneLine(error)}`,
+      'ask the Kafka admins to create it or grant this principal Create on it, or set KAFKA_DLQ_TOPIC to an existing topic',
+    );
+    return;
+  }
+  if (await brokerAutoCreates(admin, opts.timeoutMs)) {
+    report.ok(
+      'dlq',
+      `${dlq} does not exist yet; the broker auto-creates it on the first dead letter (--create-dlq creates it now)`,
+    );
+  } else {
+    report.fail(
+      'dlq',
+      `${dlq} does not exist and the broker does not auto-create topics`,
+      'create it: gong-bridge doctor --create-dlq (this principal may create it), or set KAFKA_DLQ_TOPIC',
+    );
+  }
+}
+
+async function brokerAutoCreates(admin: Admin, timeoutMs: number): Promise<boolean> {
+  try {
+    const cluster = await withTimeout(timeoutMs, 'no answer', () => admin.describeCluster());
+    const broker = cluster.brokers[0];
+    if (broker === undefined) return false;
+    const described = await withTimeout(timeoutMs, 'no answer', () =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [
+          {
+            // kafkajs is CommonJS and Node cannot see this enum as a named export.
+            type: kafkajs.ConfigResourceTypes.BROKER,
+            name: String(broker.nodeId),
+            configNames: ['auto.create.topics.enable'],
+          },
+        ],
+      }),
+    );
+    const entry = described.resources[0]?.configEntries.find(
+      (config) => config.configName === 'auto.create.topics.enable',
+    );
+    return entry?.configValue === 'true';
+  } catch {
+    // Not allowed to read broker configs: assume no, and let --create-dlq settle it.
+    return false;
+  }
+}
+
+type Reporter = {
+  ok(id: CheckId, detail: string): void;
+  fail(id: CheckId, detail: string, fix: string): void;
+  skip(id: CheckId, detail: string): void;
+};
+
+async function partitionCount(
+  admin: Admin,
+  topic: string | undefined,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  if (topic === undefined) return undefined;
+  try {
+    const metadata = await withTimeout(timeoutMs, 'no answer', () =>
+      admin.fetchTopicMetadata({ topics: [topic] }),
+    );
+    return metadata.topics[0]?.partitions.length;
+  } catch {
+    return undefined;
+  }
+}
+
+async function groupCheck(admin: Admin, groupId: string, timeoutMs: number, report: Reporter): Promise<void> {
+  try {
+    const described = await withTimeout(timeoutMs, 'no answer', () => admin.describeGroups([groupId]));
+    const group = described.groups[0];
+    // A group that never committed is "Dead" to the coordinator: normal before the first run.
+    const offsets = await withTimeout(timeoutMs, 'no answer', () => admin.fetchOffsets({ groupId }));
+    const committed = offsets.reduce(
+      (sum, topic) => sum + topic.partitions.filter((partition) => partition.offset !== '-1').length,
+      0,
+    );
+    const state =
+      group === undefined || group.state === 'Dead'
+        ? 'no members'
+        : `${group.state}, ${group.members.length} member(s)`;
+    report.ok(
+      'group',
+      `${groupId}: ${state}, ${committed === 0 ? 'no committed offsets yet' : `offsets committed on ${committed} partition(s)`}`,
+    );
+  } catch (error) {
+    report.fail(
+      'group',
+      `${groupId}: ${oneLine(error)}`,
+      'grant this principal Describe and Read on the group (KAFKA_GROUP_ID), or correct KAFKA_GROUP_ID',
+    );
+  }
+}
+
+async function registryChecks(
+  options: RegistryClientOptions,
+  topics: readonly string[],
+  timeoutMs: number,
+  report: Reporter,
+): Promise<void> {
+  const base = options.host.replace(/\/+$/, '');
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.schemaregistry.v1+json, application/json',
+  };
+  if (options.auth !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
+  }
+  const get = (path: string) =>
+    request(`${base}${path}`, {
+      headers,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  try {
+    const answer = await get('/subjects');
+    await answer.body.dump();
+    if (answer.statusCode === 401 || answer.statusCode === 403) {
+      report.fail(
+        'registry',
+        `${base} answered ${answer.statusCode}`,
+        'check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
+      );
+      report.skip('subjects', 'needs the registry');
+      return;
+    }
+    if (answer.statusCode !== 200) {
+      report.fail(
+        'registry',
+        `${base}/subjects answered HTTP ${answer.statusCode}`,
+        'SCHEMA_REGISTRY_URL must be the Confluent-compatible API base (for Apicurio: .../apis/ccompat/v7)',
+      );
+      report.skip('subjects', 'needs the registry');
+      return;
+    }
+    report.ok('registry', base);
+  } catch (error) {
+    report.fail(
+      'registry',
+      `${base}: ${transportMessage(error)}`,
+      'check SCHEMA_REGISTRY_URL and that the registry is reachable from here',
+    );
+    report.skip('subjects', 'needs the registry');
+    return;
+  }
+  if (topics.length === 0) {
+    report.skip('subjects', 'no existing input topic to check');
+    return;
+  }
+  const missing: string[] = [];
+  const found: string[] = [];
+  for (const topic of topics) {
+    const subject = `${topic}-value`;
+    try {
+      const answer = await get(`/subjects/${encodeURIComponent(subject)}/versions`);
+      const versions =
+        answer.statusCode === 200
+          ? ((await answer.body.json()) as unknown[])
+          : (await answer.body.dump(), []);
+      if (answer.statusCode === 200)
+        found.push(`${subject} (${versions.length} version${versions.length === 1 ? '' : 's'})`);
+      else missing.push(subject);
+    } catch (error) {
+      report.fail(
+        'subjects',
+        `${subject}: ${transportMessage(error)}`,
+        'check that the registry is reachable from here',
+      );
+      return;
+    }
+  }
+  if (missing.length === 0) report.ok('subjects', found.join(', '));
+  else
+    report.fail(
+      'subjects',
+      `not registered: ${missing.join(', ')}`,
+      'producers register <topic>-value when they first write (see docs/producing-events.md); or correct KAFKA_TOPICS',
+    );
+}
+
+async function redisCheck(url: string, timeoutMs: number, report: Reporter): Promise<void> {
+  const shown = redactUrl(url);
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // Without a listener ioredis prints connection errors itself; doctor reports them instead,
+  // keeping the first because ioredis follows it with a vaguer "Connection is closed".
+  let firstError: unknown;
+  redis.on('error', (error: unknown) => {
+    firstError ??= error;
+  });
+  try {
+    const pong = await withTimeout(timeoutMs, 'no answer', async () => {
+      await redis.connect();
+      return redis.ping();
+    });
+    report.ok('redis', `${shown} answered ${pong}`);
+  } catch (error) {
+    const message = transportMessage(firstError ?? error);
+    report.fail(
+      'redis',
+      `${shown}: ${message}`,
+      /NOAUTH|WRONGPASS|auth/i.test(message)
+        ? 'check the password in REDIS_URL (redis://:password@host:port)'
+        : 'check REDIS_URL and that Redis is reachable from here; unset it to run one replica with a local limiter',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function gongChecks(
+  config: Settings,
+  credentialsUsable: boolean,
+  options: DoctorOptions,
+  report: Reporter,
+): Promise<void> {
+  const base = config.GONG_BASE_URL.replace(/\/+$/, '');
+  const target = `${base}/v2/digital-interaction`;
+  // Reachability without spending quota: a GET with no credentials. Gong cannot attribute it to
+  // an account, so it is never counted; any HTTP answer (401, 404, 405) proves DNS, TCP, TLS and
+  // the path through proxies. Only a transport failure is a failure.
+  let reachable = false;
+  try {
+    const answer = await request(target, {
+      method: 'GET',
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    await answer.body.dump();
+    reachable = true;
+    report.ok('gong', `${base} answered HTTP ${answer.statusCode} to an unauthenticated GET (no quota used)`);
+  } catch (error) {
+    report.fail(
+      'gong',
+      `${base}: ${transportMessage(error)}`,
+      'check GONG_BASE_URL, DNS and that egress to it is allowed (proxy, firewall)',
+    );
+  }
+  if (!options.gongAuth) {
+    report.skip('gong-auth', 'not checked: pass --gong-auth to spend one call proving the credentials');
+    return;
+  }
+  if (!reachable || !credentialsUsable) {
+    report.skip('gong-auth', reachable ? 'needs Gong credentials' : 'needs Gong to be reachable');
+    return;
+  }
+  // One authenticated call with a body Gong must refuse: an empty object fails validation, so a
+  // 400 proves the credentials without recording anything, while 401/403 means they are wrong.
+  // It still counts against the quota, which is why it is opt-in.
+  const client = createGongClient({
+    ...gongClientOptionsFromConfig(config, systemClock),
+    connectTimeoutMs: options.timeoutMs,
+    headersTimeoutMs: options.timeoutMs,
+    bodyTimeoutMs: options.timeoutMs,
+    maxConnections: 1,
+  });
+  try {
+    const result = await client.postDigitalInteraction('{}', AbortSignal.timeout(options.timeoutMs + 1000));
+    if (result.kind === 'transport') {
+      report.fail(
+        'gong-auth',
+        `no answer: ${result.message}`,
+        'check GONG_BASE_URL and egress; or the token file (GONG_BEARER_TOKEN_FILE)',
+      );
+    } else if (result.status === 401 || result.status === 403) {
+      report.fail(
+        'gong-auth',
+        `Gong answered ${result.status} to one call (1 call of quota used)`,
+        'check GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN(_FILE), and that the key may post digital interactions',
+      );
+    } else if (
+      result.status === 400 ||
+      result.status === 409 ||
+      result.status === 429 ||
+      result.status < 300
+    ) {
+      report.ok(
+        'gong-auth',
+        `credentials accepted: Gong answered ${result.status} to an intentionally invalid body (1 call of quota used, nothing recorded)`,
+      );
+    } else {
+      report.fail(
+        'gong-auth',
+        `Gong answered ${result.status} (1 call of quota used)`,
+        "retry later; a 5xx is on Gong's side",
+      );
+    }
+  } catch (error) {
+    report.fail('gong-auth', `no answer: ${oneLine(error)}`, 'check GONG_BASE_URL and egress');
+  } finally {
+    await client.close();
+  }
+}
+
+/** Races work against a timer, so a stuck socket cannot keep doctor waiting. */
+async function withTimeout<T>(ms: number, message: string, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+function transportMessage(error: unknown): string {
+  const cause =
+    error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+  const code = (error as { code?: string } | undefined)?.code ?? cause?.code;
+  const base = cause?.message !== undefined && cause.message !== '' ? cause.message : oneLine(error);
+  return code !== undefined && !base.includes(code) ? `${base} (${code})` : base;
+}
+
+function fixFor(error: unknown): string {
+  if (isBridgeError(error) && error.context.variable !== undefined)
+    return `set ${error.context.variable} correctly (${configRef})`;
+  return `see ${configRef}`;
+}
+
+/** Drops the password from a Redis URL before it is printed. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'REDIS_URL';
+  }
+}
