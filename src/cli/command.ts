@@ -45,8 +45,15 @@ export function parseCommandArgs<T extends OptionSpec>(options: T, argv: string[
       allowPositionals,
     });
   } catch (cause) {
-    const message = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
-    throw new BridgeError('USAGE', message ?? 'invalid arguments', { cause });
+    const message = cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
+    // Node's text for an unknown option goes on to explain positionals starting with '-', which
+    // buries the point; keep its first sentence and say where the real options are.
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    throw new BridgeError(
+      'USAGE',
+      unknown === null ? message || 'invalid arguments' : `unknown option ${unknown[1] ?? ''} (see --help)`,
+      { cause },
+    );
   }
 }
 

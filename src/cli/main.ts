@@ -10,32 +10,47 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   // Add one line per command, keep alphabetical.
   'check-payload': async () => (await import('./commands/check-payload.ts')).checkPayloadCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
+  'produce-sample': async () => (await import('./commands/produce-sample.ts')).produceSampleCommand,
+  'replay-dlq': async () => (await import('./commands/replay-dlq.ts')).replayDlqCommand,
+  run: async () => (await import('./commands/run.ts')).runCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
   send: async () => (await import('./commands/send.ts')).sendCommand,
   transform: async () => (await import('./commands/transform.ts')).transformCommand,
 };
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
   const names = Object.keys(commands).sort();
+  const width = Math.max(...names.map((name) => name.length));
+  // A command that fails to load must not take the overview down with it.
+  const summaries = await Promise.all(
+    names.map(async (name) => (await commands[name]!().catch(() => undefined))?.summary ?? ''),
+  );
   return [
     "gong-bridge: deliver Kafka interaction events to Gong's Post a Digital Interaction API.",
     '',
     'Usage: gong-bridge <command> [options]',
     '',
     'Commands:',
-    ...names.map((name) => `  ${name}`),
+    ...names.map((name, index) => `  ${name.padEnd(width)}  ${summaries[index] ?? ''}`),
     '',
     "Run `gong-bridge <command> --help` for a command's options and examples.",
+    'Settings come from the environment: docs/reference/configuration.md.',
     '',
-    'Exit codes: 0 ok, 1 some input invalid or work failed, 2 usage error or unreadable input,',
-    '            3 configuration error.',
+    'Examples:',
+    '  gong-bridge doctor                      check the configuration end to end',
+    '  gong-bridge transform events.jsonl      what Gong would receive for Avro-JSON events',
+    '  gong-bridge sandbox --access-key k --access-key-secret s',
+    '',
+    'Exit codes: 0 ok, 1 some input invalid or work failed (doctor: a check failed),',
+    '            2 usage error or unreadable input, 3 configuration error, 70 internal error (a bug),',
+    '            130 interrupted twice.',
   ].join('\n');
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(`${mainHelp()}\n`);
+    io.stdout.write(`${await mainHelp()}\n`);
     return name === undefined ? ExitCode.usage : ExitCode.ok;
   }
   if (name === '--version' || name === '-V') {

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { access, open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
@@ -119,6 +119,14 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
   }
   if (values['base-url'] !== undefined) env.GONG_BASE_URL = values['base-url'];
   if (values['no-limiter'] === true) env.GONG_LIMITER_DISABLED = 'true';
+  // A mistyped file name is a usage error (exit 2); report it before a missing setting (exit 3),
+  // so the user fixes the command line first.
+  if (file !== undefined) {
+    await access(resolve(io.cwd, file)).catch((cause: unknown) => {
+      const reason = (cause as { code?: string }).code ?? String(cause);
+      throw new BridgeError('INPUT_UNREADABLE', `cannot read ${file}: ${reason}`, { cause });
+    });
+  }
   const config = loadConfig(env);
 
   const checkpointPath =

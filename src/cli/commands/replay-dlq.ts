@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { loadConfig, requireSetting } from '../../config/config.ts';
+import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
+import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
+import { systemClock, systemSleep } from '../../delivery/system-time.ts';
+import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
+import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
+import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import { createDecoder, createRegistryLookup } from '../../kafka/decoder.ts';
+import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
+import { newestSchema } from '../../schemas/registry-files.ts';
+import { transformEvent } from '../../transform/transform.ts';
+import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+
+const options = {
+  'dlq-topic': { type: 'string' },
+  'from-offset': { type: 'string' },
+  'to-offset': { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  reason: { type: 'string', multiple: true },
+  'to-topic': { type: 'string' },
+  concurrency: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+const help = `Usage: gong-bridge replay-dlq [options]
+
+Reads the dead-letter topic and gives its records another chance:
+  - by default, re-runs the current decoding, transform and validation on each record and sends
+    what is now valid to Gong through the same engine as \`run\` (rate limiter, retries, 429
+    pauses, auth halt). eventIds make this idempotent: an event Gong already has answers 409
+    and counts as delivered.
+  - with --to-topic T, republishes each record unchanged (key, value, original headers; the
+    gong-bridge.* reason headers are replaced by gong-bridge.replayed-from) so a running bridge
+    consumes it again.
+The DLQ itself is never modified and no consumer group offsets are committed.
+
+Options:
+  --dlq-topic T        Dead-letter topic (default KAFKA_DLQ_TOPIC, or <first KAFKA_TOPICS>.dlq).
+  --from-offset N      Start at offset N in every partition (default: the beginning).
+  --to-offset N        Stop before offset N in every partition (default: the end at start-up).
+  --since TIME         Start at the first record at or after TIME (ISO 8601 or epoch ms).
+  --until TIME         Stop at records after TIME.
+  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several.
+  --to-topic T         Republish instead of sending to Gong.
+  --concurrency N      Deliveries in flight (default 8).
+  --dry-run            Read and classify, send nothing.
+  --json               Print the summary as JSON on stdout.
+
+Progress lines go to stderr; the summary ends the run. Exit codes: 0 every selected record was
+delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error.
+
+Examples:
+  gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  gong-bridge replay-dlq --reason REGISTRY_UNAVAILABLE --to-topic interactions
+`;
+
+export interface ReplaySummary {
+  read: number;
+  selected: number;
+  delivered: number;
+  duplicates: number;
+  republished: number;
+  stillInvalid: number;
+  byReason: Record<string, number>;
+  elapsedMs: number;
+}
+
+export const replayDlqCommand: CliCommand = {
+  name: 'replay-dlq',
+  summary: 'Re-send dead letters that are now valid, or republish them to a source topic.',
+  help,
+  run: (argv, io) => runReplayDlq(argv, io),
+};
+
+function parseTime(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(ms))
+    throw new BridgeError('USAGE', `--${name} must be ISO 8601 or epoch ms, got ${value}`);
+  return ms;
+}
+
+export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommandArgs(options, argv, false);
+  const config = loadConfig(io.env);
+  const dlqTopic =
+    values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
+  const reasons = new Set(values.reason ?? []);
+  for (const reason of reasons) {
+    if (!errorCodes.includes(reason as ErrorCode))
+      throw new BridgeError('USAGE', `--reason ${reason} is no error code`);
+  }
+  const fromOffset =
+    values['from-offset'] === undefined
+      ? undefined
+      : BigInt(numberOption('from-offset', values['from-offset'], 0, 0));
+  const toOffset =
+    values['to-offset'] === undefined
+      ? undefined
+      : BigInt(numberOption('to-offset', values['to-offset'], 0, 0));
+  const since = parseTime('since', values.since);
+  const until = parseTime('until', values.until);
+  const concurrency = Math.floor(numberOption('concurrency', values.concurrency, 8, 1));
+  const toTopic = values['to-topic'];
+  const dryRun = values['dry-run'] === true;
+
+  const clock = systemClock;
+  const sleep = systemSleep;
+  const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const summary: ReplaySummary = {
+    read: 0,
+    selected: 0,
+    delivered: 0,
+    duplicates: 0,
+    republished: 0,
+    stillInvalid: 0,
+    byReason: {},
+    elapsedMs: 0,
+  };
+  const started = clock.now();
+
+  // Where to start and stop in each partition, fixed before reading so the run ends.
+  let ranges: { partition: number; start: bigint; end: bigint }[];
+  try {
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(dlqTopic);
+    const sinceOffsets =
+      since === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(dlqTopic, since);
+    ranges = ends.map((end) => {
+      let start = BigInt(end.low);
+      if (fromOffset !== undefined && fromOffset > start) start = fromOffset;
+      const bySince = sinceOffsets?.find((entry) => entry.partition === end.partition);
+      if (bySince !== undefined && BigInt(bySince.offset) > start) start = BigInt(bySince.offset);
+      let stop = BigInt(end.high);
+      if (toOffset !== undefined && toOffset < stop) stop = toOffset;
+      return { partition: end.partition, start, end: stop };
+    });
+  } catch (error) {
+    throw explainKafkaError(error, config);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+  const pending = new Map(
+    ranges.filter((range) => range.end > range.start).map((range) => [range.partition, range]),
+  );
+
+  const limiter =
+    toTopic === undefined && !dryRun
+      ? createRateLimiter(config, { clock, sleep, windowMarginMs: 50 })
+      : undefined;
+  const client =
+    limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
+  const engine =
+    limiter === undefined || client === undefined
+      ? undefined
+      : createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+  const registry = registryClientOptions(config);
+  const decoder = createDecoder({
+    lookup: createRegistryLookup({
+      url: registry.host,
+      username: registry.auth?.username,
+      password: registry.auth?.password,
+    }),
+    reader: newestSchema().type,
+    maxRecordBytes: config.MAX_RECORD_BYTES,
+  });
+  const producer =
+    toTopic === undefined || dryRun
+      ? undefined
+      : kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer?.connect();
+
+  const tally = (bucket: string) => {
+    summary.byReason[bucket] = (summary.byReason[bucket] ?? 0) + 1;
+  };
+
+  async function replayOne(partition: number, message: KafkaMessage): Promise<void> {
+    const ours = readDeadLetterHeaders(message.headers);
+    if (toTopic !== undefined) {
+      if (dryRun || producer === undefined) return;
+      const headers: Record<string, Buffer | string> = {};
+      for (const [name, value] of Object.entries(message.headers ?? {})) {
+        if (name.startsWith(dlqHeaderPrefix) || value === undefined) continue;
+        headers[name] = Array.isArray(value) ? value[0]! : value;
+      }
+      headers[`${dlqHeaderPrefix}replayed-from`] = `${dlqTopic}/${partition}/${message.offset}`;
+      await producer.send({
+        topic: toTopic,
+        acks: -1,
+        messages: [{ key: message.key, value: message.value, headers }],
+      });
+      summary.republished += 1;
+      return;
+    }
+    let decoded = await decoder.decode(message.value ?? null).catch((error: unknown) => error as BridgeError);
+    for (
+      let attempt = 0;
+      decoded instanceof BridgeError && decoded.code === 'REGISTRY_UNAVAILABLE';
+      attempt++
+    ) {
+      if (io.signal.aborted) throw decoded;
+      await sleep(Math.min(10_000, 500 * 2 ** attempt));
+      decoded = await decoder.decode(message.value ?? null).catch((error: unknown) => error as BridgeError);
+    }
+    if (decoded instanceof Error) throw decoded;
+    if (!decoded.ok) {
+      summary.stillInvalid += 1;
+      tally(`still ${decoded.error.code}`);
+      return;
+    }
+    const transformed = transformEvent(decoded.event);
+    if (!transformed.ok) {
+      summary.stillInvalid += 1;
+      tally('still GONG_INVALID');
+      return;
+    }
+    if (dryRun || engine === undefined) {
+      tally(`now valid (was ${ours['gong-bridge.reason'] ?? 'unknown'})`);
+      return;
+    }
+    const outcome = await engine.deliver(transformed.body, { signal: io.signal });
+    if (outcome.kind === 'delivered') summary.delivered += 1;
+    else if (outcome.kind === 'duplicate') summary.duplicates += 1;
+    else {
+      summary.stillInvalid += 1;
+      tally(outcome.kind === 'rejected' ? `still GONG_REJECTED (${outcome.status})` : 'still GONG_INVALID');
+    }
+  }
+
+  const progress = setInterval(() => {
+    io.stderr.write(
+      `replay-dlq: read ${summary.read} selected ${summary.selected} delivered ${summary.delivered} ` +
+        `duplicates ${summary.duplicates} republished ${summary.republished} still invalid ${summary.stillInvalid}\n`,
+    );
+  }, 5_000);
+  progress.unref();
+
+  const consumer = kafka.consumer({ groupId: `gong-bridge-replay-${randomUUID()}`, maxWaitTimeInMs: 500 });
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  try {
+    if (pending.size > 0) {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [dlqTopic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => resolve();
+        io.signal.addEventListener('abort', onAbort, { once: true });
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              const range = pending.get(partition);
+              if (range === undefined || failure !== undefined || io.signal.aborted) return;
+              const offset = BigInt(message.offset);
+              if (offset < range.start) return;
+              if (offset >= range.end) {
+                pending.delete(partition);
+                if (pending.size === 0) resolve();
+                return;
+              }
+              summary.read += 1;
+              const reason = readDeadLetterHeaders(message.headers)['gong-bridge.reason'];
+              const time = Number(message.timestamp);
+              const selected =
+                (reasons.size === 0 || (reason !== undefined && reasons.has(reason))) &&
+                (until === undefined || time <= until);
+              if (selected) {
+                summary.selected += 1;
+                const task: Promise<void> = replayOne(partition, message)
+                  .catch((error: unknown) => {
+                    failure ??= error;
+                    reject(error);
+                  })
+                  .finally(() => inFlight.delete(task));
+                inFlight.add(task);
+                while (inFlight.size >= concurrency) await Promise.race(inFlight);
+              }
+              if (offset + 1n >= range.end) {
+                pending.delete(partition);
+                if (pending.size === 0) resolve();
+              }
+            },
+          })
+          .then(() => {
+            for (const range of pending.values())
+              consumer.seek({ topic: dlqTopic, partition: range.partition, offset: range.start.toString() });
+          }, reject);
+      });
+    }
+    await Promise.all(inFlight);
+  } catch (error) {
+    failure ??= error;
+  } finally {
+    clearInterval(progress);
+    await consumer.disconnect().catch(() => {});
+    await producer?.disconnect().catch(() => {});
+    engine?.close();
+    await client?.close().catch(() => {});
+    await limiter?.close().catch(() => {});
+  }
+  if (failure !== undefined && !(failure instanceof BridgeError && failure.code === 'SHUTTING_DOWN')) {
+    throw failure instanceof BridgeError ? failure : explainKafkaError(failure, config);
+  }
+  summary.elapsedMs = Math.round(clock.now() - started);
+  if (values.json === true) io.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    io.stderr.write(
+      [
+        `read          ${summary.read}`,
+        `selected      ${summary.selected}`,
+        ...(toTopic === undefined
+          ? [`delivered     ${summary.delivered}`, `duplicates    ${summary.duplicates}`]
+          : [`republished   ${summary.republished} to ${toTopic}`]),
+        `still invalid ${summary.stillInvalid}`,
+        ...Object.entries(summary.byReason).map(([reason, n]) => `  ${reason}: ${n}`),
+        '',
+      ].join('\n'),
+    );
+  }
+  return summary.stillInvalid === 0 ? ExitCode.ok : ExitCode.failure;
+}

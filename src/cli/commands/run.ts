@@ -1,0 +1,277 @@
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import { loadConfig, requireSetting } from '../../config/config.ts';
+import type { Settings } from '../../config/settings.ts';
+import { createDeliveryEngine, deliveryEngineSettings, type DeliveryEngine } from '../../delivery/engine.ts';
+import type { Clock, ObservableRateLimiter, Sleep } from '../../delivery/limiter-types.ts';
+import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
+import { systemClock, systemSleep } from '../../delivery/system-time.ts';
+import { createGongClient, gongClientOptionsFromConfig, type GongClient } from '../../gong/client.ts';
+import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import { createDecoder, createRegistryLookup } from '../../kafka/decoder.ts';
+import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
+import { RuntimeEvents } from '../../kafka/events.ts';
+import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
+import { createLogger } from '../../observability/logger.ts';
+import { newestSchema } from '../../schemas/registry-files.ts';
+import { version } from '../../version.ts';
+import { ExitCode, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+
+const help = `Usage: gong-bridge run
+
+Runs the bridge: a Kafka consumer group reads Avro interaction events (Confluent framing, schema
+registry), delivers each to Gong's POST /v2/digital-interaction through the delivery engine, sends
+poison records and Gong rejections to the dead-letter topic, and commits an offset only once its
+record is delivered (200/409) or acknowledged by the dead-letter topic.
+
+All settings come from the environment (see docs/reference/configuration.md); required:
+  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
+  (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
+Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
+  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
+
+Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
+settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
+the last settled record was ever committed.
+
+Exit codes: 0 stopped on a signal, 3 configuration error, 4 Kafka unreachable or the consumer
+crashed.
+
+Example:
+  KAFKA_BROKERS=localhost:9092 KAFKA_TOPICS=interactions \\
+  SCHEMA_REGISTRY_URL=http://localhost:8081 GONG_ACCESS_KEY=... GONG_ACCESS_KEY_SECRET=... \\
+  gong-bridge run
+`;
+
+/** Exit code when Kafka cannot be reached or the consumer stops for good. */
+export const kafkaFailureExitCode = 4;
+
+/** Everything `run` builds, in one place, so tests and observability can reach each part. */
+export interface RunGraph {
+  readonly config: Settings;
+  readonly logger: Logger;
+  readonly kafka: Kafka;
+  readonly limiter: ObservableRateLimiter;
+  readonly client: GongClient;
+  readonly engine: DeliveryEngine;
+  readonly runtime: Runtime;
+  readonly dlqTopic: string;
+  /** Releases everything start() acquired, after runtime.stop(). */
+  close(): Promise<void>;
+}
+
+export interface RunDependencies {
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+}
+
+export function buildRunGraph(config: Settings, deps: RunDependencies, logger: Logger): RunGraph {
+  const { clock, sleep } = deps;
+  const topics = requireSetting(config, 'KAFKA_TOPICS');
+  const dlqTopic = config.KAFKA_DLQ_TOPIC ?? `${topics[0]}.dlq`;
+  const groupId = config.KAFKA_GROUP_ID;
+  const kafkaLog = logger.child({ component: 'kafkajs' });
+  const kafka = new Kafka({
+    ...kafkaClientConfig(config),
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...fields } = log;
+        if (level <= logLevel.ERROR) kafkaLog.error(fields, message);
+        else kafkaLog.warn(fields, message);
+      },
+  });
+  const limiter = createRateLimiter(config, {
+    clock,
+    sleep,
+    logger: logger.child({ component: 'limiter' }),
+    // Same margin as `send`: calls that leave 1000 ms apart can arrive closer together.
+    windowMarginMs: 50,
+  });
+  const client = createGongClient(gongClientOptionsFromConfig(config, clock));
+  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+  const registry = registryClientOptions(config);
+  const decoder = createDecoder({
+    lookup: createRegistryLookup({
+      url: registry.host,
+      username: registry.auth?.username,
+      password: registry.auth?.password,
+    }),
+    reader: newestSchema().type,
+    maxRecordBytes: config.MAX_RECORD_BYTES,
+  });
+  const events = new RuntimeEvents();
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+  const dlq = createDlqWriter({
+    producer,
+    topic: dlqTopic,
+    version,
+    sleep,
+    wallNow: () => clock.wallNow(),
+    onWriteFailed: (failure) =>
+      events.emit('dlq-write-failed', {
+        error: failure.error,
+        attempt: failure.attempt,
+        retryInMs: failure.retryInMs,
+      }),
+  });
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 30_000,
+    rebalanceTimeout: 60_000,
+    heartbeatInterval: 3_000,
+    allowAutoTopicCreation: false,
+    // One fetch per partition stays small next to MAX_BUFFERED; the pause bounds the rest.
+    maxBytesPerPartition: 1_048_576,
+    maxWaitTimeInMs: 500,
+  });
+  const runtime = createRuntime({
+    consumer,
+    topics,
+    decoder,
+    engine,
+    dlq,
+    limiter,
+    clock,
+    sleep,
+    maxInFlight: config.MAX_IN_FLIGHT,
+    maxBuffered: config.MAX_BUFFERED,
+    commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    events,
+  });
+  const admin = kafka.admin();
+  let producerConnected = false;
+  const originalStart = runtime.start.bind(runtime);
+  const wrapped: Runtime = {
+    ...runtime,
+    async start() {
+      // The DLQ must exist and accept writes before the first record could need it.
+      await admin.connect();
+      try {
+        await ensureDlqTopic(admin, dlqTopic);
+      } finally {
+        await admin.disconnect();
+      }
+      await producer.connect();
+      producerConnected = true;
+      await originalStart();
+    },
+  };
+  return {
+    config,
+    logger,
+    kafka,
+    limiter,
+    client,
+    engine,
+    runtime: wrapped,
+    dlqTopic,
+    async close() {
+      engine.close();
+      if (producerConnected) await producer.disconnect().catch(() => {});
+      await client.close().catch(() => {});
+      await limiter.close().catch(() => {});
+    },
+  };
+}
+
+/** Log lines an operator acts on; per-record lines only at debug. */
+function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
+  const log = logger.child({ component: 'runtime' });
+  events.on('ready-state', (state) => log.info({ event: 'ready-state', ...state }, `ready=${state.ready}`));
+  events.on('rebalance', (event) => log.info({ event: 'rebalance', ...event }, `rebalance ${event.phase}`));
+  events.on('paused', (event) =>
+    log.info({ event: 'paused', ...event }, `fetching paused (${event.reason})`),
+  );
+  events.on('resumed', (event) => log.info({ event: 'resumed', ...event }, 'fetching resumed'));
+  events.on('halted', (event) =>
+    log.warn({ event: 'halted', ...event }, `delivery halted (${event.reason})`),
+  );
+  events.on('unhalted', (event) => log.info({ event: 'unhalted', ...event }, `halt over (${event.reason})`));
+  events.on('commit-failed', (event) =>
+    log.warn({ event: 'commit-failed', ...event }, 'commit failed; retried'),
+  );
+  events.on('registry-unavailable', (event) =>
+    log.warn({ event: 'registry-unavailable', ...event }, 'schema registry unavailable; the record waits'),
+  );
+  events.on('dlq-write-failed', (event) =>
+    log.warn({ event: 'dlq-write-failed', ...event }, 'dead-letter write failed; retrying'),
+  );
+  events.on('internal-error', (event) =>
+    log.error({ event: 'internal-error', ...event }, 'bug: unexpected error while processing a record'),
+  );
+  events.on('crashed', (event) => log.fatal({ event: 'crashed', ...event }, 'consumer crashed'));
+  events.on('dead-lettered', (event) =>
+    log.debug({ event: 'dead-lettered', ...event }, `dead-lettered (${event.reason})`),
+  );
+  events.on('committed', (event) => log.debug({ event: 'committed', ...event }, 'committed'));
+}
+
+export const runCommand: CliCommand = {
+  name: 'run',
+  summary: 'Run the bridge: consume from Kafka, deliver to Gong, dead-letter, commit.',
+  help,
+  run: (argv, io) => runBridge(argv, io, { clock: systemClock, sleep: systemSleep }),
+};
+
+export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies): Promise<number> {
+  parseCommandArgs({}, argv, false);
+  const config = loadConfig(io.env);
+  const logger = createLogger({ config });
+  const graph = buildRunGraph(config, deps, logger);
+  const { runtime } = graph;
+  bindRuntimeLogs(runtime.events, logger);
+
+  // ---- Observability seam ------------------------------------------------------------------
+  // src/observability wires here: metrics bound to graph.runtime.events, graph.engine.events and
+  // graph.limiter on an injected prom-client Registry; the /metrics /healthz /readyz server on
+  // HTTP_HOST:HTTP_PORT with readiness from graph.runtime.readiness() (joined, authOk,
+  // shuttingDown) and the limiter snapshot; delivery and limiter log bindings; the lag poller
+  // (graph.kafka.admin(), config.KAFKA_GROUP_ID, config.KAFKA_TOPICS). Keep it above start() so
+  // /healthz answers while the group is still joining, and close it after runtime.stop().
+  const observability: { close(): Promise<void> } = { close: async () => {} };
+  // -------------------------------------------------------------------------------------------
+
+  const stopped = new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  let exitCode: number = ExitCode.ok;
+  try {
+    try {
+      await Promise.race([runtime.start(), stopped]);
+    } catch (error) {
+      throw explainKafkaError(error, config);
+    }
+    logger.info(
+      {
+        event: 'started',
+        topics: config.KAFKA_TOPICS,
+        groupId: config.KAFKA_GROUP_ID,
+        dlqTopic: graph.dlqTopic,
+      },
+      'gong-bridge running',
+    );
+    await Promise.race([stopped, runtime.crashed]);
+    logger.info({ event: 'stopping', stats: runtime.stats() }, 'stopping: draining in-flight records');
+  } catch (error) {
+    const explained = explainKafkaError(error, config);
+    logger.fatal({ event: 'failed', code: explained.code, error: explained.message }, explained.message);
+    io.stderr.write(`gong-bridge run: ${explained.message}\n`);
+    exitCode = kafkaFailureExitCode;
+  } finally {
+    await runtime.stop().catch((error: unknown) => {
+      logger.error({ event: 'stop-failed', error: String(error) }, 'stop failed');
+    });
+    await graph.close();
+    await observability.close();
+    logger.info({ event: 'stopped', stats: runtime.stats() }, 'gong-bridge stopped');
+  }
+  return exitCode;
+}

@@ -1,0 +1,80 @@
+import { TypedEmitter } from '../delivery/rate-limit/typed-emitter.ts';
+import type { ErrorCode } from '../errors.ts';
+
+/**
+ * The typed events of the consumer runtime (`gong-bridge run`). Metrics, logs and tests subscribe
+ * with `runtime.events.on(name, listener)`; payloads are plain data. The delivery engine's own
+ * events (calls, retries, throttles, auth halts) stay on `engine.events`.
+ */
+
+export interface RecordRef {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export type PauseReason = 'backpressure' | 'auth-halt' | 'quota-exhausted' | 'shutdown' | 'revoke';
+
+export interface RuntimeEventMap {
+  /** A record was fetched and accepted for processing. */
+  consumed: RecordRef & { readonly bytes: number };
+  /** Gong accepted the event (2xx) or already had it (409: `duplicate`). */
+  delivered: RecordRef & {
+    readonly eventId: string;
+    readonly outcome: 'delivered' | 'duplicate';
+    readonly status: number;
+    readonly attempts: number;
+    /** From the record's Kafka timestamp to Gong's answer. */
+    readonly latencyMs: number;
+  };
+  /** The record is in the dead-letter topic (acknowledged) with this reason. */
+  'dead-lettered': RecordRef & {
+    readonly reason: ErrorCode;
+    readonly dlqTopic: string;
+    readonly eventId?: string;
+    readonly status?: number;
+  };
+  /** The broker acknowledged a commit: every record of the partition below `offset` is settled. */
+  committed: RecordRef;
+  /** A commit failed; it is retried at the next interval, and nothing was lost. */
+  'commit-failed': { readonly error: string; readonly partitions: number };
+  /** Fetching stopped for every assigned partition, for `reason` (several reasons may overlap). */
+  paused: { readonly reason: PauseReason; readonly partitions: number };
+  /** The last pause reason cleared; fetching goes on. */
+  resumed: { readonly reason: PauseReason; readonly pausedMs: number };
+  /** Delivery cannot proceed: Gong refused the credentials, or the daily quota is spent. */
+  halted: { readonly reason: 'auth' | 'quota'; readonly until?: number };
+  /** A halt ended. */
+  unhalted: { readonly reason: 'auth' | 'quota'; readonly haltedMs: number };
+  /** Readiness changed; see Runtime.readiness(). */
+  'ready-state': Readiness;
+  /** A schema lookup failed transiently; the record waits and retries, it is never dead-lettered. */
+  'registry-unavailable': RecordRef & { readonly error: string; readonly retryInMs: number };
+  /** A dead-letter write failed; it is retried, never skipped. */
+  'dlq-write-failed': { readonly error: string; readonly attempt: number; readonly retryInMs: number };
+  /** The group is rebalancing (`revoking`), or this member got its partitions (`assigned`). */
+  rebalance:
+    | { readonly phase: 'revoking'; readonly inFlight: number; readonly dropped: number }
+    | {
+        readonly phase: 'revoked';
+        readonly settled: number;
+        readonly abandoned: number;
+        readonly durationMs: number;
+      }
+    | { readonly phase: 'assigned'; readonly partitions: readonly { topic: string; partition: number }[] };
+  /** An error that is a bug: the record is retried, never dead-lettered. Log it loudly. */
+  'internal-error': RecordRef & { readonly error: string; readonly stack?: string };
+  /** The consumer stopped for good (kafkajs crash without restart). */
+  crashed: { readonly error: string };
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly joined: boolean;
+  readonly authOk: boolean;
+  readonly shuttingDown: boolean;
+}
+
+export type RuntimeEventName = keyof RuntimeEventMap;
+
+export class RuntimeEvents extends TypedEmitter<RuntimeEventMap> {}

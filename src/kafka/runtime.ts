@@ -1,0 +1,567 @@
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { DeliveryEngine, DeliveryOutcome } from '../delivery/engine.ts';
+import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts';
+import { isBridgeError } from '../errors.ts';
+import type { InteractionEvent } from '../transform/interaction-event.ts';
+import { transformEvent, type TransformResult } from '../transform/transform.ts';
+import type { Decoder } from './decoder.ts';
+import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
+import { RuntimeEvents, type PauseReason, type Readiness } from './events.ts';
+import { OffsetTracker } from './offset-tracker.ts';
+
+/**
+ * The consumer runtime: fetch, dispatch each record concurrently through decode, transform and
+ * the delivery engine (or the dead-letter topic), and commit per partition only the highest
+ * contiguous settled offset. It is a thin shell: the decisions live in the offset tracker, the
+ * decoder, the engine's outcome policy and the DLQ writer.
+ *
+ * How kafkajs is driven:
+ *  - eachBatch returns as soon as the batch's records are queued (eachBatchAutoResolve off,
+ *    resolveOffset per accepted record). resolveOffset only moves kafkajs' fetch position; with
+ *    autoCommit off nothing reaches the broker except our own commitOffsets calls.
+ *  - Memory is bounded by pausing every assigned partition while more than MAX_BUFFERED records
+ *    are unsettled, and resuming below half of it. MAX_IN_FLIGHT bounds the records being worked.
+ *  - kafkajs has no revoke callback and uses the eager protocol (a rebalance revokes every
+ *    partition). On its REBALANCING event the queued records are dropped (they are refetched by
+ *    whoever gets the partition), in-flight work gets REVOKE_TIMEOUT to settle, what settled is
+ *    committed, and the partition state is forgotten. Batches of the new generation wait until
+ *    that is done; anything they repeat below our last commit is skipped, anything above it that
+ *    we already delivered comes back from Gong as a 409.
+ */
+
+export interface RuntimeOptions {
+  /** A kafkajs consumer built with the group id; the runtime connects, subscribes and runs it. */
+  readonly consumer: Consumer;
+  readonly topics: readonly string[];
+  readonly decoder: Decoder;
+  readonly engine: Pick<DeliveryEngine, 'deliver' | 'isHalted' | 'events'>;
+  readonly dlq: DlqWriter;
+  /** The limiter's events, to pause fetching while the daily quota is spent. */
+  readonly limiter?: {
+    on<K extends 'quota-exhausted'>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void;
+  };
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  readonly maxInFlight: number;
+  readonly maxBuffered: number;
+  readonly commitIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  /** Bounded wait for in-flight records of revoked partitions; default min(10 s, shutdown timeout). */
+  readonly revokeTimeoutMs?: number;
+  /** Backoff while the registry is unavailable; defaults 500 ms doubling to 10 s. */
+  readonly registryRetryBaseMs?: number;
+  readonly registryRetryMaxMs?: number;
+  readonly transform?: (event: InteractionEvent) => TransformResult;
+  readonly events?: RuntimeEvents;
+}
+
+export interface RuntimeStats {
+  readonly consumed: number;
+  readonly delivered: number;
+  readonly duplicates: number;
+  readonly deadLettered: number;
+  readonly buffered: number;
+  readonly inFlight: number;
+  readonly commits: number;
+}
+
+export interface Runtime {
+  readonly events: RuntimeEvents;
+  /** Connects, subscribes and joins the group; resolves once consuming has started. */
+  start(): Promise<void>;
+  /**
+   * Graceful stop: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle, settled
+   * offsets are committed, then the consumer disconnects. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Joined the group, Gong accepts the credentials, and not shutting down. */
+  readiness(): Readiness;
+  stats(): RuntimeStats;
+  /** Rejects if the consumer crashed for good (kafkajs gave up); never resolves otherwise before stop. */
+  readonly crashed: Promise<never>;
+}
+
+interface Work {
+  readonly record: SourceRecord;
+}
+
+const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const { consumer, decoder, engine, dlq, clock, sleep } = options;
+  const events = options.events ?? new RuntimeEvents();
+  const transform = options.transform ?? transformEvent;
+  const revokeTimeoutMs = options.revokeTimeoutMs ?? Math.min(10_000, options.shutdownTimeoutMs);
+  const registryBase = options.registryRetryBaseMs ?? 500;
+  const registryMax = options.registryRetryMaxMs ?? 10_000;
+  const resumeBelow = Math.max(0, Math.floor(options.maxBuffered / 2));
+
+  const tracker = new OffsetTracker();
+  /** Per partition, the last offset this member committed: refetched records below it are done. */
+  const floors = new Map<string, bigint>();
+  const queue: Work[] = [];
+  let queueHead = 0;
+  const inFlight = new Set<Promise<void>>();
+  /** Aborted when a revoke or shutdown gives up waiting: parked records stop and stay uncommitted. */
+  let workAbort = new AbortController();
+
+  const pauseReasons = new Map<PauseReason, number>();
+  let pausedSince = 0;
+  let joined = false;
+  let joinedOnce = false;
+  let revokeSinceJoin = false;
+  let shuttingDown = false;
+  let stopping: Promise<void> | undefined;
+  let revoking: Promise<void> | undefined;
+  let commitChain: Promise<void> = Promise.resolve();
+  let commitTimer: NodeJS.Timeout | undefined;
+  let lastReadiness: Readiness | undefined;
+  let rejectCrashed: (error: Error) => void = () => {};
+  const crashed = new Promise<never>((_, reject) => {
+    rejectCrashed = reject;
+  });
+  crashed.catch(() => {});
+  const unsubscribers: (() => void)[] = [];
+
+  const counts = { consumed: 0, delivered: 0, duplicates: 0, deadLettered: 0, commits: 0 };
+
+  const queued = () => queue.length - queueHead;
+  const buffered = () => queued() + inFlight.size;
+
+  function readiness(): Readiness {
+    const authOk = !engine.isHalted();
+    return { ready: joined && authOk && !shuttingDown, joined, authOk, shuttingDown };
+  }
+
+  function publishReadiness(): void {
+    const next = readiness();
+    if (
+      lastReadiness === undefined ||
+      lastReadiness.ready !== next.ready ||
+      lastReadiness.joined !== next.joined ||
+      lastReadiness.authOk !== next.authOk ||
+      lastReadiness.shuttingDown !== next.shuttingDown
+    ) {
+      lastReadiness = next;
+      events.emit('ready-state', next);
+    }
+  }
+
+  function topicsToPause() {
+    return options.topics.map((topic) => ({ topic }));
+  }
+
+  function setPause(reason: PauseReason, on: boolean): void {
+    const had = pauseReasons.size > 0;
+    if (on) {
+      if (pauseReasons.has(reason)) return;
+      pauseReasons.set(reason, clock.now());
+      if (!had) {
+        pausedSince = clock.now();
+        consumer.pause(topicsToPause());
+      }
+      events.emit('paused', { reason, partitions: tracker.partitions().length });
+      return;
+    }
+    if (!pauseReasons.delete(reason)) return;
+    if (pauseReasons.size === 0) {
+      consumer.resume(topicsToPause());
+      events.emit('resumed', { reason, pausedMs: clock.now() - pausedSince });
+    }
+  }
+
+  function checkBackpressure(): void {
+    const size = buffered();
+    if (size >= options.maxBuffered) setPause('backpressure', true);
+    else if (size <= resumeBelow) setPause('backpressure', false);
+  }
+
+  function pump(): void {
+    while (inFlight.size < options.maxInFlight && queued() > 0) {
+      const work = queue[queueHead]!;
+      queueHead += 1;
+      const task: Promise<void> = processRecord(work, workAbort.signal).finally(() => {
+        inFlight.delete(task);
+        checkBackpressure();
+        pump();
+      });
+      inFlight.add(task);
+    }
+    if (queueHead > 1024 && queueHead * 2 > queue.length) {
+      queue.splice(0, queueHead);
+      queueHead = 0;
+    }
+  }
+
+  function settle(record: SourceRecord): void {
+    tracker.complete(record.topic, record.partition, record.offset);
+  }
+
+  async function deadLetter(record: SourceRecord, why: DeadLetterReason, signal: AbortSignal) {
+    await dlq.write(record, why, signal);
+    counts.deadLettered += 1;
+    events.emit('dead-lettered', {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      reason: why.reason,
+      dlqTopic: dlq.topic,
+      ...(why.eventId === undefined ? {} : { eventId: why.eventId }),
+      ...(why.status === undefined ? {} : { status: why.status }),
+    });
+  }
+
+  async function decodeWithRetry(record: SourceRecord, signal: AbortSignal) {
+    for (let attempt = 1; ; attempt++) {
+      signal.throwIfAborted();
+      try {
+        return await decoder.decode(record.value);
+      } catch (error) {
+        if (!(isBridgeError(error) && error.code === 'REGISTRY_UNAVAILABLE')) throw error;
+        const retryInMs = Math.min(registryMax, registryBase * 2 ** Math.min(attempt - 1, 16));
+        events.emit('registry-unavailable', {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          error: error.message,
+          retryInMs,
+        });
+        await sleep(retryInMs, signal);
+      }
+    }
+  }
+
+  /** One record to a settled state: delivered, duplicate or dead-lettered. */
+  async function handle(record: SourceRecord, signal: AbortSignal): Promise<void> {
+    const decoded = await decodeWithRetry(record, signal);
+    if (!decoded.ok) {
+      await deadLetter(
+        record,
+        {
+          reason: decoded.error.code,
+          message: decoded.error.message,
+          ...(decoded.schemaId === undefined ? {} : { schemaId: decoded.schemaId }),
+        },
+        signal,
+      );
+      return;
+    }
+    const eventId = typeof decoded.event.eventId === 'string' ? decoded.event.eventId : undefined;
+    const ids = { ...(eventId === undefined ? {} : { eventId }), schemaId: decoded.schemaId };
+    const transformed = transform(decoded.event);
+    if (!transformed.ok) {
+      await deadLetter(
+        record,
+        {
+          reason: 'GONG_INVALID',
+          message: 'the event does not make a valid Gong body',
+          errors: transformed.errors,
+          ...ids,
+        },
+        signal,
+      );
+      return;
+    }
+    const outcome: DeliveryOutcome = await engine.deliver(transformed.body, {
+      signal,
+      eventId: transformed.body.eventId,
+    });
+    switch (outcome.kind) {
+      case 'delivered':
+      case 'duplicate': {
+        if (outcome.kind === 'delivered') counts.delivered += 1;
+        else counts.duplicates += 1;
+        const sentAt = Number(record.timestamp);
+        events.emit('delivered', {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          eventId: transformed.body.eventId,
+          outcome: outcome.kind,
+          status: outcome.status,
+          attempts: outcome.attempts,
+          latencyMs: Number.isFinite(sentAt) ? Math.max(0, clock.wallNow() - sentAt) : 0,
+        });
+        return;
+      }
+      case 'rejected':
+        await deadLetter(
+          record,
+          {
+            reason: 'GONG_REJECTED',
+            message: `Gong answered ${outcome.status}`,
+            status: outcome.status,
+            errors: outcome.errors,
+            requestId: outcome.requestId,
+            attempts: outcome.attempts,
+            ...ids,
+          },
+          signal,
+        );
+        return;
+      case 'invalid':
+        await deadLetter(
+          record,
+          {
+            reason: 'GONG_INVALID',
+            message: 'the Gong body failed validation',
+            errors: outcome.errors,
+            ...ids,
+          },
+          signal,
+        );
+        return;
+    }
+  }
+
+  async function processRecord(work: Work, signal: AbortSignal): Promise<void> {
+    const { record } = work;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handle(record, signal);
+        settle(record);
+        return;
+      } catch (error) {
+        // Interrupted by shutdown or revoke: the record stays unsettled, so its offset is not
+        // committed and it is consumed again later.
+        if (signal.aborted || (isBridgeError(error) && error.code === 'SHUTTING_DOWN')) return;
+        // Anything else is a bug. Dead-lettering it would hide the bug and lose the event's
+        // delivery; retrying keeps it loud (one event per attempt) and loses nothing.
+        events.emit('internal-error', {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          error: error instanceof Error ? error.message : String(error),
+          ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
+        });
+        try {
+          await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  function commit(): Promise<void> {
+    commitChain = commitChain.then(async () => {
+      const offsets = tracker.committable();
+      if (offsets.length === 0) return;
+      try {
+        await consumer.commitOffsets(
+          offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        );
+      } catch (error) {
+        events.emit('commit-failed', {
+          error: error instanceof Error ? error.message : String(error),
+          partitions: offsets.length,
+        });
+        return;
+      }
+      counts.commits += 1;
+      for (const entry of offsets) {
+        tracker.markCommitted(entry.topic, entry.partition, entry.offset);
+        floors.set(partitionKey(entry.topic, entry.partition), BigInt(entry.offset));
+        events.emit('committed', entry);
+      }
+    });
+    return commitChain;
+  }
+
+  /** Resolves true if every in-flight record settled within `ms`. */
+  async function waitForInFlight(ms: number): Promise<boolean> {
+    const deadline = clock.now() + ms;
+    while (inFlight.size > 0) {
+      const left = deadline - clock.now();
+      if (left <= 0) return false;
+      const timer = new AbortController();
+      await Promise.race([Promise.allSettled([...inFlight]), sleep(left, timer.signal).catch(() => {})]);
+      timer.abort();
+    }
+    return true;
+  }
+
+  function dropQueued(): number {
+    const dropped = queued();
+    queue.length = 0;
+    queueHead = 0;
+    return dropped;
+  }
+
+  function revoke(): Promise<void> {
+    if (revoking !== undefined) return revoking;
+    revokeSinceJoin = true;
+    joined = false;
+    publishReadiness();
+    revoking = (async () => {
+      const started = clock.now();
+      setPause('revoke', true);
+      const dropped = dropQueued();
+      const before = inFlight.size;
+      events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
+      const settled = await waitForInFlight(revokeTimeoutMs);
+      const abandoned = settled ? 0 : inFlight.size;
+      if (!settled) {
+        workAbort.abort();
+        workAbort = new AbortController();
+      }
+      await commit();
+      for (const { topic, partition } of tracker.partitions()) tracker.forget(topic, partition);
+      setPause('revoke', false);
+      events.emit('rebalance', {
+        phase: 'revoked',
+        settled: before - abandoned,
+        abandoned,
+        durationMs: clock.now() - started,
+      });
+    })().finally(() => {
+      revoking = undefined;
+    });
+    return revoking;
+  }
+
+  async function eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // A new generation's batch may carry records the revoke is still settling; let it finish.
+    if (revoking !== undefined) await revoking;
+    const { topic, partition } = batch;
+    const floor = floors.get(partitionKey(topic, partition));
+    let complete = true;
+    for (const message of batch.messages) {
+      if (shuttingDown || !isRunning() || isStale()) {
+        complete = false;
+        break;
+      }
+      const offset = BigInt(message.offset);
+      if ((floor !== undefined && offset < floor) || !tracker.start(topic, partition, message.offset)) {
+        resolveOffset(message.offset);
+        continue;
+      }
+      accept(topic, partition, message);
+      resolveOffset(message.offset);
+    }
+    // A batch ending in transaction markers: count the markers as settled so the committed
+    // offset can reach the end of the log.
+    const last = batch.messages.at(-1);
+    if (complete && last !== undefined && BigInt(batch.lastOffset()) > BigInt(last.offset)) {
+      if (tracker.start(topic, partition, batch.lastOffset())) {
+        tracker.complete(topic, partition, batch.lastOffset());
+      }
+      resolveOffset(batch.lastOffset());
+    }
+    pump();
+    checkBackpressure();
+  }
+
+  function accept(topic: string, partition: number, message: KafkaMessage): void {
+    const record: SourceRecord = {
+      topic,
+      partition,
+      offset: message.offset,
+      timestamp: message.timestamp,
+      key: message.key ?? null,
+      value: message.value ?? null,
+      headers: message.headers,
+    };
+    queue.push({ record });
+    counts.consumed += 1;
+    events.emit('consumed', { topic, partition, offset: message.offset, bytes: message.value?.length ?? 0 });
+  }
+
+  function wireEvents(): void {
+    const { REBALANCING, GROUP_JOIN, CRASH } = consumer.events;
+    unsubscribers.push(
+      consumer.on(REBALANCING, () => {
+        void revoke();
+      }),
+      consumer.on(GROUP_JOIN, (event) => {
+        // Kicked out and rejoined without a REBALANCING event (session timeout): treat the old
+        // assignment as revoked all the same.
+        if (joinedOnce && !revokeSinceJoin) void revoke();
+        joinedOnce = true;
+        revokeSinceJoin = false;
+        const assignment = event.payload.memberAssignment;
+        const partitions = Object.entries(assignment).flatMap(([topic, list]) =>
+          list.map((partition) => ({ topic, partition })),
+        );
+        const assigned = new Set(partitions.map(({ topic, partition }) => partitionKey(topic, partition)));
+        for (const key of [...floors.keys()]) if (!assigned.has(key)) floors.delete(key);
+        joined = true;
+        events.emit('rebalance', { phase: 'assigned', partitions });
+        publishReadiness();
+      }),
+      consumer.on(CRASH, (event) => {
+        if (event.payload.restart) return;
+        joined = false;
+        publishReadiness();
+        events.emit('crashed', { error: event.payload.error.message });
+        rejectCrashed(event.payload.error);
+      }),
+      engine.events.on('auth-failed', () => {
+        setPause('auth-halt', true);
+        events.emit('halted', { reason: 'auth' });
+        publishReadiness();
+      }),
+      engine.events.on('auth-recovered', (event) => {
+        setPause('auth-halt', false);
+        events.emit('unhalted', { reason: 'auth', haltedMs: event.haltedMs });
+        publishReadiness();
+      }),
+    );
+    if (options.limiter !== undefined) {
+      unsubscribers.push(
+        options.limiter.on('quota-exhausted', ({ until }) => {
+          if (shuttingDown) return;
+          const since = clock.now();
+          setPause('quota-exhausted', true);
+          events.emit('halted', { reason: 'quota', until });
+          // Callers already wait inside the limiter; pausing only stops the fetching meanwhile.
+          void sleep(Math.max(0, until - clock.wallNow()), workAbort.signal)
+            .catch(() => {})
+            .then(() => {
+              setPause('quota-exhausted', false);
+              events.emit('unhalted', { reason: 'quota', haltedMs: clock.now() - since });
+            });
+        }),
+      );
+    }
+  }
+
+  return {
+    events,
+    crashed,
+    readiness,
+    stats: () => ({ ...counts, buffered: buffered(), inFlight: inFlight.size }),
+    async start() {
+      wireEvents();
+      publishReadiness();
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch,
+      });
+      commitTimer = setInterval(() => {
+        void commit();
+      }, options.commitIntervalMs);
+      commitTimer.unref();
+    },
+    stop() {
+      stopping ??= (async () => {
+        shuttingDown = true;
+        publishReadiness();
+        setPause('shutdown', true);
+        dropQueued();
+        if (revoking !== undefined) await revoking;
+        const settled = await waitForInFlight(options.shutdownTimeoutMs);
+        if (!settled) workAbort.abort();
+        if (commitTimer !== undefined) clearInterval(commitTimer);
+        await commit();
+        for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
+        await consumer.disconnect();
+      })();
+      return stopping;
+    },
+  };
+}
