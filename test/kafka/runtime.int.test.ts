@@ -1,4 +1,5 @@
-import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, beforeAll, afterAll, describe, expect, inject, it } from 'vitest';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import type { ProducedSample } from '../../src/kafka/sample-producer.ts';
 import {
@@ -100,5 +101,160 @@ describe('gong-bridge run', () => {
     );
     for (const entry of await positions(admin, groupId, topic)) expect(entry.committed).toBe(entry.end);
     expect(bridge.graph.runtime.readiness().ready).toBe(true);
+  });
+
+  /** Source records by partition and offset, with their keys (eventIds), read back from Kafka. */
+  async function sourceIndex(topic: string) {
+    const records = await readAll(kafka, topic);
+    return records.map((record) => ({
+      partition: record.partition,
+      offset: BigInt(record.offset),
+      key: record.key!,
+    }));
+  }
+
+  /** Every record below a committed offset must be settled: here, accepted by the sandbox. */
+  async function expectNothingCommittedPastUndelivered(
+    groupId: string,
+    topic: string,
+    index: { partition: number; offset: bigint; key: string }[],
+    sandbox: RunningSandbox,
+  ) {
+    for (const entry of await positions(admin, groupId, topic)) {
+      const passed = index.filter(
+        (record) => record.partition === entry.partition && record.offset < entry.committed,
+      );
+      const undelivered = passed.filter((record) => sandbox.event(record.key) === undefined);
+      expect(undelivered.map((record) => `${record.partition}/${record.offset}`)).toEqual([]);
+    }
+  }
+
+  it('acceptance 3: a 30 s Gong outage (503) commits nothing undelivered, then delivers everything', async () => {
+    const { topic, dlqTopic, groupId, sandbox, env } = await setup();
+    const manifest = await produceTo(kafka, topic, 200);
+    const index = await sourceIndex(topic);
+    sandbox.setFaults({ outageMs: 30_000 });
+    const outageEnds = Date.now() + 30_000;
+    await run(env);
+    let checks = 0;
+    while (Date.now() < outageEnds - 500) {
+      await expectNothingCommittedPastUndelivered(groupId, topic, index, sandbox);
+      checks += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    expect(sandbox.stats().accepted).toBe(0);
+    expect(checks).toBeGreaterThan(10);
+    await waitFor(
+      'everything committed after the outage',
+      async () => {
+        await expectNothingCommittedPastUndelivered(groupId, topic, index, sandbox);
+        return allCommitted(admin, groupId, topic);
+      },
+      60_000,
+      250,
+    );
+    expectAllValidAcceptedOnce(sandbox, manifest);
+    expect(await readAll(kafka, dlqTopic).catch(() => [])).toEqual([]);
+  });
+
+  /** A TCP proxy in front of the shared registry, so a test can take "the registry" down alone. */
+  async function registryProxy() {
+    const target = new URL(inject('services').schemaRegistryUrl);
+    const sockets = new Set<Socket>();
+    let server: Server | undefined;
+    let port = 0;
+    const up = async () => {
+      server = createServer((client) => {
+        const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+        sockets.add(client).add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+      port = (server.address() as { port: number }).port;
+    };
+    const down = async () => {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      await new Promise<void>((resolve) =>
+        server === undefined ? resolve() : server.close(() => resolve()),
+      );
+    };
+    await up();
+    cleanups.push(down);
+    return { url: `http://127.0.0.1:${port}${target.pathname}`, up, down };
+  }
+
+  it('acceptance 5: the registry down for 10 s dead-letters nothing and the stream resumes', async () => {
+    const { topic, dlqTopic, groupId, sandbox, env } = await setup();
+    const manifest = await produceTo(kafka, topic, 300);
+    const proxy = await registryProxy();
+    await proxy.down();
+    const bridge = await run({ ...env, SCHEMA_REGISTRY_URL: proxy.url });
+    let unavailable = 0;
+    bridge.graph.runtime.events.on('registry-unavailable', () => (unavailable += 1));
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    expect(unavailable).toBeGreaterThan(0);
+    expect(sandbox.stats().accepted).toBe(0);
+    expect(bridge.graph.runtime.stats().deadLettered).toBe(0);
+    await proxy.up();
+    await waitFor(
+      'everything committed after the registry returned',
+      () => allCommitted(admin, groupId, topic),
+      60_000,
+    );
+    expectAllValidAcceptedOnce(sandbox, manifest);
+    expect(bridge.graph.runtime.stats().deadLettered).toBe(0);
+    expect(await readAll(kafka, dlqTopic).catch(() => [])).toEqual([]);
+  });
+
+  it('acceptance 6: wrong credentials make no progress and report unready; the right ones deliver everything', async () => {
+    const { topic, groupId, sandbox, env } = await setup();
+    const manifest = await produceTo(kafka, topic, 200);
+    const wrong = await run({ ...env, GONG_ACCESS_KEY_SECRET: 'wrong-secret' });
+    let halted = 0;
+    wrong.graph.runtime.events.on('halted', () => (halted += 1));
+    await waitFor('the auth halt', () => wrong.graph.runtime.readiness().authOk === false, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(halted).toBeGreaterThan(0);
+    expect(wrong.graph.runtime.readiness()).toMatchObject({ ready: false, authOk: false, joined: true });
+    expect(sandbox.stats().accepted).toBe(0);
+    for (const entry of await positions(admin, groupId, topic)) expect(entry.committed).toBe(-1n);
+    await wrong.stop();
+
+    const right = await run(env);
+    await waitFor(
+      'everything committed with the right credentials',
+      () => allCommitted(admin, groupId, topic),
+      60_000,
+    );
+    expectAllValidAcceptedOnce(sandbox, manifest);
+    expect(right.graph.runtime.readiness().ready).toBe(true);
+  });
+
+  it('acceptance 4: a second instance joins mid-run and leaves again; nothing is lost', async () => {
+    const { topic, dlqTopic, groupId, sandbox, env } = await setup(4);
+    sandbox.setFaults({ latencyMs: 20 });
+    const manifest = await produceTo(kafka, topic, 800);
+    const slow = { ...env, GONG_RATE_PER_SECOND: '100' };
+    const first = await run(slow);
+    const rebalances: string[] = [];
+    first.graph.runtime.events.on('rebalance', (event) => rebalances.push(event.phase));
+    await waitFor('some progress', () => sandbox.stats().accepted > 100, 30_000);
+    const second = await run(slow);
+    await waitFor('the second instance to get work', () => second.graph.runtime.stats().consumed > 0, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await second.stop();
+    await waitFor('everything committed', () => allCommitted(admin, groupId, topic), 90_000);
+    expect(rebalances).toContain('revoking');
+    expectAllValidAcceptedOnce(sandbox, manifest);
+    expect(await readAll(kafka, dlqTopic).catch(() => [])).toEqual([]);
   });
 });
