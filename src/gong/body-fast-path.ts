@@ -4,6 +4,9 @@ import {
   isBlank,
   isInt32,
   isIsoDateTime,
+  MAX_LIST_ITEMS,
+  MAX_LONG_TEXT_LENGTH,
+  MAX_TEXT_LENGTH,
   numericProblem,
   personAndTrackingIdProblem,
   stepProblem,
@@ -111,14 +114,17 @@ function isContent(value: unknown): boolean {
   if (!isObject(value) || !hasOnlyKeys(value, contentKeys)) return false;
   const labels = value.contentLabel;
   if (!isNullish(labels)) {
-    if (!Array.isArray(labels)) return false;
-    for (let index = 0; index < labels.length; index++) if (typeof labels[index] !== 'string') return false;
+    if (!isList(labels)) return false;
+    for (let index = 0; index < labels.length; index++) {
+      const label: unknown = labels[index];
+      if (typeof label !== 'string' || label.length > MAX_TEXT_LENGTH) return false;
+    }
   }
   return (
     isOptionalString(value.contentId) &&
     isRequiredString(value.contentTitle) &&
-    isOptionalString(value.contentUrl) &&
-    isOptionalString(value.contentAdditionalInfoUrl) &&
+    isOptionalString(value.contentUrl, MAX_LONG_TEXT_LENGTH) &&
+    isOptionalString(value.contentAdditionalInfoUrl, MAX_LONG_TEXT_LENGTH) &&
     (isNullish(value.numericContentDetails) || isNumericDetails(value.numericContentDetails)) &&
     (isNullish(value.stepContentDetails) || isStepDetails(value.stepContentDetails)) &&
     (isNullish(value.searchObjectDetails) || isSearchDetails(value.searchObjectDetails)) &&
@@ -140,7 +146,7 @@ function isNumericDetails(value: unknown): boolean {
 function isStepDetails(value: unknown): boolean {
   if (!isObject(value) || !hasOnlyKeys(value, stepKeys)) return false;
   const steps = value.availableSteps;
-  if (!Array.isArray(steps) || steps.length === 0) return false;
+  if (!isList(steps) || steps.length === 0) return false;
   for (let index = 0; index < steps.length; index++) if (!isRequiredString(steps[index])) return false;
   return isRequiredString(value.value) && stepProblem(value.value, steps) === undefined;
 }
@@ -152,7 +158,7 @@ function isSearchDetails(value: unknown): boolean {
     isMember(value.objectType, searchObjectTypes) &&
     isRequiredString(value.domain) &&
     isOptionalString(value.objectId) &&
-    isOptionalString(value.url)
+    isOptionalString(value.url, MAX_LONG_TEXT_LENGTH)
   );
 }
 
@@ -195,7 +201,7 @@ function isCompany(value: unknown): boolean {
   if (!isObject(value) || !hasOnlyKeys(value, companyKeys)) return false;
   const contexts = value.companyBusinessContexts;
   if (!isNullish(contexts)) {
-    if (!Array.isArray(contexts)) return false;
+    if (!isList(contexts)) return false;
     for (let index = 0; index < contexts.length; index++) {
       if (!isBusinessContext(contexts[index], companyObjectTypes)) return false;
     }
@@ -205,12 +211,12 @@ function isCompany(value: unknown): boolean {
 
 function isCustomFields(value: unknown): boolean {
   if (isNullish(value)) return true;
-  if (!Array.isArray(value)) return false;
+  if (!isList(value)) return false;
   for (let index = 0; index < value.length; index++) {
     const field: unknown = value[index];
     if (!isObject(field) || !hasOnlyKeys(field, customFieldKeys)) return false;
     const fieldValue = field.value;
-    if (!isRequiredString(field.name) || !isRequiredString(fieldValue)) return false;
+    if (!isRequiredString(field.name) || !isRequiredString(fieldValue, MAX_LONG_TEXT_LENGTH)) return false;
     if (!isOptionalMember(field.dataType, dataTypes)) return false;
     if (customValueProblem(field.dataType, fieldValue as string) !== undefined) return false;
   }
@@ -230,12 +236,16 @@ function isNullish(value: unknown): boolean {
   return value === undefined || value === null;
 }
 
-function isRequiredString(value: unknown): boolean {
-  return typeof value === 'string' && !isBlank(value);
+function isRequiredString(value: unknown, max = MAX_TEXT_LENGTH): boolean {
+  return typeof value === 'string' && value.length <= max && !isBlank(value);
 }
 
-function isOptionalString(value: unknown): boolean {
-  return value === undefined || value === null || typeof value === 'string';
+function isOptionalString(value: unknown, max = MAX_TEXT_LENGTH): boolean {
+  return value === undefined || value === null || (typeof value === 'string' && value.length <= max);
+}
+
+function isList(value: unknown): value is unknown[] {
+  return Array.isArray(value) && value.length <= MAX_LIST_ITEMS;
 }
 
 function isInt32Number(value: unknown): boolean {

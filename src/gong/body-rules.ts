@@ -7,6 +7,27 @@
 export const INT32_MIN = -2_147_483_648;
 export const INT32_MAX = 2_147_483_647;
 
+/**
+ * Length caps, checked before any call so one oversized event becomes a clear dead letter
+ * instead of a 400 (or a 413 for the whole body) from Gong. The contract states no limits; these
+ * are far above any real value and far below GONG_MAX_BODY_BYTES, so they only catch runaway
+ * input (a whole page scraped into a title, a log dump in a custom field). Lengths count UTF-16
+ * code units, as JavaScript's `length` does, so a character outside the BMP counts twice.
+ */
+export const MAX_TEXT_LENGTH = 1_000;
+/** URLs and custom field values, which legitimately run longer than names and ids. */
+export const MAX_LONG_TEXT_LENGTH = 4_096;
+/** Custom fields per list, content labels, available steps, company business contexts. */
+export const MAX_LIST_ITEMS = 100;
+
+export function tooLongMessage(max: number): string {
+  return `must be at most ${max} characters`;
+}
+
+export function tooManyMessage(max: number): string {
+  return `must have at most ${max} items`;
+}
+
 const BLANK = /^\s*$/;
 
 export function isBlank(value: string): boolean {

@@ -7,13 +7,18 @@ import {
   isBlank,
   isInt32,
   isIsoDateTime,
+  MAX_LIST_ITEMS,
+  MAX_LONG_TEXT_LENGTH,
+  MAX_TEXT_LENGTH,
   numericProblem,
   personAndTrackingIdProblem,
   stepProblem,
+  tooLongMessage,
+  tooManyMessage,
   type RuleProblem,
 } from './body-rules.ts';
 
-export { INT32_MAX, INT32_MIN } from './body-rules.ts';
+export { INT32_MAX, INT32_MIN, MAX_LIST_ITEMS, MAX_LONG_TEXT_LENGTH, MAX_TEXT_LENGTH } from './body-rules.ts';
 
 /**
  * The body of Gong's `POST /v2/digital-interaction`, modelled from the published contract
@@ -41,6 +46,9 @@ export { INT32_MAX, INT32_MIN } from './body-rules.ts';
  * - Custom field values must parse as their declared dataType (NUMBER, DATE as ISO 8601, URL,
  *   BOOLEAN, DURATION as seconds); STRING, the default, takes anything.
  * - contentUrl and the other URL-ish strings are typed plain `string` by Gong and are not checked.
+ * - Length caps the contract does not state (body-rules.ts): strings at most 1,000 characters,
+ *   URLs and custom field values 4,096, lists at most 100 items. An event over them is
+ *   dead-lettered with the path, never truncated, since a cut value would be silently wrong.
  */
 
 export const deviceValues = ['MOBILE', 'PC'] as const;
@@ -57,11 +65,22 @@ export type PersonObjectType = (typeof personObjectTypeValues)[number];
 export type CompanyObjectType = (typeof companyObjectTypeValues)[number];
 export type CustomFieldDataType = (typeof customFieldDataTypeValues)[number];
 
-const requiredString = z.string().superRefine((value, ctx) => {
-  if (isBlank(value))
-    ctx.addIssue({ code: 'custom', message: value === '' ? 'must not be empty' : 'must not be blank' });
-});
-const optionalString = z.string().nullish();
+const requiredText = (max: number) =>
+  z
+    .string()
+    .max(max, tooLongMessage(max))
+    .superRefine((value, ctx) => {
+      if (isBlank(value))
+        ctx.addIssue({ code: 'custom', message: value === '' ? 'must not be empty' : 'must not be blank' });
+    });
+const requiredString = requiredText(MAX_TEXT_LENGTH);
+const optionalString = z.string().max(MAX_TEXT_LENGTH, tooLongMessage(MAX_TEXT_LENGTH)).nullish();
+const optionalLongString = z
+  .string()
+  .max(MAX_LONG_TEXT_LENGTH, tooLongMessage(MAX_LONG_TEXT_LENGTH))
+  .nullish();
+const list = <T extends z.ZodType>(item: T) =>
+  z.array(item).max(MAX_LIST_ITEMS, tooManyMessage(MAX_LIST_ITEMS));
 // Not z.int32(): its non-integer issue aborts the parse, which would hide the cross-field rules
 // (range order, anonymous person) that we want reported in the same pass.
 const int32 = z.number().superRefine((value, ctx) => {
@@ -99,7 +118,7 @@ function addProblem(
 export const customFieldSchema = z
   .strictObject({
     name: requiredString,
-    value: requiredString,
+    value: requiredText(MAX_LONG_TEXT_LENGTH),
     dataType: z.enum(customFieldDataTypeValues).nullish(),
   })
   .superRefine((field, ctx) => {
@@ -108,7 +127,7 @@ export const customFieldSchema = z
     if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['value'], message: problem });
   }, whenObject);
 
-const customFields = z.array(customFieldSchema).nullish();
+const customFields = list(customFieldSchema).nullish();
 
 export const numericContentDetailsSchema = z
   .strictObject({
@@ -124,7 +143,7 @@ export const numericContentDetailsSchema = z
 export const stepContentDetailsSchema = z
   .strictObject({
     value: requiredString,
-    availableSteps: z.array(requiredString).min(1),
+    availableSteps: list(requiredString).min(1),
   })
   .superRefine((details, ctx) => {
     addProblem(ctx, stepProblem(details.value, details.availableSteps));
@@ -135,15 +154,15 @@ export const searchObjectDetailsSchema = z.strictObject({
   objectType: z.enum(searchObjectTypeValues),
   domain: requiredString,
   objectId: optionalString,
-  url: optionalString,
+  url: optionalLongString,
 });
 
 export const contentSchema = z.strictObject({
   contentId: optionalString,
   contentTitle: requiredString,
-  contentLabel: z.array(z.string()).nullish(),
-  contentUrl: optionalString,
-  contentAdditionalInfoUrl: optionalString,
+  contentLabel: list(z.string().max(MAX_TEXT_LENGTH, tooLongMessage(MAX_TEXT_LENGTH))).nullish(),
+  contentUrl: optionalLongString,
+  contentAdditionalInfoUrl: optionalLongString,
   numericContentDetails: numericContentDetailsSchema.nullish(),
   stepContentDetails: stepContentDetailsSchema.nullish(),
   searchObjectDetails: searchObjectDetailsSchema.nullish(),
@@ -173,7 +192,7 @@ export const companySchema = z.strictObject({
   companyId: optionalString,
   name: optionalString,
   domain: optionalString,
-  companyBusinessContexts: z.array(companyBusinessContextSchema).nullish(),
+  companyBusinessContexts: list(companyBusinessContextSchema).nullish(),
 });
 
 export const personSchema = z

@@ -18,6 +18,9 @@ import {
   gongBodySchema,
   INT32_MAX,
   INT32_MIN,
+  MAX_LIST_ITEMS,
+  MAX_LONG_TEXT_LENGTH,
+  MAX_TEXT_LENGTH,
   numericTypeValues,
   personObjectTypeValues,
   searchObjectTypeValues,
@@ -30,13 +33,16 @@ const mostly = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>) =>
   fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: bad, weight: 1 });
 const junk = fc.constantFrom<unknown>(undefined, null, 7, true, [], {}, 'x');
 
+// Strings on either side of the length caps, so both validators are held equal at the edge.
+const longest = 'a'.repeat(MAX_TEXT_LENGTH);
+const tooLong = 'a'.repeat(MAX_TEXT_LENGTH + 1);
 const requiredString = mostly(
-  fc.constantFrom('x', 'Module 1', 'acme.com', 'anon-1'),
-  fc.constantFrom<unknown>('', ' ', 5, null, undefined),
+  fc.constantFrom('x', 'Module 1', 'acme.com', 'anon-1', longest),
+  fc.constantFrom<unknown>('', ' ', 5, null, undefined, tooLong),
 );
 const optionalString = mostly(
-  fc.constantFrom<unknown>(undefined, null, '', ' ', 'x', 'acme.com'),
-  fc.constantFrom<unknown>(1, false, {}),
+  fc.constantFrom<unknown>(undefined, null, '', ' ', 'x', 'acme.com', longest),
+  fc.constantFrom<unknown>(1, false, {}, tooLong),
 );
 const int32 = mostly(
   fc.integer({ min: -3, max: 12 }),
@@ -72,7 +78,19 @@ const record = <T extends Record<string, fc.Arbitrary<unknown>>>(shape: T, requi
 const optional = (arb: fc.Arbitrary<unknown>) =>
   fc.oneof(fc.constantFrom<unknown>(undefined, null), arb, arb);
 const array = (arb: fc.Arbitrary<unknown>, minLength = 0) =>
-  mostly(fc.array(arb, { minLength, maxLength: 3 }), junk);
+  mostly(
+    fc.oneof(
+      { arbitrary: fc.array(arb, { minLength, maxLength: 3 }), weight: 20 },
+      // Lists at and just past MAX_LIST_ITEMS, built from one sampled item to stay cheap.
+      {
+        arbitrary: fc
+          .tuple(arb, fc.constantFrom(MAX_LIST_ITEMS, MAX_LIST_ITEMS + 1))
+          .map(([item, n]) => Array.from({ length: n }, () => item)),
+        weight: 1,
+      },
+    ),
+    junk,
+  );
 
 const customFieldValue = fc.constantFrom(
   '1',
@@ -87,6 +105,8 @@ const customFieldValue = fc.constantFrom(
   '90',
   '-5',
   '',
+  'b'.repeat(MAX_LONG_TEXT_LENGTH),
+  'b'.repeat(MAX_LONG_TEXT_LENGTH + 1),
 );
 const customField = record(
   {

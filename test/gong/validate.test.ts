@@ -5,6 +5,9 @@ import {
   customFieldDataTypeValues,
   deviceValues,
   gongBodySchema,
+  MAX_LIST_ITEMS,
+  MAX_LONG_TEXT_LENGTH,
+  MAX_TEXT_LENGTH,
   numericTypeValues,
   personObjectTypeValues,
   searchObjectTypeValues,
@@ -383,6 +386,84 @@ describe('validateGongBody', () => {
       ['personBusinessContext', { personBusinessContext: { objectType: 'LEAD', objectId: '00Q1' } }],
     ])('does not apply once %s identifies the person', (_field, person) => {
       expectValid({ ...minimalBody(), person });
+    });
+  });
+
+  describe('length limits', () => {
+    const text = (length: number) => 'a'.repeat(length);
+    const items = (count: number, item: (index: number) => unknown) =>
+      Array.from({ length: count }, (_, index) => item(index));
+
+    it.each([
+      'eventId',
+      'eventType',
+      'sessionId',
+      'content.contentTitle',
+      'content.contentLabel[1]',
+      'content.stepContentDetails.availableSteps[0]',
+      'content.searchObjectDetails.name',
+      'content.contentCustomFields[0].name',
+      'person.name',
+      'person.email',
+      'person.location.city',
+      'person.company.companyBusinessContexts[0].objectId',
+    ])('caps %s at MAX_TEXT_LENGTH characters', (path) => {
+      const fitting = patch(fullBody(), path, text(MAX_TEXT_LENGTH));
+      // A capped step must still be one of availableSteps.
+      const body = path.includes('availableSteps')
+        ? patch(fitting, 'content.stepContentDetails.value', text(MAX_TEXT_LENGTH))
+        : fitting;
+      expectValid(body);
+      const over = patch(body, path, text(MAX_TEXT_LENGTH + 1));
+      expect(errorsOf(over)).toContain(`${path}: must be at most ${MAX_TEXT_LENGTH} characters`);
+    });
+
+    it.each([
+      'content.contentUrl',
+      'content.contentAdditionalInfoUrl',
+      'content.searchObjectDetails.url',
+      'person.personCustomFields[0].value',
+      'customFields[0].value',
+    ])('allows %s up to MAX_LONG_TEXT_LENGTH characters', (path) => {
+      const url = `https://example.com/${text(MAX_LONG_TEXT_LENGTH - 20)}`;
+      expectValid(patch(fullBody(), path, url));
+      expect(errorsOf(patch(fullBody(), path, `${url}a`))).toContain(
+        `${path}: must be at most ${MAX_LONG_TEXT_LENGTH} characters`,
+      );
+    });
+
+    it.each([
+      ['customFields', (index: number) => ({ name: `f${index}`, value: 'v' })],
+      ['content.contentCustomFields', (index: number) => ({ name: `f${index}`, value: 'v' })],
+      ['person.personCustomFields', (index: number) => ({ name: `f${index}`, value: 'v' })],
+      ['content.contentLabel', (index: number) => `label ${index}`],
+      [
+        'person.company.companyBusinessContexts',
+        (index: number) => ({ objectType: 'ACCOUNT', objectId: `${index}` }),
+      ],
+    ] as const)('caps %s at MAX_LIST_ITEMS items', (path, item) => {
+      expectValid(patch(fullBody(), path, items(MAX_LIST_ITEMS, item)));
+      expect(errorsOf(patch(fullBody(), path, items(MAX_LIST_ITEMS + 1, item)))).toEqual([
+        `${path}: must have at most ${MAX_LIST_ITEMS} items`,
+      ]);
+    });
+
+    it('caps availableSteps at MAX_LIST_ITEMS items', () => {
+      const steps = items(MAX_LIST_ITEMS + 1, (index) => `Module ${index}`);
+      const body = patch(fullBody(), 'content.stepContentDetails', {
+        value: 'Module 1',
+        availableSteps: steps,
+      });
+      expect(errorsOf(body)).toEqual([
+        `content.stepContentDetails.availableSteps: must have at most ${MAX_LIST_ITEMS} items`,
+      ]);
+    });
+
+    // Regression guard: the error message of an overlong value must not echo it, or one event
+    // could put megabytes (and PII) into a DLQ header and a log line.
+    it('never repeats the overlong value in the error', () => {
+      const errors = errorsOf(patch(fullBody(), 'person.email', `${text(5_000)}@acme.com`));
+      expect(errors.join('\n').length).toBeLessThan(200);
     });
   });
 
