@@ -79,7 +79,7 @@ describe('gong-bridge check-payload', () => {
       /cannot read .*does-not-exist/,
     ],
     ['a directory', ['check-payload', 'test/fixtures'], /cannot read test\/fixtures/],
-    ['an unknown flag', ['check-payload', '--strict'], /Unknown option '--strict'/],
+    ['an unknown flag', ['check-payload', '--strict'], /unknown option --strict \(see --help\)/],
     ['two files', ['check-payload', 'a.jsonl', 'b.jsonl'], /at most one FILE/],
   ])('exits 2 on %s, with one line on stderr and nothing on stdout', async (_label, args, message) => {
     const run = await runCli(args);
