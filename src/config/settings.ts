@@ -87,6 +87,11 @@ export const settings = {
     schema: int(100).default(10_000),
     doc: 'How long to wait for a broker connection before failing with a clear error.',
   },
+  KAFKA_SESSION_TIMEOUT_MS: {
+    group: 'kafka',
+    schema: int(6_000, 300_000).default(30_000),
+    doc: 'Consumer group session timeout: how long a crashed replica keeps its partitions before the group moves them.',
+  },
 
   SCHEMA_REGISTRY_URL: {
     group: 'registry',

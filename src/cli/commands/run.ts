@@ -122,9 +122,10 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   });
   const consumer = kafka.consumer({
     groupId,
-    sessionTimeout: 30_000,
+    sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
     rebalanceTimeout: 60_000,
-    heartbeatInterval: 3_000,
+    // Kafka's advice: a third of the session timeout at most, so two lost heartbeats are survivable.
+    heartbeatInterval: Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 10)),
     allowAutoTopicCreation: false,
     // One fetch per partition stays small next to MAX_BUFFERED; the pause bounds the rest.
     maxBytesPerPartition: 1_048_576,
