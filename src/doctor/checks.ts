@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import kafkajs, { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
 import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
@@ -245,10 +245,10 @@ async function topicChecks(
 }
 
 /**
- * A missing dead-letter topic is fine only if the first dead letter will create it: the broker
- * auto-creates topics and this principal may create this one (a validate-only CreateTopics asks
- * the controller about ACLs and policies without creating anything). Otherwise the first poison
- * record would stall its partition, so it is a failure, fixed by --create-dlq.
+ * A missing dead-letter topic is fine when `run` can create it at start-up (it does, with the
+ * broker's defaults): a validate-only CreateTopics asks the controller whether this principal
+ * may, under the ACLs and topic policies, without creating anything. Doctor itself creates it
+ * only with --create-dlq.
  */
 async function missingDlq(
   admin: Admin,
@@ -260,6 +260,8 @@ async function missingDlq(
   // Same partition count as the first input topic, so dead letters keep their partitioning.
   const partitions = await partitionCount(admin, firstTopic, opts.timeoutMs);
   const spec = { topic: dlq, numPartitions: partitions ?? -1 };
+  const cannot =
+    'ask the Kafka admins to create it or grant this principal Create on it, or set KAFKA_DLQ_TOPIC to an existing topic';
   if (opts.createDlq) {
     try {
       await withTimeout(opts.timeoutMs, 'no answer', () =>
@@ -267,11 +269,7 @@ async function missingDlq(
       );
       report.ok('dlq', `${dlq} created with ${partitions ?? "the broker's default number of"} partitions`);
     } catch (error) {
-      report.fail(
-        'dlq',
-        `${dlq} could not be created: ${oneLine(error)}`,
-        'ask the Kafka admins to create it or grant this principal Create on it, or set KAFKA_DLQ_TOPIC to an existing topic',
-      );
+      report.fail('dlq', `${dlq} could not be created: ${oneLine(error)}`, cannot);
     }
     return;
   }
@@ -279,53 +277,16 @@ async function missingDlq(
     await withTimeout(opts.timeoutMs, 'no answer', () =>
       admin.createTopics({ topics: [spec], validateOnly: true, waitForLeaders: false }),
     );
+    report.ok(
+      'dlq',
+      `${dlq} does not exist yet; run creates it at start-up (dry run passed; --create-dlq creates it now)`,
+    );
   } catch (error) {
     report.fail(
       'dlq',
       `${dlq} does not exist and this principal may not create it: ${oneLine(error)}`,
-      'ask the Kafka admins to create it or grant this principal Create on it, or set KAFKA_DLQ_TOPIC to an existing topic',
+      cannot,
     );
-    return;
-  }
-  if (await brokerAutoCreates(admin, opts.timeoutMs)) {
-    report.ok(
-      'dlq',
-      `${dlq} does not exist yet; the broker auto-creates it on the first dead letter (--create-dlq creates it now)`,
-    );
-  } else {
-    report.fail(
-      'dlq',
-      `${dlq} does not exist and the broker does not auto-create topics`,
-      'create it: gong-bridge doctor --create-dlq (this principal may create it), or set KAFKA_DLQ_TOPIC',
-    );
-  }
-}
-
-async function brokerAutoCreates(admin: Admin, timeoutMs: number): Promise<boolean> {
-  try {
-    const cluster = await withTimeout(timeoutMs, 'no answer', () => admin.describeCluster());
-    const broker = cluster.brokers[0];
-    if (broker === undefined) return false;
-    const described = await withTimeout(timeoutMs, 'no answer', () =>
-      admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [
-          {
-            // kafkajs is CommonJS and Node cannot see this enum as a named export.
-            type: kafkajs.ConfigResourceTypes.BROKER,
-            name: String(broker.nodeId),
-            configNames: ['auto.create.topics.enable'],
-          },
-        ],
-      }),
-    );
-    const entry = described.resources[0]?.configEntries.find(
-      (config) => config.configName === 'auto.create.topics.enable',
-    );
-    return entry?.configValue === 'true';
-  } catch {
-    // Not allowed to read broker configs: assume no, and let --create-dlq settle it.
-    return false;
   }
 }
 

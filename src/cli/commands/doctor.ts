@@ -18,9 +18,8 @@ earlier check failed or it was not asked for.
   configuration parses     every setting, TLS/SASL files, required settings for run
   Kafka brokers answer     connect and describe the cluster
   input topics exist       KAFKA_TOPICS are listed by the brokers
-  dead-letter topic        exists, or will be auto-created on the first dead letter and this
-                           principal may create it (validate-only CreateTopics); never created
-                           unless --create-dlq
+  dead-letter topic        exists, or this principal may create it (a validate-only CreateTopics),
+                           as run does at start-up; doctor creates it only with --create-dlq
   consumer group readable  describe KAFKA_GROUP_ID and fetch its committed offsets
   schema registry answers  GET /subjects
   registry subjects exist  <topic>-value for every input topic that exists
