@@ -123,7 +123,8 @@ describe('delivery engine', () => {
   });
 
   it('a body over GONG_MAX_BODY_BYTES is invalid without a call', async () => {
-    const big = { ...sampleBody(4), content: { contentTitle: 'x'.repeat(2_000) } };
+    // Every field within its length cap, so only the total size is over.
+    const big = { ...sampleBody(4), content: { contentTitle: 'x'.repeat(900), contentId: 'y'.repeat(900) } };
     const outcome = await engine({ maxBodyBytes: 1_024 }).deliver(big);
     expect(outcome).toEqual({
       kind: 'invalid',
