@@ -246,6 +246,11 @@ export const settings = {
     schema: bool.default(false),
     doc: 'Also redact person name, email and phone number from logs.',
   },
+  LAG_POLL_INTERVAL_MS: {
+    group: 'observability',
+    schema: int(1_000).default(15_000),
+    doc: 'How often consumer lag (committed offset against the high watermark) is polled for /metrics.',
+  },
 
   MAX_IN_FLIGHT: { group: 'runtime', schema: int(1).default(32), doc: 'Records being delivered at once.' },
   MAX_BUFFERED: {

@@ -39,6 +39,10 @@ export async function startObservabilityServer(
     {
       headersTimeout: timeoutMs,
       requestTimeout: timeoutMs,
+      // Node enforces the two timeouts above only when it sweeps connections, every 30 s by
+      // default: a client trickling header bytes (slowloris) kept a socket 30 s past a 500 ms
+      // limit. Sweeping at a fraction of the timeout makes the limit the real one.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(timeoutMs / 4))),
       // Scrapes come every few seconds; an idle keep-alive socket beyond that only costs a file.
       keepAliveTimeout: Math.min(timeoutMs, 5_000),
       maxHeaderSize: 8 * 1024,

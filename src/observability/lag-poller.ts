@@ -75,6 +75,8 @@ export interface LagPollerOptions {
   readonly sleep: Sleep;
   /** Told about failed polls; the gauges keep their last values meanwhile. */
   readonly onError?: (error: unknown) => void;
+  /** Told after each successful poll. */
+  readonly onSuccess?: () => void;
 }
 
 export interface LagPoller {
@@ -91,6 +93,7 @@ export function startLagPoller(options: LagPollerOptions): LagPoller {
       for (const entry of await fetchGroupLag(options.admin, options.groupId, options.topics)) {
         metrics.consumerLag.set({ topic: entry.topic, partition: String(entry.partition) }, entry.lag);
       }
+      options.onSuccess?.();
     } catch (error) {
       metrics.lagPollErrors.inc();
       options.onError?.(error);

@@ -23,7 +23,7 @@ export function bindDeliveryLogs(events: Pick<DeliveryEvents, 'on'>, logger: Log
     events.on('auth-failed', (event) =>
       log.error(
         {
-          event: 'halted',
+          event: 'auth-failed',
           status: event.status,
           reason: event.reason,
           requestId: event.requestId,
@@ -46,7 +46,7 @@ export function bindDeliveryLogs(events: Pick<DeliveryEvents, 'on'>, logger: Log
     ),
     events.on('auth-recovered', (event) =>
       log.info(
-        { event: 'resumed', haltedMs: Math.round(event.haltedMs), probes: event.probes },
+        { event: 'auth-recovered', haltedMs: Math.round(event.haltedMs), probes: event.probes },
         'delivery resumed: Gong accepts the credentials again',
       ),
     ),
@@ -160,23 +160,7 @@ export function bindLimiterLogs(
         'daily Gong quota spent: calls wait until the window resets',
       ),
     ),
-    limiter.on('fallback', (event) =>
-      log.warn(
-        {
-          event: 'limiter-fallback',
-          error: event.error,
-          ratePerSecond: event.ratePerSecond,
-          dailyLimit: event.dailyLimit,
-        },
-        "Redis unreachable: limiting locally at this replica's share",
-      ),
-    ),
-    limiter.on('recovered', (event) =>
-      log.info(
-        { event: 'limiter-recovered', downtimeMs: Math.round(event.downtimeMs) },
-        'Redis answers again: cluster-wide limiting resumed',
-      ),
-    ),
+    // fallback and recovered are logged by the Redis limiter itself (createRateLimiter's logger).
     limiter.on('throttled', (event) =>
       log.debug(
         {

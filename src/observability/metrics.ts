@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
-import type { LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
+import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
 import { errorCatalogue, type ErrorCode } from '../errors.ts';
+import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
 
 /**
  * The metrics catalogue. Definitions are data so docs and tests can list every name, type, help
@@ -81,7 +82,7 @@ export const metricCatalogue = {
   oldestUndeliveredAge: {
     name: 'gong_bridge_oldest_undelivered_age_seconds',
     type: 'gauge',
-    help: 'Time since the first delivery attempt of the oldest record not yet settled; 0 when none.',
+    help: 'Age of the oldest record fetched but not yet settled (delivered, duplicate or dead-lettered); 0 when none.',
     labelNames: [],
   },
   limiterWait: {
@@ -142,7 +143,7 @@ export const metricCatalogue = {
   pausedPartitions: {
     name: 'gong_bridge_paused_partitions',
     type: 'gauge',
-    help: 'Assigned partitions paused because too many records are buffered.',
+    help: 'Assigned partitions whose fetching is paused (back-pressure, auth halt, spent quota, shutdown).',
     labelNames: [],
   },
   consumerLag: {
@@ -160,13 +161,13 @@ export const metricCatalogue = {
   commits: {
     name: 'gong_bridge_commits_total',
     type: 'counter',
-    help: 'Offset commits made to Kafka.',
+    help: 'Partition offsets committed to Kafka (one per partition in each commit).',
     labelNames: [],
   },
   lastCommittedOffset: {
     name: 'gong_bridge_last_committed_offset',
     type: 'gauge',
-    help: 'The last offset this replica committed, per partition.',
+    help: 'The offset this replica last committed per partition: the next one to read, as Kafka stores it.',
     labelNames: ['topic', 'partition'],
   },
   dlqProduceErrors: {
@@ -377,5 +378,115 @@ export function bindLimiterMetrics(
   return all([
     limiter.on('acquired', (event) => metrics.limiterWait.observe(event.waitedMs / 1000)),
     limiter.on('quota-exhausted', () => metrics.quotaExhausted.inc()),
+  ]);
+}
+
+/**
+ * Records fetched and not yet settled, per partition in fetch order, so the oldest is the first
+ * entry of some partition. Entries leave when the record settles, when a commit covers them (the
+ * group settled them, possibly on another member after a rebalance), or when the partition is no
+ * longer assigned; so the map never holds more than the runtime buffers.
+ */
+class PendingRecords {
+  readonly #partitions = new Map<string, Map<string, number>>();
+
+  #key(ref: { topic: string; partition: number }) {
+    return `${ref.topic}\u0000${ref.partition}`;
+  }
+
+  add(ref: RecordRef, at: number): void {
+    const key = this.#key(ref);
+    let offsets = this.#partitions.get(key);
+    if (offsets === undefined) {
+      offsets = new Map();
+      this.#partitions.set(key, offsets);
+    }
+    // A record fetched again (after a rebalance) starts over: its earlier attempt was abandoned.
+    offsets.delete(ref.offset);
+    offsets.set(ref.offset, at);
+  }
+
+  settle(ref: RecordRef): void {
+    this.#partitions.get(this.#key(ref))?.delete(ref.offset);
+  }
+
+  /** Every offset below `committed` is settled for the whole group. */
+  commit(ref: RecordRef): void {
+    const offsets = this.#partitions.get(this.#key(ref));
+    if (offsets === undefined) return;
+    const committed = BigInt(ref.offset);
+    for (const offset of offsets.keys()) if (BigInt(offset) < committed) offsets.delete(offset);
+  }
+
+  retain(assigned: readonly { topic: string; partition: number }[]): void {
+    const keep = new Set(assigned.map((ref) => this.#key(ref)));
+    for (const key of this.#partitions.keys()) if (!keep.has(key)) this.#partitions.delete(key);
+  }
+
+  oldest(): number | null {
+    let oldest: number | null = null;
+    for (const offsets of this.#partitions.values()) {
+      for (const at of offsets.values()) {
+        if (oldest === null || at < oldest) oldest = at;
+        break;
+      }
+    }
+    return oldest;
+  }
+}
+
+export interface RuntimeMetricOptions {
+  /** For the age of the oldest unsettled record. */
+  readonly clock: Pick<Clock, 'now'>;
+}
+
+/**
+ * Counts what the Kafka runtime reports: consumption, dead letters, commits, pauses, registry and
+ * DLQ failures, readiness; and tracks unsettled records for the oldest-record age. Scrape-time
+ * sources set on `metrics.sources` (in-flight, readiness) take precedence over the events.
+ */
+export function bindRuntimeMetrics(
+  events: Pick<RuntimeEvents, 'on'>,
+  metrics: BridgeMetrics,
+  options: RuntimeMetricOptions,
+): Unsubscribe {
+  const pending = new PendingRecords();
+  const { clock } = options;
+  metrics.sources.oldestUndeliveredAgeSeconds ??= () => {
+    const oldest = pending.oldest();
+    return oldest === null ? null : Math.max(0, clock.now() - oldest) / 1000;
+  };
+  return all([
+    events.on('consumed', (event) => {
+      metrics.eventsConsumed.inc({ topic: event.topic });
+      pending.add(event, clock.now());
+    }),
+    events.on('delivered', (event) => pending.settle(event)),
+    events.on('dead-lettered', (event) => {
+      metrics.deadLettered.inc({ reason: event.reason });
+      pending.settle(event);
+    }),
+    events.on('committed', (event) => {
+      metrics.commits.inc();
+      metrics.lastCommittedOffset.set(
+        { topic: event.topic, partition: String(event.partition) },
+        Number(event.offset),
+      );
+      pending.commit(event);
+    }),
+    events.on('rebalance', (event) => {
+      if (event.phase === 'assigned') pending.retain(event.partitions);
+    }),
+    events.on('paused', (event) => {
+      if (metrics.sources.pausedPartitions === undefined) metrics.pausedPartitions.set(event.partitions);
+    }),
+    events.on('resumed', () => {
+      if (metrics.sources.pausedPartitions === undefined) metrics.pausedPartitions.set(0);
+    }),
+    events.on('registry-unavailable', () => metrics.schemaRegistryErrors.inc()),
+    events.on('dlq-write-failed', () => metrics.dlqProduceErrors.inc()),
+    events.on('ready-state', (state) => {
+      if (metrics.sources.ready === undefined) metrics.ready.set(state.ready ? 1 : 0);
+    }),
   ]);
 }

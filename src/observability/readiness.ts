@@ -31,6 +31,8 @@ export interface ReadinessSources {
   /** True while the delivery engine is halted on an auth failure (engine.isHalted). */
   authHalted?: () => boolean;
   limiter?: () => LimiterSnapshot;
+  /** The runtime's own view (it stops fetching before the process is told to). */
+  shuttingDown?: () => boolean;
 }
 
 export interface Readiness {
@@ -62,10 +64,11 @@ export function createReadiness(sources: ReadinessSources = {}): Readiness {
     report() {
       const consumerGroupJoined = state.consumerGroupJoined?.() ?? joined;
       const gongAuthOk = !(state.authHalted?.() ?? halted);
+      const stopping = shuttingDown || state.shuttingDown?.() === true;
       const snapshot = state.limiter?.();
       return {
-        ready: consumerGroupJoined && gongAuthOk && !shuttingDown,
-        checks: { consumerGroupJoined, gongAuthOk, shuttingDown },
+        ready: consumerGroupJoined && gongAuthOk && !stopping,
+        checks: { consumerGroupJoined, gongAuthOk, shuttingDown: stopping },
         quota: snapshot === undefined ? null : quotaReport(snapshot),
       };
     },

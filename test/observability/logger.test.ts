@@ -184,7 +184,7 @@ describe('createLogger', () => {
 
       const lines = out.lines();
       const events = lines.map((line) => line.event);
-      expect(events).toContain('halted');
+      expect(events).toContain('auth-failed');
       expect(events).toContain('call');
       expect(events).toContain('acquired');
       assertNoSecret(out.text());

@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { createDeliveryEvents } from '../../src/delivery/events.ts';
 import type { LimiterSnapshot } from '../../src/delivery/limiter-types.ts';
 import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
+import { RuntimeEvents } from '../../src/kafka/events.ts';
 import { partitionLag, startLagPoller, type LagAdmin } from '../../src/observability/lag-poller.ts';
 import {
   bindDeliveryMetrics,
   bindLimiterMetrics,
+  bindRuntimeMetrics,
   createMetrics,
   metricCatalogue,
 } from '../../src/observability/metrics.ts';
@@ -242,5 +244,59 @@ describe('consumer lag', () => {
     expect(await value(metrics, 'gong_bridge_consumer_lag_poll_errors_total')).toBe(1);
     expect(await value(metrics, 'gong_bridge_consumer_lag_records', { topic: 't', partition: '0' })).toBe(16);
     await poller.stop();
+  });
+});
+
+describe('bindRuntimeMetrics', () => {
+  it('counts consumption, dead letters, commits, pauses and Kafka-side errors, and ages the oldest unsettled record', async () => {
+    const clock = new ManualClock();
+    const metrics = fresh();
+    const events = new RuntimeEvents();
+    bindRuntimeMetrics(events, metrics, { clock });
+    const ref = (offset: number, partition = 0) => ({ topic: 'in', partition, offset: String(offset) });
+
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(0);
+    events.emit('consumed', { ...ref(10), bytes: 100 });
+    await clock.advance(2_000);
+    events.emit('consumed', { ...ref(11), bytes: 100 });
+    events.emit('consumed', { ...ref(5, 1), bytes: 100 });
+    await clock.advance(1_000);
+    expect(await value(metrics, 'gong_bridge_events_consumed_total', { topic: 'in' })).toBe(3);
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(3);
+
+    events.emit('delivered', {
+      ...ref(10),
+      eventId: 'e',
+      outcome: 'delivered',
+      status: 200,
+      attempts: 1,
+      latencyMs: 5,
+    });
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(1);
+    events.emit('dead-lettered', { ...ref(11), reason: 'GONG_REJECTED', dlqTopic: 'in.dlq' });
+    expect(await value(metrics, 'gong_bridge_dead_lettered_total', { reason: 'GONG_REJECTED' })).toBe(1);
+    // Partition 1 moved to another member, which settled and committed it.
+    events.emit('committed', ref(6, 1));
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(0);
+    expect(await value(metrics, 'gong_bridge_commits_total')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_last_committed_offset', { topic: 'in', partition: '1' })).toBe(
+      6,
+    );
+
+    events.emit('consumed', { ...ref(12), bytes: 1 });
+    await clock.advance(4_000);
+    events.emit('rebalance', { phase: 'assigned', partitions: [{ topic: 'in', partition: 1 }] });
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(0);
+
+    events.emit('paused', { reason: 'backpressure', partitions: 3 });
+    expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(3);
+    events.emit('resumed', { reason: 'backpressure', pausedMs: 10 });
+    expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(0);
+    events.emit('registry-unavailable', { ...ref(1), error: 'down', retryInMs: 500 });
+    events.emit('dlq-write-failed', { error: 'x', attempt: 1, retryInMs: 100 });
+    expect(await value(metrics, 'gong_bridge_schema_registry_errors_total')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total')).toBe(1);
+    events.emit('ready-state', { ready: true, joined: true, authOk: true, shuttingDown: false });
+    expect(await value(metrics, 'gong_bridge_ready')).toBe(1);
   });
 });

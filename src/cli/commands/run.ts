@@ -13,6 +13,7 @@ import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { startObservability } from '../../observability/start.ts';
 import { newestSchema } from '../../schemas/registry-files.ts';
 import { version } from '../../version.ts';
 import { ExitCode, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
@@ -229,15 +230,22 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
   const { runtime } = graph;
   bindRuntimeLogs(runtime.events, logger);
 
-  // ---- Observability seam ------------------------------------------------------------------
-  // src/observability wires here: metrics bound to graph.runtime.events, graph.engine.events and
-  // graph.limiter on an injected prom-client Registry; the /metrics /healthz /readyz server on
-  // HTTP_HOST:HTTP_PORT with readiness from graph.runtime.readiness() (joined, authOk,
-  // shuttingDown) and the limiter snapshot; delivery and limiter log bindings; the lag poller
-  // (graph.kafka.admin(), config.KAFKA_GROUP_ID, config.KAFKA_TOPICS). Keep it above start() so
-  // /healthz answers while the group is still joining, and close it after runtime.stop().
-  const observability: { close(): Promise<void> } = { close: async () => {} };
-  // -------------------------------------------------------------------------------------------
+  // Above start() so /healthz answers while the group is still joining; closed after stop().
+  const observability = await startObservability({
+    config,
+    logger,
+    ...deps,
+    engine: graph.engine,
+    limiter: graph.limiter,
+    runtime,
+    lag: {
+      admin: graph.kafka.admin(),
+      groupId: config.KAFKA_GROUP_ID,
+      topics: requireSetting(config, 'KAFKA_TOPICS'),
+      intervalMs: config.LAG_POLL_INTERVAL_MS,
+    },
+    signal: io.signal,
+  });
 
   const stopped = new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
