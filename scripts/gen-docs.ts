@@ -16,7 +16,7 @@ import { loadSchemaVersions } from '../src/schemas/registry-files.ts';
 import { loadCatalogue, renderDlqHeaders, renderMetrics } from './docs/catalogues.ts';
 import { renderConfiguration } from './docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from './docs/event-schema.ts';
-import type { Rendered } from './docs/markdown.ts';
+import { mdCell, type Rendered } from './docs/markdown.ts';
 
 export const referenceDir = fileURLToPath(new URL('../docs/reference/', import.meta.url));
 
@@ -38,6 +38,26 @@ export async function generateReferences(): Promise<Reference[]> {
       ? { file: 'metrics.md', skipped: metrics.missing }
       : { file: 'metrics.md', ...renderMetrics(metrics) },
   ];
+}
+
+export const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
+
+const blockStart = /<!-- dlq-headers:start[^>]*-->\n/;
+const blockEnd = '<!-- dlq-headers:end -->';
+
+/**
+ * The README's DLQ header table, between its markers, from the same header list as the reference;
+ * the rest of the README is prose and stays hand-written. Undefined when the header list has not
+ * landed or the README has no markers.
+ */
+export async function renderReadme(current: string): Promise<string | undefined> {
+  const dlq = await loadCatalogue('src/kafka/dlq.ts', /header/i);
+  const start = blockStart.exec(current);
+  const end = current.indexOf(blockEnd);
+  if ('missing' in dlq || start === null || end < start.index) return undefined;
+  const rows = dlq.entries.map((entry) => `| \`${entry.name}\` | ${mdCell(entry.doc)} |`);
+  const table = ['| Header | Meaning |', '| --- | --- |', ...rows, ''].join('\n');
+  return `${current.slice(0, start.index + start[0].length)}${table}${current.slice(end)}`;
 }
 
 export function readCommitted(file: string): string | undefined {
@@ -71,6 +91,17 @@ if (import.meta.main) {
     } else {
       writeFileSync(join(referenceDir, reference.file), reference.content);
       process.stderr.write(`wrote ${target}\n`);
+    }
+  }
+  const readme = readFileSync(readmePath, 'utf8');
+  const nextReadme = await renderReadme(readme);
+  if (nextReadme !== undefined && nextReadme !== readme) {
+    if (check) {
+      failed = true;
+      process.stderr.write('README.md (DLQ header table) is out of date: run npm run docs:gen\n');
+    } else {
+      writeFileSync(readmePath, nextReadme);
+      process.stderr.write('wrote the DLQ header table in README.md\n');
     }
   }
   process.exitCode = failed ? 1 : 0;

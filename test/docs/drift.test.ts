@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { generateReferences, readCommitted, type Reference } from '../../scripts/gen-docs.ts';
+import { readFileSync } from 'node:fs';
+import {
+  generateReferences,
+  readCommitted,
+  readmePath,
+  renderReadme,
+  type Reference,
+} from '../../scripts/gen-docs.ts';
 import { renderDlqHeaders, renderMetrics } from '../../scripts/docs/catalogues.ts';
 import { renderConfiguration } from '../../scripts/docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from '../../scripts/docs/event-schema.ts';
@@ -35,6 +42,20 @@ describe.each(references.map((reference) => [reference.file, reference] as const
     );
   },
 );
+
+describe('README.md', () => {
+  it('has the DLQ header table of src/kafka/dlq.ts; if not, run npm run docs:gen', async () => {
+    const readme = readFileSync(readmePath, 'utf8');
+    const next = await renderReadme(readme);
+    expect(
+      next,
+      'README.md lacks the dlq-headers markers, or src/kafka/dlq.ts has no header list',
+    ).toBeDefined();
+    expect(next === readme, 'the DLQ header table in README.md is out of date: run npm run docs:gen').toBe(
+      true,
+    );
+  });
+});
 
 // The checks above only prove today's sources are documented. These prove that an entry added
 // without its doc would make them fail.
