@@ -249,6 +249,12 @@ export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalog
   (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
 );
 
+const legacyDefaultMetrics = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+] as const;
+
 export function createMetrics(registry: Registry, options: CreateMetricsOptions): BridgeMetrics {
   const sources: MetricSources = {};
   const built: Record<string, Counter<string> | Gauge<string> | Histogram<string>> = {};
@@ -283,7 +289,13 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   for (const reason of retryReasons) metrics.retries.inc({ reason }, 0);
   for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
   metrics.quotaProjectedExhaustion.set(Number.POSITIVE_INFINITY);
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client also exports these counts as gauges named *_total, which breaks Prometheus's
+    // naming rules (promtool check metrics fails on them); the same values stay available under
+    // nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
+    for (const name of legacyDefaultMetrics) registry.removeSingleMetric(name);
+  }
   return metrics;
 }
 
