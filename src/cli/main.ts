@@ -42,8 +42,8 @@ async function mainHelp(): Promise<string> {
     '  gong-bridge sandbox --access-key k --access-key-secret s',
     '',
     'Exit codes: 0 ok, 1 some input invalid or work failed (doctor: a check failed),',
-    '            2 usage error or unreadable input, 3 configuration error, 70 internal error (a bug),',
-    '            130 interrupted twice.',
+    '            2 usage error or unreadable input, 3 configuration error, 4 run: Kafka unreachable',
+    '            or the consumer crashed, 70 internal error (a bug), 130 interrupted twice.',
   ].join('\n');
 }
 

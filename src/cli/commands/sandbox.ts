@@ -82,6 +82,9 @@ Control endpoints (no authentication; JSON):
                             outage now (0 ends it). Answers the new settings.
   POST /_sandbox/reset      forgets events, calls, counters and quota use; restores start-up faults.
 
+Exit codes: 0 stopped on a signal, 2 usage error (e.g. no credentials), 3 the port cannot be
+bound.
+
 Examples:
   gong-bridge sandbox --access-key key --access-key-secret secret
   gong-bridge sandbox --port 0 --rps 0 --daily 0 --bearer-token t --fail-rate 0.05 --seed 7
