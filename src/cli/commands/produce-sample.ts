@@ -40,6 +40,9 @@ Options:
 
 Settings from the environment: KAFKA_BROKERS (and TLS/SASL), KAFKA_TOPICS, SCHEMA_REGISTRY_URL.
 
+Exit codes: 0 every record produced, 1 Kafka or the registry failed, 2 usage error,
+3 configuration error.
+
 Examples:
   gong-bridge produce-sample --count 1000 --topic interactions --invalid-ratio 0.05
   gong-bridge produce-sample --count 200 --undecodable-ratio 0.01 --create-topic
