@@ -46,10 +46,6 @@ export async function startObservabilityServer(
       // Scrapes come every few seconds; an idle keep-alive socket beyond that only costs a file.
       keepAliveTimeout: Math.min(timeoutMs, 5_000),
       maxHeaderSize: 8 * 1024,
-      // Node enforces headersTimeout and requestTimeout only when it sweeps its connections,
-      // every 30 s by default: a slowloris client would hold its socket that long whatever the
-      // timeouts say.
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(timeoutMs / 4))),
     },
     (request, response) => {
       void handle(options, request, response);
