@@ -11,7 +11,7 @@ KAFKA_LINE ?= 4
 export KAFKA_LINE
 
 .PHONY: help install build lint typecheck test test-unit test-integration test-e2e test-smoke \
-        stack-up stack-down stack-status demo helm-check helm-sync bench clean
+        stack-up stack-down stack-status demo helm-check helm-sync bench audit clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench: install ## Run every benchmark (prints figures)
 	npm run bench:transform
 	npm run bench:limiter -- --seconds 10
 	npm run bench:engine
+
+audit: install ## npm audit of production dependencies: exit 1 on high/critical, 3 when the audit endpoint is unreachable
+	bash scripts/audit.sh
 
 clean: stack-down ## Remove build output and the stack's state (keeps downloads in .tools and ~/.m2)
 	rm -rf dist .stack coverage
