@@ -111,6 +111,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   let joinedOnce = false;
   let revokeSinceJoin = false;
   let shuttingDown = false;
+  let running = false;
   let stopping: Promise<void> | undefined;
   let revoking: Promise<void> | undefined;
   let commitChain: Promise<void> = Promise.resolve();
@@ -158,14 +159,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       pauseReasons.set(reason, clock.now());
       if (!had) {
         pausedSince = clock.now();
-        consumer.pause(topicsToPause());
+        // kafkajs refuses pause/resume before run(); start() applies a pause made before it.
+        if (running) consumer.pause(topicsToPause());
       }
       events.emit('paused', { reason, partitions: tracker.partitions().length });
       return;
     }
     if (!pauseReasons.delete(reason)) return;
     if (pauseReasons.size === 0) {
-      consumer.resume(topicsToPause());
+      if (running) consumer.resume(topicsToPause());
       events.emit('resumed', { reason, pausedMs: clock.now() - pausedSince });
     }
   }
@@ -536,12 +538,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       publishReadiness();
       await consumer.connect();
       await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+      running = true;
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
         eachBatch,
       });
+      if (pauseReasons.size > 0) consumer.pause(topicsToPause());
       commitTimer = setInterval(() => {
         void commit();
       }, options.commitIntervalMs);
@@ -559,7 +563,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         if (commitTimer !== undefined) clearInterval(commitTimer);
         await commit();
         for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
-        await consumer.disconnect();
+        // Before run() started, kafkajs refuses to disconnect a consumer group it never joined.
+        await consumer.disconnect().catch((error: unknown) => {
+          if (running) throw error;
+        });
       })();
       return stopping;
     },

@@ -147,7 +147,14 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     events,
   });
-  const admin = kafka.admin();
+  // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
+  // seconds with a clear message, not after kafkajs' minute of backoff (the orchestrator restarts
+  // us). The consumer and producer keep the patient retries for trouble once running.
+  const admin = new Kafka({
+    ...kafkaClientConfig(config),
+    retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
+    logLevel: logLevel.NOTHING,
+  }).admin();
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {

@@ -1,0 +1,261 @@
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import type { DeliveryOutcome } from '../../src/delivery/engine.ts';
+import { createDeliveryEvents } from '../../src/delivery/events.ts';
+import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { BridgeError } from '../../src/errors.ts';
+import type { Decoder } from '../../src/kafka/decoder.ts';
+import type { DeadLetterReason, DlqWriter, SourceRecord } from '../../src/kafka/dlq.ts';
+import { createRuntime, type RuntimeOptions } from '../../src/kafka/runtime.ts';
+import type { InteractionEvent } from '../../src/transform/interaction-event.ts';
+
+/**
+ * The runtime with plain stubs for kafkajs, the decoder, the engine and the DLQ: what reaches the
+ * consumer (pause, resume, commits) and the DLQ is asserted, not which private function ran.
+ */
+
+type Listener = (event: { payload: never }) => void;
+
+function fakeConsumer() {
+  const listeners = new Map<string, Listener[]>();
+  const commits: { topic: string; partition: number; offset: string }[][] = [];
+  const calls: string[] = [];
+  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const consumer = {
+    events: { REBALANCING: 'rebalancing', GROUP_JOIN: 'group_join', CRASH: 'crash' },
+    on(name: string, listener: Listener) {
+      listeners.set(name, [...(listeners.get(name) ?? []), listener]);
+      return () => {};
+    },
+    connect: async () => void calls.push('connect'),
+    subscribe: async () => void calls.push('subscribe'),
+    run: async (config: { eachBatch: typeof eachBatch }) => {
+      eachBatch = config.eachBatch;
+      calls.push('run');
+    },
+    pause: () => void calls.push('pause'),
+    resume: () => void calls.push('resume'),
+    commitOffsets: async (offsets: { topic: string; partition: number; offset: string }[]) =>
+      void commits.push(offsets),
+    disconnect: async () => void calls.push('disconnect'),
+  };
+  return {
+    consumer: consumer as unknown as Consumer,
+    commits,
+    calls,
+    emit(name: string, payload: unknown) {
+      for (const listener of listeners.get(name) ?? []) listener({ payload } as never);
+    },
+    /** Feeds one batch of JSON "records" as kafkajs would. */
+    async feed(topic: string, partition: number, values: (string | null)[], firstOffset = 0) {
+      const messages = values.map((value, index) => ({
+        offset: String(firstOffset + index),
+        timestamp: String(Date.now()),
+        key: null,
+        value: value === null ? null : Buffer.from(value),
+        headers: {},
+        attributes: 0,
+      }));
+      await eachBatch!({
+        batch: {
+          topic,
+          partition,
+          messages,
+          lastOffset: () => String(firstOffset + values.length - 1),
+        },
+        resolveOffset: () => {},
+        isRunning: () => true,
+        isStale: () => false,
+      } as unknown as EachBatchPayload);
+    },
+  };
+}
+
+/** Values are JSON events; "poison" decodes to a poison result. */
+const decoder: Decoder = {
+  async decode(value) {
+    const text = value?.toString() ?? '';
+    if (text === 'poison') {
+      return { ok: false, error: new BridgeError('NOT_CONFLUENT_FRAMED', 'not framed') };
+    }
+    return { ok: true, event: JSON.parse(text) as InteractionEvent, schemaId: 1 };
+  },
+};
+
+function controlledEngine() {
+  const pending = new Map<string, (outcome: DeliveryOutcome) => void>();
+  let halted = false;
+  const events = createDeliveryEvents();
+  return {
+    pending,
+    setHalted: (value: boolean) => (halted = value),
+    engine: {
+      events,
+      isHalted: () => halted,
+      deliver: (body: unknown, options: { signal?: AbortSignal } = {}) =>
+        new Promise<DeliveryOutcome>((resolve, reject) => {
+          const id = (body as { eventId: string }).eventId;
+          pending.set(id, resolve);
+          options.signal?.addEventListener('abort', () =>
+            reject(new BridgeError('SHUTTING_DOWN', 'aborted')),
+          );
+        }),
+    },
+    settle(id: string) {
+      pending.get(id)!({ kind: 'delivered', status: 200, attempts: 1 });
+      pending.delete(id);
+    },
+  };
+}
+
+function recordingDlq() {
+  const letters: { record: SourceRecord; why: DeadLetterReason }[] = [];
+  const dlq: DlqWriter = {
+    topic: 't.dlq',
+    async write(record, why) {
+      letters.push({ record, why });
+    },
+  };
+  return { dlq, letters };
+}
+
+const event = (id: string) => JSON.stringify({ eventId: id });
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+function build(overrides: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'consumer' | 'engine'>) {
+  const { dlq } = recordingDlq();
+  return createRuntime({
+    topics: ['t'],
+    decoder,
+    dlq,
+    clock: systemClock,
+    sleep: systemSleep,
+    maxInFlight: 8,
+    maxBuffered: 100,
+    commitIntervalMs: 60_000,
+    shutdownTimeoutMs: 200,
+    // The stub's body is the decoded event as is.
+    transform: (decoded) => ({ ok: true, body: decoded as never }),
+    ...overrides,
+  });
+}
+
+describe('consumer runtime', () => {
+  it('commits only the highest contiguous settled offset when records settle out of order', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
+    await runtime.start();
+    await kafka.feed('t', 0, [event('a'), event('b'), event('c')]);
+    await tick();
+    gong.settle('b');
+    gong.settle('c');
+    await tick();
+    gong.settle('a');
+    await tick();
+    await runtime.stop();
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '3' }]]);
+    expect(runtime.stats()).toMatchObject({ consumed: 3, delivered: 3 });
+  });
+
+  it('on shutdown commits what settled, leaves the unsettled record uncommitted and disconnects', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
+    await runtime.start();
+    await kafka.feed('t', 0, [event('a'), event('b'), event('c')]);
+    await tick();
+    gong.settle('a');
+    gong.settle('c');
+    await tick();
+    await runtime.stop();
+    // b never settled: the commit stops at it, so it is consumed again after a restart.
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+    expect(kafka.calls.at(-1)).toBe('disconnect');
+    expect(runtime.readiness()).toMatchObject({ ready: false, shuttingDown: true });
+  });
+
+  it('dead-letters a poison record and commits past it only once the DLQ write resolved', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const { dlq, letters } = recordingDlq();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, dlq });
+    await runtime.start();
+    await kafka.feed('t', 1, ['poison', event('x')]);
+    await tick();
+    gong.settle('x');
+    await tick();
+    await runtime.stop();
+    expect(letters.map((letter) => [letter.record.offset, letter.why.reason])).toEqual([
+      ['0', 'NOT_CONFLUENT_FRAMED'],
+    ]);
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 1, offset: '2' }]]);
+  });
+
+  it('pauses fetching past MAX_BUFFERED and resumes once below half of it', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, maxBuffered: 4, maxInFlight: 2 });
+    const paused: string[] = [];
+    runtime.events.on('paused', (payload) => paused.push(payload.reason));
+    await runtime.start();
+    await kafka.feed('t', 0, ['a', 'b', 'c', 'd', 'e'].map(event));
+    await tick();
+    expect(paused).toEqual(['backpressure']);
+    expect(kafka.calls.filter((call) => call === 'pause')).toHaveLength(1);
+    expect(gong.pending.size).toBe(2);
+    for (const id of ['a', 'b', 'c']) {
+      gong.settle(id);
+      await tick();
+    }
+    expect(kafka.calls.filter((call) => call === 'resume')).toHaveLength(1);
+    for (const id of ['d', 'e']) {
+      gong.settle(id);
+      await tick();
+    }
+    await runtime.stop();
+  });
+
+  it('pauses every partition and reports unready during an auth halt, and resumes after it', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
+    await runtime.start();
+    kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
+    expect(runtime.readiness().ready).toBe(true);
+    gong.setHalted(true);
+    gong.engine.events.emit('auth-failed', { status: 401, reason: 'credentials' });
+    expect(runtime.readiness()).toMatchObject({ ready: false, authOk: false, joined: true });
+    expect(kafka.calls.at(-1)).toBe('pause');
+    gong.setHalted(false);
+    gong.engine.events.emit('auth-recovered', { haltedMs: 10, probes: 1 });
+    expect(runtime.readiness().ready).toBe(true);
+    expect(kafka.calls.at(-1)).toBe('resume');
+    await runtime.stop();
+  });
+
+  it('on a rebalance drops queued records, waits for in-flight ones, commits, and skips refetched settled ones', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, maxInFlight: 1 });
+    await runtime.start();
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await kafka.feed('t', 0, [event('a'), event('b')]);
+    await tick();
+    kafka.emit('rebalancing', {});
+    expect(runtime.readiness().joined).toBe(false);
+    gong.settle('a');
+    await tick();
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    // The new generation refetches from the committed offset; b was dropped and comes again.
+    await kafka.feed('t', 0, [event('a'), event('b')]);
+    await tick();
+    expect([...gong.pending.keys()]).toEqual(['b']);
+    gong.settle('b');
+    await tick();
+    await runtime.stop();
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '2' }]);
+    expect(runtime.stats().delivered).toBe(2);
+  });
+});
