@@ -1,0 +1,148 @@
+import { PassThrough } from 'node:stream';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { CliIo } from '../../src/cli/command.ts';
+import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
+import { runReplayDlq, type ReplaySummary } from '../../src/cli/commands/replay-dlq.ts';
+import { deadLetterHeaders } from '../../src/kafka/dlq.ts';
+import { registerNewestSchema } from '../../src/kafka/sample-producer.ts';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
+import { newestSchema } from '../../src/schemas/registry-files.ts';
+import { makeSampleEvent } from '../../src/transform/sample-events.ts';
+import { allCommitted, bridgeEnv, header, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
+import { testKafka, uniqueName } from '../helpers/kafka.ts';
+
+function cliIo(env: Record<string, string>) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const io: CliIo = {
+    stdin: new PassThrough(),
+    stdout,
+    stderr,
+    env,
+    cwd: process.cwd(),
+    signal: new AbortController().signal,
+  };
+  return { io, out: () => out, err: () => err };
+}
+
+/** produce-sample and replay-dlq as commands, against real Kafka, Apicurio and a sandbox. */
+describe('produce-sample and replay-dlq', () => {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  const topic = uniqueName('replay');
+  const dlqTopic = `${topic}.dlq`;
+  const republished = uniqueName('republished');
+  const groupId = uniqueName('replay-bridge');
+  let sandbox: RunningSandbox;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    await admin.connect();
+    sandbox = await startSandbox({ accessKey: 'test-key', accessKeySecret: 'test-secret', rps: 0, daily: 0 });
+    env = bridgeEnv({ KAFKA_TOPICS: topic, KAFKA_GROUP_ID: groupId, GONG_BASE_URL: sandbox.url });
+  });
+
+  afterAll(async () => {
+    await sandbox.close();
+    await admin.deleteTopics({ topics: [topic, dlqTopic, republished] }).catch(() => {});
+    await admin.disconnect();
+  });
+
+  it('produce-sample creates the topic, registers the schema and produces framed events', async () => {
+    const cli = cliIo(env);
+    const code = await runProduceSample(
+      ['--count', '100', '--topic', topic, '--invalid-ratio', '0.1', '--create-topic', '--json'],
+      cli.io,
+    );
+    expect(code, cli.err()).toBe(0);
+    expect(JSON.parse(cli.out())).toMatchObject({ topic, produced: 100, byKind: { valid: 90, invalid: 10 } });
+    const records = await readAll(kafka, topic);
+    expect(records).toHaveLength(100);
+    expect(records.every((record) => record.value?.[0] === 0)).toBe(true);
+
+    const bridge = await startBridge(env);
+    try {
+      await waitFor('the bridge to settle every record', () => allCommitted(admin, groupId, topic));
+    } finally {
+      await bridge.stop();
+    }
+    expect(sandbox.stats().accepted).toBe(90);
+    expect(await readAll(kafka, dlqTopic)).toHaveLength(10);
+  });
+
+  it('replay-dlq --dry-run classifies without sending; --to-topic republishes without the reason headers', async () => {
+    const dry = cliIo(env);
+    expect(await runReplayDlq(['--dry-run', '--json'], dry.io)).toBe(1);
+    expect(JSON.parse(dry.out()) as ReplaySummary).toMatchObject({
+      read: 10,
+      selected: 10,
+      stillInvalid: 10,
+    });
+
+    await admin.createTopics({ topics: [{ topic: republished, numPartitions: 1 }], waitForLeaders: true });
+    const move = cliIo(env);
+    expect(
+      await runReplayDlq(['--to-topic', republished, '--reason', 'GONG_INVALID', '--json'], move.io),
+    ).toBe(0);
+    expect(JSON.parse(move.out())).toMatchObject({ selected: 10, republished: 10 });
+    const moved = await readAll(kafka, republished);
+    expect(moved).toHaveLength(10);
+    for (const record of moved) {
+      expect(header(record.headers, 'gong-bridge.reason')).toBeUndefined();
+      expect(header(record.headers, 'gong-bridge.replayed-from')).toMatch(new RegExp(`^${dlqTopic}/`));
+      expect(header(record.headers, 'sample-kind')).toBe('invalid');
+    }
+  });
+
+  it('replay-dlq re-sends a dead letter that is valid now, and only the reasons asked for', async () => {
+    // A record Gong once rejected (say, a contract bug since fixed) that is valid today.
+    const registry = new SchemaRegistry({ host: inject('services').schemaRegistryUrl });
+    const id = await registerNewestSchema(registry, topic);
+    const event = makeSampleEvent(424_242, Math.random);
+    const payload = newestSchema().type.toBuffer(event);
+    const value = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), payload]);
+    value.writeInt32BE(id, 1);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const record = {
+      topic,
+      partition: 0,
+      offset: '0',
+      timestamp: '0',
+      key: Buffer.from(event.eventId),
+      value,
+    };
+    await producer.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: [
+        {
+          key: record.key,
+          value,
+          headers: deadLetterHeaders(
+            record,
+            { reason: 'GONG_REJECTED', message: 'was 400', status: 400 },
+            '0.0.1',
+            0,
+          ),
+        },
+      ],
+    });
+    await producer.disconnect();
+
+    const cli = cliIo(env);
+    expect(await runReplayDlq(['--reason', 'GONG_REJECTED', '--json'], cli.io), cli.err()).toBe(0);
+    expect(JSON.parse(cli.out())).toMatchObject({ read: 11, selected: 1, delivered: 1, stillInvalid: 0 });
+    expect(sandbox.event(event.eventId)).toBeDefined();
+
+    // Again: idempotent through the eventId, Gong answers 409 and it counts as delivered.
+    const again = cliIo(env);
+    expect(await runReplayDlq(['--reason', 'GONG_REJECTED', '--json'], again.io)).toBe(0);
+    expect(JSON.parse(again.out())).toMatchObject({ selected: 1, delivered: 0, duplicates: 1 });
+  });
+});
