@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config/config.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
 import type { BridgeError } from '../../src/errors.ts';
+import { repoRoot } from '../cli/run-cli.ts';
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
 
 /**
@@ -23,11 +25,13 @@ let secretsDir: string;
 
 beforeAll(async () => {
   secretsDir = await mkdtemp(join(tmpdir(), 'gong-bridge-secrets-'));
+  await startRegistryProxy();
   broker = await startSecureKafka();
 }, 120_000);
 
 afterAll(async () => {
   await broker?.stop();
+  await stopRegistryProxy();
   if (secretsDir !== undefined) await rm(secretsDir, { recursive: true, force: true });
 });
 
@@ -216,53 +220,61 @@ describe('Kafka security against a real broker', () => {
  * Apicurio authenticates only through OIDC, so basic auth is checked by a proxy in front of it
  * that demands the credentials, forwards authenticated requests and records what it saw.
  */
-describe('schema registry basic auth', () => {
+const registryUser = { username: 'registry-user', password: `registry-secret-${randomUUID().slice(0, 8)}` };
+const registryProxy = {
+  url: '',
+  seen: [] as (string | undefined)[],
+  subjects: [] as string[],
+};
+let proxy: Server;
+
+async function startRegistryProxy(): Promise<void> {
   const upstream = new URL(inject('services').schemaRegistryUrl);
-  const user = { username: 'registry-user', password: `registry-secret-${randomUUID().slice(0, 8)}` };
-  const expected = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
-  const seen: (string | undefined)[] = [];
-  const subjects: string[] = [];
-  let proxy: Server;
-  let proxyUrl: string;
-
-  beforeAll(async () => {
-    proxy = createServer((req, res) => {
-      seen.push(req.headers.authorization);
-      if (req.headers.authorization !== expected) {
-        res.writeHead(401, {
-          'content-type': 'application/json',
-          'www-authenticate': 'Basic realm="registry"',
-        });
-        res.end(JSON.stringify({ error_code: 40101, message: 'Unauthorized' }));
-        return;
-      }
-      const headers: IncomingHttpHeaders = { ...req.headers, host: upstream.host };
-      delete headers.authorization;
-      const forward = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on('error', () => res.writeHead(502).end());
-      req.pipe(forward);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const address = proxy.address();
-    if (address === null || typeof address === 'string') throw new Error('proxy has no port');
-    proxyUrl = `http://127.0.0.1:${address.port}${upstream.pathname}`;
-  });
-
-  afterAll(async () => {
-    // Cleanup goes straight to Apicurio: soft delete, then permanent.
-    for (const subject of subjects) {
-      const base = `${upstream.href.replace(/\/$/, '')}/subjects/${encodeURIComponent(subject)}`;
-      await fetch(base, { method: 'DELETE' }).catch(() => {});
-      await fetch(`${base}?permanent=true`, { method: 'DELETE' }).catch(() => {});
+  const expected = `Basic ${Buffer.from(`${registryUser.username}:${registryUser.password}`).toString('base64')}`;
+  proxy = createServer((req, res) => {
+    registryProxy.seen.push(req.headers.authorization);
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': 'Basic realm="registry"',
+      });
+      res.end(JSON.stringify({ error_code: 40101, message: 'Unauthorized' }));
+      return;
     }
-    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    const headers: IncomingHttpHeaders = { ...req.headers, host: upstream.host };
+    delete headers.authorization;
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.writeHead(502).end());
+    req.pipe(forward);
   });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+  registryProxy.url = `http://127.0.0.1:${address.port}${upstream.pathname}`;
+}
+
+async function stopRegistryProxy(): Promise<void> {
+  if (proxy === undefined) return;
+  const upstream = inject('services').schemaRegistryUrl.replace(/\/$/, '');
+  // Cleanup goes straight to Apicurio: soft delete, then permanent.
+  for (const subject of registryProxy.subjects) {
+    const base = `${upstream}/subjects/${encodeURIComponent(subject)}`;
+    await fetch(base, { method: 'DELETE' }).catch(() => {});
+    await fetch(`${base}?permanent=true`, { method: 'DELETE' }).catch(() => {});
+  }
+  await new Promise<void>((resolve) => proxy.close(() => resolve()));
+}
+
+describe('schema registry basic auth', () => {
+  const user = registryUser;
+  const expected = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+  const seen = registryProxy.seen;
 
   const schema = JSON.stringify({
     type: 'record',
@@ -274,14 +286,14 @@ describe('schema registry basic auth', () => {
   it('sends Basic credentials, the password read from SCHEMA_REGISTRY_PASSWORD_FILE', async () => {
     const options = registryClientOptions(
       loadConfig({
-        SCHEMA_REGISTRY_URL: proxyUrl,
+        SCHEMA_REGISTRY_URL: registryProxy.url,
         SCHEMA_REGISTRY_USERNAME: user.username,
         SCHEMA_REGISTRY_PASSWORD_FILE: await secretFile(user.password),
       }),
     );
     const registry = new SchemaRegistry(options);
     const subject = `security-${randomUUID().slice(0, 8)}-value`;
-    subjects.push(subject);
+    registryProxy.subjects.push(subject);
     seen.length = 0;
     const { id } = await registry.register({ type: SchemaType.AVRO, schema }, { subject });
     const encoded = await registry.encode(id, { id: 'x' });
@@ -292,9 +304,9 @@ describe('schema registry basic auth', () => {
 
   it('fails clearly with 401 without credentials or with a wrong password', async () => {
     const cases: Env[] = [
-      { SCHEMA_REGISTRY_URL: proxyUrl },
+      { SCHEMA_REGISTRY_URL: registryProxy.url },
       {
-        SCHEMA_REGISTRY_URL: proxyUrl,
+        SCHEMA_REGISTRY_URL: registryProxy.url,
         SCHEMA_REGISTRY_USERNAME: user.username,
         SCHEMA_REGISTRY_PASSWORD: 'nope-nope',
       },
@@ -309,6 +321,144 @@ describe('schema registry basic auth', () => {
       expect(failure.status).toBe(401);
       expect(failure.message).toMatch(/Unauthorized/);
       expect(failure.message).not.toContain('nope-nope');
+    }
+  });
+});
+
+/**
+ * The commands as an operator runs them: real processes whose only configuration is the
+ * environment, with passwords in *_FILE variables the way Kubernetes mounts secrets.
+ */
+describe('commands over secured connections', () => {
+  const topic = `security-cmd-${randomUUID().slice(0, 8)}`;
+  let gong: Server;
+  let gongUrl: string;
+  const outputs: string[] = [];
+
+  beforeAll(async () => {
+    // Doctor's reachability check only needs an HTTP answer; a 401 is what Gong gives it.
+    gong = createServer((_req, res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{}'));
+    await new Promise<void>((resolve) => gong.listen(0, '127.0.0.1', resolve));
+    const address = gong.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    gongUrl = `http://127.0.0.1:${address.port}`;
+    registryProxy.subjects.push(`${topic}-value`);
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => gong.close(() => resolve()));
+  });
+
+  async function registryEnv(): Promise<Env> {
+    return {
+      KAFKA_TOPICS: topic,
+      SCHEMA_REGISTRY_URL: registryProxy.url,
+      SCHEMA_REGISTRY_USERNAME: registryUser.username,
+      SCHEMA_REGISTRY_PASSWORD_FILE: await secretFile(registryUser.password),
+      GONG_BASE_URL: gongUrl,
+      GONG_ACCESS_KEY: 'doctor-key',
+      GONG_ACCESS_KEY_SECRET_FILE: await secretFile('doctor-key-secret'),
+    };
+  }
+
+  function command(
+    args: string[],
+    env: Env,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['src/cli/main.ts', ...args], {
+        cwd: repoRoot,
+        // Only what the test sets: nothing from the shell's environment leaks into the config.
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        outputs.push(stdout, stderr);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  it('produce-sample writes Avro records over SASL/SCRAM-SHA-512 through an authenticated registry', async () => {
+    const result = await command(
+      ['produce-sample', '--count', '10', '--create-topic', '--partitions', '1', '--json'],
+      {
+        ...(await registryEnv()),
+        KAFKA_BROKERS: `127.0.0.1:${broker.ports.scram}`,
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: broker.users.scram.username,
+        KAFKA_SASL_PASSWORD_FILE: await secretFile(broker.users.scram.password),
+      },
+    );
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('doctor passes every Kafka and registry check over mutual TLS, creating the DLQ', async () => {
+    const result = await command(['doctor', '--json', '--create-dlq'], {
+      ...(await registryEnv()),
+      KAFKA_BROKERS: `127.0.0.1:${broker.ports.mtls}`,
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+      KAFKA_SSL_CERT_FILE: broker.files.clientCert,
+      KAFKA_SSL_KEY_FILE: broker.files.clientKey,
+    });
+    const report = JSON.parse(result.stdout) as { checks: { id: string; status: string; detail: string }[] };
+    const status = Object.fromEntries(report.checks.map((check) => [check.id, check.status]));
+    expect(status, result.stdout).toMatchObject({
+      config: 'ok',
+      kafka: 'ok',
+      topics: 'ok',
+      dlq: 'ok',
+      group: 'ok',
+      registry: 'ok',
+      subjects: 'ok',
+    });
+  });
+
+  it('replay-dlq reads the dead-letter topic over SASL/PLAIN on TLS', async () => {
+    const result = await command(['replay-dlq', '--dry-run', '--json'], {
+      ...(await registryEnv()),
+      KAFKA_BROKERS: `127.0.0.1:${broker.ports.plainSsl}`,
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: broker.users.plain.username,
+      KAFKA_SASL_PASSWORD_FILE: await secretFile(broker.users.plain.password),
+    });
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+  });
+
+  it('doctor fails the Kafka check on a wrong password and says which setting to fix', async () => {
+    const result = await command(['doctor', '--json'], {
+      ...(await registryEnv()),
+      KAFKA_BROKERS: `127.0.0.1:${broker.ports.scram}`,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: broker.users.scram.username,
+      KAFKA_SASL_PASSWORD_FILE: await secretFile('not-alices-password'),
+    });
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as { checks: { id: string; status: string; detail: string }[] };
+    const kafka = report.checks.find((check) => check.id === 'kafka');
+    expect(kafka?.status).toBe('fail');
+    expect(kafka?.detail).toMatch(/SASL credentials .*KAFKA_SASL_PASSWORD/);
+  });
+
+  it('never prints a password, in any command output above', () => {
+    expect(outputs.length).toBeGreaterThan(0);
+    const printed = outputs.join('\n');
+    for (const secret of [
+      broker.users.scram.password,
+      broker.users.plain.password,
+      registryUser.password,
+      'doctor-key-secret',
+      'not-alices-password',
+    ]) {
+      expect(printed).not.toContain(secret);
     }
   });
 });
