@@ -487,6 +487,9 @@ export function bindRuntimeMetrics(
       pending.commit(event);
     }),
     events.on('rebalance', (event) => {
+      // After a revoke the runtime forgets all its work: what was abandoned is fetched again,
+      // by this member or another, and starts its age over.
+      if (event.phase === 'revoked') pending.retain([]);
       if (event.phase === 'assigned') pending.retain(event.partitions);
     }),
     events.on('paused', (event) => {

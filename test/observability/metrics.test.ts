@@ -288,6 +288,12 @@ describe('bindRuntimeMetrics', () => {
     events.emit('rebalance', { phase: 'assigned', partitions: [{ topic: 'in', partition: 1 }] });
     expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(0);
 
+    events.emit('consumed', { ...ref(13, 1), bytes: 1 });
+    await clock.advance(1_000);
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(1);
+    events.emit('rebalance', { phase: 'revoked', settled: 0, abandoned: 1, durationMs: 5 });
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(0);
+
     events.emit('paused', { reason: 'backpressure', partitions: 3 });
     expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(3);
     events.emit('resumed', { reason: 'backpressure', pausedMs: 10 });
