@@ -482,7 +482,13 @@ async function gongChecks(
     });
     await answer.body.dump();
     reachable = true;
-    report.ok('gong', `${base} answered HTTP ${answer.statusCode} to an unauthenticated GET (no quota used)`);
+    // Any answer proves the network path. A 404 may still mean a wrong base URL, which only an
+    // authenticated call can tell apart, so it is named rather than judged.
+    const hint = answer.statusCode === 404 ? '; if --gong-auth also gets 404, GONG_BASE_URL is wrong' : '';
+    report.ok(
+      'gong',
+      `${base} answered HTTP ${answer.statusCode} to an unauthenticated GET (no quota used)${hint}`,
+    );
   } catch (error) {
     report.fail(
       'gong',
@@ -536,7 +542,11 @@ async function gongChecks(
       report.fail(
         'gong-auth',
         `Gong answered ${result.status} (1 call of quota used)`,
-        "retry later; a 5xx is on Gong's side",
+        result.status >= 500
+          ? "retry later: a 5xx is on Gong's side"
+          : result.status === 404 || result.status === 405
+            ? 'GONG_BASE_URL does not serve /v2/digital-interaction: use https://api.gong.io or your tenant URL, including any gateway path prefix'
+            : 'see docs/delivery.md for what each Gong answer means',
       );
     }
   } catch (error) {
