@@ -1,0 +1,305 @@
+/**
+ * The consumer runtime end to end (issue 5, acceptance 7), against the local stack (Kafka,
+ * Apicurio) and an unthrottled Gong sandbox in its own process:
+ *
+ *   throughput  events/s from the first to the last record of the same topic, for
+ *               consume-only  a kafkajs eachBatch loop that only counts (the ceiling);
+ *               naive         kafkajs eachMessage: decode, transform, one POST at a time;
+ *               bridge        `run`'s object graph (buildRunGraph), limiter off.
+ *               Ratios are bridge / consume-only and bridge / naive. Runs alternate; medians.
+ *   latency     produce-to-Gong p50/p99 at low load (20 events/s, limiter at 50/s): Kafka
+ *               CreateTime of the record to Gong's answer.
+ *   rss         `gong-bridge run` as a child process draining a backlog at GONG_RATE_PER_SECOND=3;
+ *               its RSS (VmRSS) sampled every second.
+ *
+ *   node bench/pipeline.bench.ts
+ *   EVENTS=20000 RUNS=3 BACKLOG=1000000 RSS_SECONDS=120 node bench/pipeline.bench.ts
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel } from 'kafkajs';
+import pino from 'pino';
+import { Pool, request } from 'undici';
+import { buildRunGraph } from '../src/cli/commands/run.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
+import { produceSamples } from '../src/kafka/sample-producer.ts';
+import { transformEvent } from '../src/transform/transform.ts';
+
+const EVENTS = Number(process.env.EVENTS ?? 20_000);
+const RUNS = Number(process.env.RUNS ?? 3);
+const BACKLOG = Number(process.env.BACKLOG ?? 200_000);
+const RSS_SECONDS = Number(process.env.RSS_SECONDS ?? 60);
+const KEY = 'bench-key';
+const SECRET = 'bench-secret';
+const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+
+function stackEnv(): { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string } {
+  const fromFile: Record<string, string> = {};
+  try {
+    for (const line of readFileSync(new URL('../.stack/env', import.meta.url), 'utf8').split('\n')) {
+      const at = line.indexOf('=');
+      if (at > 0) fromFile[line.slice(0, at)] = line.slice(at + 1);
+    }
+  } catch {
+    // No local stack file: the environment must say where Kafka and the registry are.
+  }
+  const pick = (name: string) => process.env[name] ?? fromFile[name];
+  const brokers = pick('KAFKA_BROKERS');
+  const registry = pick('SCHEMA_REGISTRY_URL');
+  if (brokers === undefined || registry === undefined) {
+    throw new Error(
+      'set KAFKA_BROKERS and SCHEMA_REGISTRY_URL, or start the stack (bash scripts/stack/stack.sh up)',
+    );
+  }
+  return { KAFKA_BROKERS: brokers, SCHEMA_REGISTRY_URL: registry } as const;
+}
+
+const services = stackEnv();
+const kafka = new Kafka({
+  clientId: 'bench',
+  brokers: services.KAFKA_BROKERS.split(','),
+  logLevel: logLevel.NOTHING,
+});
+const admin = kafka.admin();
+await admin.connect();
+const registry = new SchemaRegistry({ host: services.SCHEMA_REGISTRY_URL });
+const suffix = Date.now().toString(36);
+
+// Gong's stand-in runs in its own process, so its work is not billed to the bridge.
+const sandboxChild = spawn(
+  process.execPath,
+  [
+    main,
+    'sandbox',
+    '--port',
+    '0',
+    '--rps',
+    '0',
+    '--daily',
+    '0',
+    '--keep-bodies',
+    '0',
+    '--access-key',
+    KEY,
+    '--access-key-secret',
+    SECRET,
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const sandboxUrl = await new Promise<string>((resolve, reject) => {
+  let seen = '';
+  sandboxChild.stdout.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    const match = /listening on (\S+)/.exec(seen);
+    if (match?.[1] !== undefined) resolve(match[1]);
+  });
+  sandboxChild.once('exit', (code) => reject(new Error(`sandbox exited with ${String(code)}`)));
+});
+async function resetSandbox() {
+  const answer = await request(`${sandboxUrl}/_sandbox/reset`, { method: 'POST' });
+  await answer.body.text();
+}
+
+async function makeTopic(name: string, count: number, partitions = 3) {
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions }] });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  await produceSamples({ producer, registry, topic: name, count, batchSize: 1_000 });
+  await producer.disconnect();
+}
+
+/** Times first-to-last of `count` marks; join and fetch warm-up are left out for every variant alike. */
+function stopwatch(count: number) {
+  let first = 0;
+  let seen = 0;
+  let resolveDone: (ms: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  return {
+    done,
+    mark(n = 1) {
+      if (seen === 0) first = performance.now();
+      seen += n;
+      if (seen >= count) resolveDone(performance.now() - first);
+    },
+  };
+}
+
+async function consumeOnly(topic: string): Promise<number> {
+  const watch = stopwatch(EVENTS);
+  const consumer = kafka.consumer({ groupId: `bench-consume-${suffix}-${Math.random()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({ eachBatch: async ({ batch }) => watch.mark(batch.messages.length) });
+  const ms = await watch.done;
+  await consumer.disconnect();
+  return ((EVENTS - 1) / ms) * 1000;
+}
+
+async function naive(topic: string): Promise<number> {
+  const watch = stopwatch(EVENTS);
+  const pool = new Pool(sandboxUrl, { connections: 1 });
+  const authorization = `Basic ${Buffer.from(`${KEY}:${SECRET}`).toString('base64')}`;
+  const consumer = kafka.consumer({ groupId: `bench-naive-${suffix}-${Math.random()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const event = await registry.decode(message.value!);
+      const result = transformEvent(event);
+      if (result.ok) {
+        const answer = await pool.request({
+          method: 'POST',
+          path: '/v2/digital-interaction',
+          headers: { authorization, 'content-type': 'application/json' },
+          body: JSON.stringify(result.body),
+        });
+        await answer.body.text();
+      }
+      watch.mark();
+    },
+  });
+  const ms = await watch.done;
+  await consumer.disconnect();
+  await pool.close();
+  return ((EVENTS - 1) / ms) * 1000;
+}
+
+function bridgeConfig(topic: string, extra: Record<string, string> = {}) {
+  return {
+    ...services,
+    KAFKA_TOPICS: topic,
+    KAFKA_GROUP_ID: `bench-bridge-${suffix}-${Math.random()}`,
+    GONG_BASE_URL: sandboxUrl,
+    GONG_ACCESS_KEY: KEY,
+    GONG_ACCESS_KEY_SECRET: SECRET,
+    LOG_LEVEL: 'silent',
+    ...extra,
+  };
+}
+
+async function bridge(topic: string): Promise<number> {
+  const watch = stopwatch(EVENTS);
+  const config = loadConfig(bridgeConfig(topic, { GONG_LIMITER_DISABLED: 'true', MAX_IN_FLIGHT: '64' }));
+  const graph = buildRunGraph(config, { clock: systemClock, sleep: systemSleep }, pino({ level: 'silent' }));
+  graph.runtime.events.on('delivered', () => watch.mark());
+  graph.runtime.events.on('dead-lettered', () => watch.mark());
+  await graph.runtime.start();
+  const ms = await watch.done;
+  await graph.runtime.stop();
+  await graph.close();
+  return ((EVENTS - 1) / ms) * 1000;
+}
+
+async function latency(topic: string): Promise<{ p50: number; p99: number; n: number }> {
+  const config = loadConfig(bridgeConfig(topic, { GONG_RATE_PER_SECOND: '50', COMMIT_INTERVAL_MS: '1000' }));
+  const graph = buildRunGraph(config, { clock: systemClock, sleep: systemSleep }, pino({ level: 'silent' }));
+  const samples: number[] = [];
+  graph.runtime.events.on('delivered', (event) => samples.push(event.latencyMs));
+  await graph.runtime.start();
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const total = 200;
+  for (let i = 0; i < total; i++) {
+    await produceSamples({ producer, registry, topic, count: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const deadline = Date.now() + 20_000;
+  while (samples.length < total && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  await producer.disconnect();
+  await graph.runtime.stop();
+  await graph.close();
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), n: samples.length };
+}
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match?.[1] === undefined ? NaN : Number(match[1]) / 1024;
+}
+
+async function rss(topic: string) {
+  const child = spawn(process.execPath, [main, 'run'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...bridgeConfig(topic, { GONG_RATE_PER_SECOND: '3', HTTP_PORT: '0' }),
+    },
+    stdio: 'ignore',
+  });
+  const samples: number[] = [];
+  for (let s = 0; s < RSS_SECONDS; s++) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    samples.push(rssOf(child.pid!));
+  }
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  const tail = samples.slice(Math.floor(samples.length / 2));
+  return {
+    peakMb: Math.max(...samples),
+    firstHalfPeakMb: Math.max(...samples.slice(0, Math.floor(samples.length / 2))),
+    secondHalfPeakMb: Math.max(...tail),
+    lastMb: samples.at(-1) ?? NaN,
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const topics: string[] = [];
+try {
+  const throughputTopic = `bench-pipeline-${suffix}`;
+  topics.push(throughputTopic);
+  process.stderr.write(`producing ${EVENTS} events to ${throughputTopic}\n`);
+  await makeTopic(throughputTopic, EVENTS);
+  const results = { consumeOnly: [] as number[], naive: [] as number[], bridge: [] as number[] };
+  for (let run = 0; run < RUNS; run++) {
+    results.consumeOnly.push(await consumeOnly(throughputTopic));
+    await resetSandbox();
+    results.naive.push(await naive(throughputTopic));
+    await resetSandbox();
+    results.bridge.push(await bridge(throughputTopic));
+    await resetSandbox();
+    process.stderr.write(
+      `run ${run + 1}: consume-only ${results.consumeOnly.at(-1)!.toFixed(0)}/s naive ${results.naive.at(-1)!.toFixed(0)}/s bridge ${results.bridge.at(-1)!.toFixed(0)}/s\n`,
+    );
+  }
+  const c = median(results.consumeOnly);
+  const n = median(results.naive);
+  const b = median(results.bridge);
+
+  const latencyTopic = `bench-latency-${suffix}`;
+  topics.push(latencyTopic);
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: latencyTopic, numPartitions: 3 }] });
+  const lat = await latency(latencyTopic);
+
+  const backlogTopic = `bench-backlog-${suffix}`;
+  topics.push(backlogTopic);
+  process.stderr.write(`producing a backlog of ${BACKLOG} events to ${backlogTopic}\n`);
+  await makeTopic(backlogTopic, BACKLOG);
+  const memory = await rss(backlogTopic);
+
+  const report = {
+    events: EVENTS,
+    runs: RUNS,
+    throughput: {
+      consumeOnlyPerSecond: Math.round(c),
+      naivePerSecond: Math.round(n),
+      bridgePerSecond: Math.round(b),
+      bridgeOverConsumeOnly: Number((b / c).toFixed(3)),
+      bridgeOverNaive: Number((b / n).toFixed(2)),
+    },
+    latencyMs: { p50: Math.round(lat.p50), p99: Math.round(lat.p99), samples: lat.n },
+    rss: { backlog: BACKLOG, seconds: RSS_SECONDS, ...memory },
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  await admin.deleteTopics({ topics: topics.flatMap((topic) => [topic, `${topic}.dlq`]) }).catch(() => {});
+  await admin.disconnect();
+  sandboxChild.kill('SIGTERM');
+  await once(sandboxChild, 'exit');
+}
