@@ -145,6 +145,12 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
+    revokeTimeoutMs: Math.min(
+      10_000,
+      config.SHUTDOWN_TIMEOUT_MS,
+      Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
+    ),
     events,
   });
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
