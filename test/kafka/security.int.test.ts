@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config/config.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
 import type { BridgeError } from '../../src/errors.ts';
+import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { repoRoot } from '../cli/run-cli.ts';
+import { waitFor } from '../helpers/bridge.ts';
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
 
 /**
@@ -331,22 +333,21 @@ describe('schema registry basic auth', () => {
  */
 describe('commands over secured connections', () => {
   const topic = `security-cmd-${randomUUID().slice(0, 8)}`;
-  let gong: Server;
-  let gongUrl: string;
+  let sandbox: RunningSandbox;
   const outputs: string[] = [];
 
   beforeAll(async () => {
-    // Doctor's reachability check only needs an HTTP answer; a 401 is what Gong gives it.
-    gong = createServer((_req, res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{}'));
-    await new Promise<void>((resolve) => gong.listen(0, '127.0.0.1', resolve));
-    const address = gong.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    gongUrl = `http://127.0.0.1:${address.port}`;
+    sandbox = await startSandbox({
+      accessKey: 'bridge-key',
+      accessKeySecret: 'bridge-key-secret',
+      rps: 100,
+      daily: 0,
+    });
     registryProxy.subjects.push(`${topic}-value`);
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => gong.close(() => resolve()));
+    await sandbox?.close();
   });
 
   async function registryEnv(): Promise<Env> {
@@ -355,9 +356,9 @@ describe('commands over secured connections', () => {
       SCHEMA_REGISTRY_URL: registryProxy.url,
       SCHEMA_REGISTRY_USERNAME: registryUser.username,
       SCHEMA_REGISTRY_PASSWORD_FILE: await secretFile(registryUser.password),
-      GONG_BASE_URL: gongUrl,
-      GONG_ACCESS_KEY: 'doctor-key',
-      GONG_ACCESS_KEY_SECRET_FILE: await secretFile('doctor-key-secret'),
+      GONG_BASE_URL: sandbox.url,
+      GONG_ACCESS_KEY: 'bridge-key',
+      GONG_ACCESS_KEY_SECRET_FILE: await secretFile('bridge-key-secret'),
     };
   }
 
@@ -433,6 +434,48 @@ describe('commands over secured connections', () => {
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
   });
 
+  it('run delivers every record over SASL/PLAIN on TLS, then stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'run'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...(await registryEnv()),
+        KAFKA_BROKERS: `127.0.0.1:${broker.ports.plainSsl}`,
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: broker.files.ca,
+        KAFKA_SASL_MECHANISM: 'plain',
+        KAFKA_SASL_USERNAME: broker.users.plain.username,
+        KAFKA_SASL_PASSWORD_FILE: await secretFile(broker.users.plain.password),
+        KAFKA_GROUP_ID: `security-run-${randomUUID().slice(0, 8)}`,
+        GONG_RATE_PER_SECOND: '100',
+        COMMIT_INTERVAL_MS: '200',
+        HTTP_PORT: '0',
+        // The most verbose level, so the no-password check below covers every log line.
+        LOG_LEVEL: 'trace',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor(
+        'the 10 sample records to reach the sandbox',
+        () => sandbox.stats().accepted >= 10,
+        60_000,
+      );
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited, output.slice(-3_000)).toBe(0);
+    outputs.push(output);
+    expect(sandbox.stats().accepted).toBe(10);
+    // The password check is only worth something if the run actually logged its work.
+    expect(output.split('\n').length).toBeGreaterThan(20);
+  });
+
   it('doctor fails the Kafka check on a wrong password and says which setting to fix', async () => {
     const result = await command(['doctor', '--json'], {
       ...(await registryEnv()),
@@ -455,7 +498,7 @@ describe('commands over secured connections', () => {
       broker.users.scram.password,
       broker.users.plain.password,
       registryUser.password,
-      'doctor-key-secret',
+      'bridge-key-secret',
       'not-alices-password',
     ]) {
       expect(printed).not.toContain(secret);
