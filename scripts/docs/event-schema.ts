@@ -149,16 +149,15 @@ export function deriveMapping(
     const segments = field.path.split('.');
     let exercised = false;
     let changed: Set<string> | undefined;
-    // Some fields can only vary together with a sibling (a custom field's dataType with its
-    // value), so when the samples as they are give no room, siblings are varied first.
-    for (const base of [...bases, ...siblingVariants(bases, segments, transform)]) {
+    const probe = (base: Base) => {
       const slot = locate(base.event as unknown as Record<string, unknown>, segments);
-      if (slot === undefined) continue;
+      if (slot === undefined) return;
       const before = flatten(base.result.body);
-      for (const candidate of candidates(field.leaf, slot.value, stringPool)) {
+      let unchanged = 0;
+      for (const candidate of candidates(field.leaf!, slot.value, stringPool)) {
         const mutated = structuredClone(base.event) as unknown as Record<string, unknown>;
         const target = locate(mutated, segments);
-        if (target === undefined) continue;
+        if (target === undefined) return;
         target.parent[target.key] = candidate;
         const result = transform(mutated as unknown as InteractionEvent);
         if (!result.ok) continue;
@@ -166,10 +165,24 @@ export function deriveMapping(
         const diff = diffPaths(before, flatten(result.body));
         if (diff.size > 0) {
           changed = diff;
-          break;
+          return;
         }
+        // Several accepted values that change nothing is the answer for this base; trying the
+        // whole pool of strings would only cost time.
+        if (++unchanged >= maxUnchangedPerBase) return;
       }
+    };
+    for (const base of bases) {
+      probe(base);
       if (changed !== undefined) break;
+    }
+    // Some fields can only vary together with a sibling (a custom field's dataType with its
+    // value), so only when no sample as it is gives room are siblings varied first.
+    if (changed === undefined && !exercised) {
+      for (const base of siblingVariants(bases, segments, transform)) {
+        probe(base);
+        if (changed !== undefined) break;
+      }
     }
     if (changed !== undefined) mapping.set(field.path, { sentAs: [...changed].sort() });
     else if (exercised) mapping.set(field.path, { notSent: true });
@@ -181,13 +194,17 @@ export function deriveMapping(
   return { mapping, problems };
 }
 
+type Base = { event: InteractionEvent; result: { ok: true; body: never } };
+
+const maxUnchangedPerBase = 6;
+
 const siblingFillers = ['1', 'true', '2025-06-01', 'https://example.com/sample'];
 
 function* siblingVariants(
-  bases: readonly { event: InteractionEvent; result: { ok: true; body: never } }[],
+  bases: readonly Base[],
   segments: readonly string[],
   transform: (event: InteractionEvent) => ReturnType<typeof transformEvent>,
-): Generator<{ event: InteractionEvent; result: { ok: true; body: never } }> {
+): Generator<Base> {
   for (const base of bases) {
     const slot = locate(base.event as unknown as Record<string, unknown>, segments);
     if (slot === undefined) continue;
