@@ -208,6 +208,13 @@ export const settings = {
     schema: int(1).default(1),
     doc: 'Replica count; without Redis each replica limits itself to rate / replicas.',
   },
+  GONG_RATE_MARGIN_MS: {
+    group: 'limiter',
+    schema: int(0, 1_000).default(50),
+    doc:
+      'Extra spacing added to the rolling second: calls that leave 1000 ms apart can arrive closer ' +
+      'together, and a strict server then counts one too many.',
+  },
   GONG_LIMITER_DISABLED: {
     group: 'limiter',
     schema: bool.default(false),

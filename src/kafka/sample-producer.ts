@@ -38,6 +38,8 @@ export interface ProduceSamplesOptions {
   /** First sequence number for makeSampleEvent; vary it to get fresh eventIds on every run. */
   readonly firstSeq?: number;
   readonly batchSize?: number;
+  /** Event time for every sample (epoch ms); see SampleEventOptions.timestampMs. */
+  readonly timestampMs?: number;
   readonly onProgress?: (produced: number) => void;
 }
 
@@ -110,7 +112,10 @@ export async function produceSamples(options: ProduceSamplesOptions): Promise<Pr
     let value: Buffer;
     let eventId: string | undefined;
     if (kind === 'valid' || kind === 'invalid') {
-      const event = makeSampleEvent(seq, random, { invalid: kind === 'invalid' });
+      const event = makeSampleEvent(seq, random, {
+        invalid: kind === 'invalid',
+        ...(options.timestampMs === undefined ? {} : { timestampMs: options.timestampMs }),
+      });
       eventId = event.eventId;
       key = event.eventId;
       value = frame(schemaId, type.toBuffer(event));

@@ -12,6 +12,11 @@ import type { EventContent, EventCustomField, EventPerson, InteractionEvent } fr
 export interface SampleEventOptions {
   /** Schema-valid but Gong-invalid: the transform must reject it with a path. */
   readonly invalid?: boolean;
+  /**
+   * When the event happened (epoch ms). Tests leave it out for deterministic output; tools that
+   * produce events for a live run pass "now", so Gong never sees interactions from the future.
+   */
+  readonly timestampMs?: number;
 }
 
 export const sampleEventKinds = [
@@ -64,7 +69,7 @@ export function makeSampleEvent(
     return out;
   };
   const kind = sampleEventKinds[seq % sampleEventKinds.length]!;
-  const event = baseEvent(seq, random, hex);
+  const event = baseEvent(seq, random, hex, options.timestampMs);
 
   const knownPerson = (): EventPerson => {
     const first = pick(firstNames);
@@ -228,10 +233,15 @@ function makeInvalid(
   }
 }
 
-function baseEvent(seq: number, random: () => number, hex: (length: number) => string): InteractionEvent {
+function baseEvent(
+  seq: number,
+  random: () => number,
+  hex: (length: number) => string,
+  timestampMs: number | undefined,
+): InteractionEvent {
   return {
     eventId: `evt-${String(seq).padStart(8, '0')}-${hex(8)}`,
-    timestamp: BASE_MS + seq * 1000 + Math.floor(random() * 1000),
+    timestamp: (timestampMs ?? BASE_MS + seq * 1000) + Math.floor(random() * 1000),
     eventType: 'page viewed',
     sourceSystemName: 'gong-bridge-sample',
     sourceSystemVersion: '1.0.0',

@@ -104,6 +104,7 @@ export async function runProduceSample(argv: string[], io: CliIo): Promise<numbe
       count,
       invalidRatio,
       undecodableRatio,
+      timestampMs: Date.now(),
       onProgress: (produced) => {
         if (produced - last >= 10_000 || produced === count) {
           last = produced;

@@ -14,13 +14,14 @@ export type RateLimiterConfig = Pick<
   | 'GONG_LIMITER_DISABLED'
   | 'REDIS_URL'
   | 'REDIS_KEY_PREFIX'
+  | 'GONG_RATE_MARGIN_MS'
 >;
 
 export interface RateLimiterDeps {
   readonly clock: Clock;
   readonly sleep: Sleep;
   readonly logger?: LimiterLogger | undefined;
-  /** Extra ms on the 1 s window for network jitter; default 0. */
+  /** Extra ms on the 1 s window for network jitter; default GONG_RATE_MARGIN_MS. */
   readonly windowMarginMs?: number | undefined;
   /** Redis timings (see RedisLimiterOptions); defaults suit production. */
   readonly redis?:
@@ -48,7 +49,7 @@ export function createRateLimiter(config: RateLimiterConfig, deps: RateLimiterDe
       burst: config.GONG_BURST,
       dailyLimit: config.GONG_DAILY_LIMIT,
       dailyWindow: config.GONG_DAILY_WINDOW,
-      windowMarginMs: deps.windowMarginMs,
+      windowMarginMs: deps.windowMarginMs ?? config.GONG_RATE_MARGIN_MS,
       expectedReplicas: replicas,
       clock: deps.clock,
       sleep: deps.sleep,
@@ -69,7 +70,7 @@ export function createRateLimiter(config: RateLimiterConfig, deps: RateLimiterDe
     burst: config.GONG_BURST,
     dailyLimit: Math.max(1, Math.floor(config.GONG_DAILY_LIMIT / replicas)),
     dailyWindow: config.GONG_DAILY_WINDOW,
-    windowMarginMs: deps.windowMarginMs,
+    windowMarginMs: deps.windowMarginMs ?? config.GONG_RATE_MARGIN_MS,
     clock: deps.clock,
     sleep: deps.sleep,
   });
