@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,10 @@ export interface SecureKafka {
   readonly dir: string;
   /** Last lines of the broker log, for failure messages. */
   logTail(lines?: number): Promise<string>;
+  /** SIGKILL, as a crash or a pulled plug looks to clients; the data stays. */
+  kill(): Promise<void>;
+  /** Starts the broker again on the same ports and data, after kill(); resolves once it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,14 +93,17 @@ export async function startSecureKafka(options: { version?: string } = {}): Prom
     ]);
 
     const log = join(dir, 'kafka.log');
-    const { openSync, closeSync } = await import('node:fs');
-    const fd = openSync(log, 'a');
-    child = spawn('java', [...java, '-cp', classpath, 'kafka.Kafka', properties], {
-      stdio: ['ignore', fd, fd],
-    });
-    closeSync(fd);
-    const started = child;
-    await waitForBroker(ports.plaintext, started, log);
+    const launch = async (): Promise<ChildProcess> => {
+      const fd = openSync(log, 'a');
+      const broker = spawn('java', [...java, '-cp', classpath, 'kafka.Kafka', properties], {
+        stdio: ['ignore', fd, fd],
+      });
+      closeSync(fd);
+      await waitForBroker(ports.plaintext, broker, log);
+      return broker;
+    };
+    child = await launch();
+    let current: ChildProcess = child;
 
     return {
       ports,
@@ -103,8 +111,17 @@ export async function startSecureKafka(options: { version?: string } = {}): Prom
       users: { scram: scramUser, plain: plainUser },
       dir,
       logTail: (lines = 40) => tail(log, lines),
+      kill: async () => {
+        if (current.exitCode !== null || current.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+        current.kill('SIGKILL');
+        await exited;
+      },
+      restart: async () => {
+        current = await launch();
+      },
       stop: async () => {
-        await stopProcess(started);
+        await stopProcess(current);
         await rm(dir, { recursive: true, force: true });
       },
     };

@@ -1,0 +1,111 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { expect } from 'vitest';
+import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
+import { allCommitted, bridgeEnv, startBridge, waitFor } from '../helpers/bridge.ts';
+import { createTopics, uniqueName } from '../helpers/kafka.ts';
+import {
+  account,
+  chaosEvents,
+  followDeadLetters,
+  produceTraffic,
+  startCommitMonitor,
+  type Accounting,
+} from './harness.ts';
+
+export interface ScenarioContext {
+  readonly sandbox: RunningSandbox;
+  readonly topic: string;
+  readonly groupId: string;
+}
+
+export interface ScenarioOptions {
+  readonly name: string;
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  /** KAFKA_BROKERS for the bridge when it is not the shared stack. */
+  readonly brokers?: string;
+  readonly sandbox?: SandboxOptions;
+  /** Settings for the bridge on top of the test defaults. */
+  readonly env?: Record<string, string>;
+  /** Puts something between the bridge and the sandbox; returns the URL the bridge calls. */
+  readonly gongUrl?: (sandbox: RunningSandbox) => Promise<string>;
+  /** The fault itself, run while the bridge works; resolves when the fault is over. */
+  readonly during?: (context: ScenarioContext) => Promise<void>;
+  /** What was injected, for the books. */
+  readonly faults: (context: ScenarioContext) => Record<string, number | string>;
+  readonly events?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * One scenario from traffic to books: produce, run the bridge through the fault until every
+ * offset is committed, then account and assert that nothing was lost.
+ */
+export async function runScenario(options: ScenarioOptions): Promise<Accounting> {
+  const { kafka, admin } = options;
+  const topic = uniqueName(`chaos-${options.name}`);
+  const dlqTopic = `${topic}.dlq`;
+  const groupId = uniqueName(`chaos-${options.name}-bridge`);
+  const dropTopics = await createTopics(admin, [topic, dlqTopic], 3);
+  const sandbox = await startSandbox({
+    accessKey: 'test-key',
+    accessKeySecret: 'test-secret',
+    rps: 0,
+    daily: 0,
+    ...options.sandbox,
+  });
+  const cleanups: (() => Promise<unknown>)[] = [() => sandbox.close(), dropTopics];
+  try {
+    const records = await produceTraffic(kafka, topic, options.events ?? chaosEvents);
+    const gongUrl = options.gongUrl === undefined ? sandbox.url : await options.gongUrl(sandbox);
+    const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));
+    cleanups.unshift(() => deadLetters.stop());
+    const monitor = startCommitMonitor({
+      admin,
+      groupId,
+      topic,
+      records,
+      sandbox,
+      deadLettered: deadLetters.keys,
+    });
+    const startedAt = Date.now();
+    const bridge = await startBridge(
+      bridgeEnv({
+        ...(options.brokers === undefined ? {} : { KAFKA_BROKERS: options.brokers }),
+        KAFKA_TOPICS: topic,
+        KAFKA_GROUP_ID: groupId,
+        GONG_BASE_URL: gongUrl,
+        GONG_RATE_PER_SECOND: '20',
+        ...options.env,
+      }),
+    );
+    cleanups.unshift(() => bridge.stop());
+    const context: ScenarioContext = { sandbox, topic, groupId };
+    await options.during?.(context);
+    await waitFor(
+      `every record of ${topic} committed`,
+      () => allCommitted(admin, groupId, topic).catch(() => false),
+      options.timeoutMs ?? 240_000,
+      250,
+    );
+    await bridge.stop();
+    const books = await account({
+      scenario: options.name,
+      kafka,
+      dlqTopic,
+      records,
+      sandbox,
+      faults: options.faults(context),
+      monitor: await monitor.stop(),
+      startedAt,
+    });
+    expect(books.commitViolations).toEqual([]);
+    expect(books.lost).toBe(0);
+    expect(books.delivered + books.deadLettered).toBe(books.events);
+    expect(books.validDeadLettered).toBe(0);
+    expect(books.storedTwice).toBe(0);
+    return books;
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+  }
+}
