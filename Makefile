@@ -11,10 +11,10 @@ KAFKA_LINE ?= 4
 export KAFKA_LINE
 
 .PHONY: help install build lint typecheck test test-unit test-integration test-e2e test-smoke \
-        stack-up stack-down stack-status demo helm-check helm-sync bench audit clean
+        stack-up stack-down stack-status demo doctor docs helm-check helm-sync bench audit clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -57,6 +57,12 @@ stack-status: ## Show the local stack
 
 demo: install ## Run the bridge on local defaults: stack, Gong sandbox, sample events
 	bash scripts/demo.sh
+
+doctor: install ## Check the local stack's configuration end to end (add GONG_* for the Gong checks)
+	set -a; . $${STACK_DIR:-.stack}/env; set +a; node src/cli/main.ts doctor
+
+docs: install ## Regenerate docs/reference/ and the README's DLQ header table from the code
+	npm run docs:gen
 
 helm-check: ## helm lint --strict, renders, invalid values (builds helm with Go if missing)
 	bash scripts/helm.sh check
