@@ -258,4 +258,58 @@ describe('consumer runtime', () => {
     expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '2' }]);
     expect(runtime.stats().delivered).toBe(2);
   });
+
+  it('pauses fetching while the daily quota is spent and resumes when the window resets', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    let exhausted: ((payload: { until: number; dailyLimit: number }) => void) | undefined;
+    const runtime = build({
+      consumer: kafka.consumer,
+      engine: gong.engine,
+      limiter: {
+        on: (_event, listener) => {
+          exhausted = listener as typeof exhausted;
+          return () => {};
+        },
+      },
+    });
+    const halts: string[] = [];
+    runtime.events.on('halted', (event) => halts.push(`halted ${event.reason}`));
+    runtime.events.on('unhalted', (event) => halts.push(`unhalted ${event.reason}`));
+    await runtime.start();
+    exhausted!({ until: Date.now() + 50, dailyLimit: 10 });
+    expect(kafka.calls.at(-1)).toBe('pause');
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(kafka.calls.at(-1)).toBe('resume');
+    expect(halts).toEqual(['halted quota', 'unhalted quota']);
+    await runtime.stop();
+  });
+
+  it('retries a record hit by a bug instead of dead-lettering it, and says so loudly', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const { dlq, letters } = recordingDlq();
+    let calls = 0;
+    const runtime = build({
+      consumer: kafka.consumer,
+      engine: gong.engine,
+      dlq,
+      transform: (decoded) => {
+        calls += 1;
+        if (calls === 1) throw new TypeError('boom');
+        return { ok: true, body: decoded as never };
+      },
+    });
+    const bugs: string[] = [];
+    runtime.events.on('internal-error', (event) => bugs.push(event.error));
+    await runtime.start();
+    await kafka.feed('t', 0, [event('a')]);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(bugs).toEqual(['boom']);
+    gong.settle('a');
+    await tick();
+    await runtime.stop();
+    expect(letters).toEqual([]);
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+  });
 });
