@@ -22,11 +22,13 @@ import { OffsetTracker } from './offset-tracker.ts';
  *  - Memory is bounded by pausing every assigned partition while more than MAX_BUFFERED records
  *    are unsettled, and resuming below half of it. MAX_IN_FLIGHT bounds the records being worked.
  *  - kafkajs has no revoke callback and uses the eager protocol (a rebalance revokes every
- *    partition). On its REBALANCING event the queued records are dropped (they are refetched by
- *    whoever gets the partition), in-flight work gets REVOKE_TIMEOUT to settle, what settled is
- *    committed, and the partition state is forgotten. Batches of the new generation wait until
- *    that is done; anything they repeat below our last commit is skipped, anything above it that
- *    we already delivered comes back from Gong as a 409.
+ *    partition). The revoke: the queued records are dropped (they are refetched by whoever gets
+ *    the partition), in-flight work gets revokeTimeoutMs to settle, what settled is committed,
+ *    and the partition state is forgotten. It runs before the rejoin when eachBatch's heartbeat
+ *    is what notices the rebalance, and alongside it when kafkajs notices first (while every
+ *    partition is paused) and only tells us through REBALANCING. Batches of the new generation
+ *    wait until the revoke is done; anything they repeat below our last commit is skipped,
+ *    anything above it that we already delivered comes back from Gong as a 409.
  */
 
 export interface RuntimeOptions {
@@ -86,6 +88,13 @@ interface Work {
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** kafkajs' own test for "the group is rebalancing" (errors.js isRebalancing). */
+const rebalancingErrors = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+]);
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { consumer, decoder, engine, dlq, clock, sleep } = options;
@@ -392,6 +401,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   function revoke(): Promise<void> {
     if (revoking !== undefined) return revoking;
+    // Already revoked for this rebalance (from eachBatch, before kafkajs emitted REBALANCING).
+    if (revokeSinceJoin) return Promise.resolve();
     revokeSinceJoin = true;
     joined = false;
     publishReadiness();
@@ -422,9 +433,26 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return revoking;
   }
 
-  async function eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  async function eachBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
     // A new generation's batch may carry records the revoke is still settling; let it finish.
     if (revoking !== undefined) await revoking;
+    // Learn of a rebalance here, before kafkajs does between batches: then the revoke (drain,
+    // commit) completes before kafkajs sends our JoinGroup, i.e. before the partitions are
+    // released. kafkajs rethrows the error and rejoins once we rethrow it. (A rebalance noticed
+    // while every partition is paused is handled from the REBALANCING event instead, alongside
+    // the rejoin.)
+    try {
+      await heartbeat();
+    } catch (error) {
+      if (rebalancingErrors.has((error as { type?: string }).type ?? '')) await revoke();
+      throw error;
+    }
     const { topic, partition } = batch;
     const floor = floors.get(partitionKey(topic, partition));
     let complete = true;

@@ -255,6 +255,7 @@ describe('gong-bridge run', () => {
     await second.stop();
     await waitFor('everything committed', () => allCommitted(admin, groupId, topic), 90_000);
     expect(rebalances).toContain('revoking');
+    expect(rebalances).toContain('revoked');
     expectAllValidAcceptedOnce(sandbox, manifest);
     expect(await readAll(kafka, dlqTopic).catch(() => [])).toEqual([]);
   });

@@ -39,7 +39,7 @@ function fakeConsumer() {
       void commits.push(offsets),
     disconnect: async () => void calls.push('disconnect'),
   };
-  return {
+  const fake = {
     consumer: consumer as unknown as Consumer,
     commits,
     calls,
@@ -47,6 +47,7 @@ function fakeConsumer() {
       for (const listener of listeners.get(name) ?? []) listener({ payload } as never);
     },
     /** Feeds one batch of JSON "records" as kafkajs would. */
+    heartbeat: async () => {},
     async feed(topic: string, partition: number, values: (string | null)[], firstOffset = 0) {
       const messages = values.map((value, index) => ({
         offset: String(firstOffset + index),
@@ -64,11 +65,13 @@ function fakeConsumer() {
           lastOffset: () => String(firstOffset + values.length - 1),
         },
         resolveOffset: () => {},
+        heartbeat: () => fake.heartbeat(),
         isRunning: () => true,
         isStale: () => false,
       } as unknown as EachBatchPayload);
     },
   };
+  return fake;
 }
 
 /** Values are JSON events; "poison" decodes to a poison result. */
@@ -311,5 +314,31 @@ describe('consumer runtime', () => {
     await runtime.stop();
     expect(letters).toEqual([]);
     expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+  });
+
+  it('revokes before the rejoin when the batch heartbeat reports a rebalance', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
+    await runtime.start();
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await kafka.feed('t', 0, [event('a'), event('b')]);
+    await tick();
+    kafka.heartbeat = async () => {
+      throw Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
+    };
+    const next = kafka.feed('t', 0, [event('c')], 2).catch((error: unknown) => error);
+    await tick();
+    gong.settle('a');
+    gong.settle('b');
+    // eachBatch rethrows (so kafkajs rejoins) only after the settled records were committed.
+    expect(await next).toMatchObject({ type: 'REBALANCE_IN_PROGRESS' });
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '2' }]]);
+    // kafkajs then announces the rebalance; the revoke is not repeated.
+    const phases: string[] = [];
+    runtime.events.on('rebalance', (payload) => phases.push(payload.phase));
+    kafka.emit('rebalancing', {});
+    expect(phases).toEqual([]);
+    await runtime.stop();
   });
 });
