@@ -52,6 +52,11 @@ export interface RunGraph {
   readonly config: Settings;
   readonly logger: Logger;
   readonly kafka: Kafka;
+  /**
+   * The same brokers with few retries, for start-up checks and periodic polls (consumer lag):
+   * a poll in flight must not hold shutdown for kafkajs' minute of backoff when Kafka is gone.
+   */
+  readonly quickKafka: Kafka;
   readonly limiter: ObservableRateLimiter;
   readonly client: GongClient;
   readonly engine: DeliveryEngine;
@@ -160,11 +165,12 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
   // seconds with a clear message, not after kafkajs' minute of backoff (the orchestrator restarts
   // us). The consumer and producer keep the patient retries for trouble once running.
-  const admin = new Kafka({
+  const quickKafka = new Kafka({
     ...kafkaClientConfig(config),
     retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
     logLevel: logLevel.NOTHING,
-  }).admin();
+  });
+  const admin = quickKafka.admin();
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
@@ -186,6 +192,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     config,
     logger,
     kafka,
+    quickKafka,
     limiter,
     client,
     engine,
@@ -256,7 +263,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
     limiter: graph.limiter,
     runtime,
     lag: {
-      admin: graph.kafka.admin(),
+      admin: graph.quickKafka.admin(),
       groupId: config.KAFKA_GROUP_ID,
       topics: requireSetting(config, 'KAFKA_TOPICS'),
       intervalMs: config.LAG_POLL_INTERVAL_MS,
