@@ -410,6 +410,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       const started = clock.now();
       setPause('revoke', true);
       const dropped = dropQueued();
+      // The dropped records no longer count against MAX_BUFFERED; without this a backpressure
+      // pause would wait for in-flight records to finish before it noticed.
+      checkBackpressure();
       const before = inFlight.size;
       events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
       const settled = await waitForInFlight(revokeTimeoutMs);
