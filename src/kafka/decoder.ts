@@ -117,6 +117,14 @@ export interface RegistryLookupOptions {
   readonly timeoutMs?: number;
   /** Injectable for tests; default the global fetch. */
   readonly fetch?: typeof fetch;
+  /**
+   * How long a confirmed unknown id is remembered, so a stream of records with a dead schema id
+   * does not cost two registry requests each; 0 turns it off. Default 60 s: an id registered
+   * later is found within a minute.
+   */
+  readonly unknownIdTtlMs?: number;
+  /** Monotonic ms for that memory; default performance.now. */
+  readonly now?: () => number;
 }
 
 /**
@@ -146,6 +154,10 @@ export function createRegistryLookup(options: RegistryLookupOptions): SchemaLook
     ] as never,
   });
   const doFetch = options.fetch ?? fetch;
+  const unknownTtlMs = options.unknownIdTtlMs ?? 60_000;
+  const now = options.now ?? (() => performance.now());
+  /** Confirmed unknown ids and until when to believe it; bounded so garbage ids cannot grow it. */
+  const unknownUntil = new Map<number, number>();
   const base = options.url.replace(/\/+$/, '');
 
   async function confirmUnknown(id: number): Promise<boolean> {
@@ -170,6 +182,12 @@ export function createRegistryLookup(options: RegistryLookupOptions): SchemaLook
   return {
     registry,
     async writerType(id) {
+      const until = unknownUntil.get(id);
+      if (until !== undefined) {
+        if (now() < until)
+          throw new BridgeError('UNKNOWN_SCHEMA_ID', `the registry does not know schema id ${id}`);
+        unknownUntil.delete(id);
+      }
       let schema: unknown;
       try {
         schema = await registry.getSchema(id);
@@ -183,6 +201,10 @@ export function createRegistryLookup(options: RegistryLookupOptions): SchemaLook
             throw unavailable(id, cause);
           }
           if (unknown) {
+            if (unknownTtlMs > 0) {
+              if (unknownUntil.size >= 1_000) unknownUntil.clear();
+              unknownUntil.set(id, now() + unknownTtlMs);
+            }
             throw new BridgeError('UNKNOWN_SCHEMA_ID', `the registry does not know schema id ${id}`, {
               cause: error,
             });

@@ -82,4 +82,32 @@ describe('decoder against the registry', () => {
       expect(isBridgeError(failure) && failure.code, url).toBe('REGISTRY_UNAVAILABLE');
     }
   });
+
+  it('remembers a confirmed unknown id for a while instead of asking the registry per record', async () => {
+    let confirmations = 0;
+    let clock = 0;
+    const counting = createDecoder({
+      lookup: createRegistryLookup({
+        url: services.schemaRegistryUrl,
+        timeoutMs: 2_000,
+        now: () => clock,
+        unknownIdTtlMs: 1_000,
+        fetch: (input, init) => {
+          confirmations += 1;
+          return fetch(input, init);
+        },
+      }),
+      reader: newestSchema().type,
+      maxRecordBytes: 1_048_576,
+    });
+    const record = frame(2_000_000_001, Buffer.from([2]));
+    for (let i = 0; i < 3; i++) {
+      const result = await counting.decode(record);
+      expect(result.ok === false && result.error.code).toBe('UNKNOWN_SCHEMA_ID');
+    }
+    expect(confirmations).toBe(1);
+    clock = 1_001;
+    await counting.decode(record);
+    expect(confirmations).toBe(2);
+  });
 });
