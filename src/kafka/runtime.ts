@@ -121,6 +121,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   let revokeSinceJoin = false;
   let shuttingDown = false;
   let running = false;
+  /** Partitions of the current assignment: a pause stops all of them. */
+  let assignedPartitions = 0;
   let stopping: Promise<void> | undefined;
   let revoking: Promise<void> | undefined;
   let commitChain: Promise<void> = Promise.resolve();
@@ -171,7 +173,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         // kafkajs refuses pause/resume before run(); start() applies a pause made before it.
         if (running) consumer.pause(topicsToPause());
       }
-      events.emit('paused', { reason, partitions: tracker.partitions().length });
+      events.emit('paused', { reason, partitions: assignedPartitions });
       return;
     }
     if (!pauseReasons.delete(reason)) return;
@@ -519,6 +521,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         const assigned = new Set(partitions.map(({ topic, partition }) => partitionKey(topic, partition)));
         for (const key of [...floors.keys()]) if (!assigned.has(key)) floors.delete(key);
         joined = true;
+        assignedPartitions = partitions.length;
         events.emit('rebalance', { phase: 'assigned', partitions });
         publishReadiness();
       }),
