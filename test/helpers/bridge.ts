@@ -41,7 +41,13 @@ export async function startBridge(env: Record<string, string>): Promise<TestBrid
   const config = loadConfig(env);
   const logger = pino({ level: env.LOG_LEVEL ?? 'silent' });
   const graph = buildRunGraph(config, { clock: systemClock, sleep: systemSleep }, logger);
-  await graph.runtime.start();
+  try {
+    await graph.runtime.start();
+  } catch (error) {
+    await graph.runtime.stop().catch(() => {});
+    await graph.close();
+    throw error;
+  }
   let stopped: Promise<void> | undefined;
   return {
     graph,

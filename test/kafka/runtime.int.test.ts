@@ -259,4 +259,19 @@ describe('gong-bridge run', () => {
     expectAllValidAcceptedOnce(sandbox, manifest);
     expect(await readAll(kafka, dlqTopic).catch(() => [])).toEqual([]);
   });
+
+  it('refuses to start on an input topic that does not exist, without creating its DLQ', async () => {
+    const topic = uniqueName('missing');
+    const failure = await startBridge(
+      bridgeEnv({ KAFKA_TOPICS: topic, KAFKA_GROUP_ID: uniqueName('bridge') }),
+    ).then(
+      async (bridge) => {
+        await bridge.stop();
+        return undefined;
+      },
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 'CONFIG_INVALID', context: { variable: 'KAFKA_TOPICS' } });
+    expect(await admin.listTopics()).not.toContain(`${topic}.dlq`);
+  });
 });

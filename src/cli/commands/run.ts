@@ -6,6 +6,7 @@ import { createDeliveryEngine, deliveryEngineSettings, type DeliveryEngine } fro
 import type { Clock, ObservableRateLimiter, Sleep } from '../../delivery/limiter-types.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
+import { BridgeError } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig, type GongClient } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoder, createRegistryLookup } from '../../kafka/decoder.ts';
@@ -35,8 +36,8 @@ Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_
 settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
 the last settled record was ever committed.
 
-Exit codes: 0 stopped on a signal, 3 configuration error, 4 Kafka unreachable or the consumer
-crashed.
+Exit codes: 0 stopped on a signal, 3 configuration error (including an input topic that does
+not exist), 4 Kafka unreachable or the consumer crashed.
 
 Example:
   KAFKA_BROKERS=localhost:9092 KAFKA_TOPICS=interactions \\
@@ -179,6 +180,18 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
       // The DLQ must exist and accept writes before the first record could need it.
       await admin.connect();
       try {
+        // kafkajs would report a missing input topic as "This server does not host this
+        // topic-partition", which reads like an outage; and the DLQ should not be created for a
+        // typo.
+        const existing = await admin.listTopics();
+        const missing = topics.filter((topic) => !existing.includes(topic));
+        if (missing.length > 0) {
+          throw new BridgeError(
+            'CONFIG_INVALID',
+            `KAFKA_TOPICS: ${missing.join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist on ${config.KAFKA_BROKERS?.join(',')}`,
+            { context: { variable: 'KAFKA_TOPICS' } },
+          );
+        }
         await ensureDlqTopic(admin, dlqTopic);
       } finally {
         await admin.disconnect();
@@ -297,7 +310,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
     const explained = explainKafkaError(error, config);
     logger.fatal({ event: 'failed', code: explained.code, error: explained.message }, explained.message);
     io.stderr.write(`gong-bridge run: ${explained.message}\n`);
-    exitCode = kafkaFailureExitCode;
+    exitCode = explained.code === 'CONFIG_INVALID' ? ExitCode.config : kafkaFailureExitCode;
   } finally {
     await runtime.stop().catch((error: unknown) => {
       logger.error({ event: 'stop-failed', error: String(error) }, 'stop failed');
