@@ -274,4 +274,26 @@ describe('gong-bridge run', () => {
     expect(failure).toMatchObject({ code: 'CONFIG_INVALID', context: { variable: 'KAFKA_TOPICS' } });
     expect(await admin.listTopics()).not.toContain(`${topic}.dlq`);
   });
+
+  it('a graceful stop during a Gong outage drains within SHUTDOWN_TIMEOUT_MS and commits nothing undelivered', async () => {
+    const { topic, groupId, sandbox, env } = await setup();
+    await produceTo(kafka, topic, 100);
+    const index = await sourceIndex(topic);
+    const bridge = await run({ ...env, SHUTDOWN_TIMEOUT_MS: '2000', GONG_RATE_PER_SECOND: '20' });
+    await waitFor('some deliveries', () => sandbox.stats().accepted >= 30, 30_000, 20);
+    sandbox.setFaults({ outageMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(bridge.graph.runtime.stats().inFlight).toBeGreaterThan(0);
+    const started = Date.now();
+    await bridge.stop();
+    // The drain budget, plus the one call that may be on the wire when it runs out.
+    expect(Date.now() - started).toBeLessThan(2_000 + 3_000);
+    await expectNothingCommittedPastUndelivered(groupId, topic, index, sandbox);
+    const committed = (await positions(admin, groupId, topic)).reduce(
+      (sum, entry) => sum + Math.max(0, Number(entry.committed)),
+      0,
+    );
+    expect(committed).toBeGreaterThan(0);
+    expect(committed).toBeLessThanOrEqual(sandbox.stats().accepted);
+  });
 });
