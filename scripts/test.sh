@@ -13,6 +13,7 @@ finish() {
   local status=$?
   if [ "$started_stack" = 1 ]; then bash scripts/stack/stack.sh down || true; fi
   echo
+  echo "make test: ${SECONDS}s"
   node scripts/test-summary.ts "$reports" || true
   exit $status
 }
@@ -24,7 +25,7 @@ tier() {
   npx vitest run --project "$name" --reporter=default --reporter=json --outputFile.json="$reports/$name.json" "$@"
 }
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 
 step "lint"
 npm run lint
