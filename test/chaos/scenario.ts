@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
-import { allCommitted, bridgeEnv, startBridge, waitFor } from '../helpers/bridge.ts';
+import { allCommitted, bridgeEnv, positions, startBridge, waitFor } from '../helpers/bridge.ts';
 import { createTopics, uniqueName } from '../helpers/kafka.ts';
 import {
   account,
@@ -80,14 +80,54 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       }),
     );
     cleanups.unshift(() => bridge.stop());
+    if (process.env.CHAOS_DEBUG !== undefined) {
+      // Every runtime event but the per-record ones, to see where a stuck run stopped.
+      for (const name of [
+        'committed',
+        'commit-failed',
+        'rebalance',
+        'crashed',
+        'dlq-write-failed',
+        'internal-error',
+        'paused',
+        'resumed',
+        'dead-lettered',
+      ] as const) {
+        bridge.graph.runtime.events.on(name, (payload: unknown) =>
+          console.log(`[${name}]`, JSON.stringify(payload)),
+        );
+      }
+    }
     const context: ScenarioContext = { sandbox, topic, groupId };
     await options.during?.(context);
-    await waitFor(
-      `every record of ${topic} committed`,
-      () => allCommitted(admin, groupId, topic).catch(() => false),
-      options.timeoutMs ?? 240_000,
-      250,
-    );
+    // A fresh admin per look: after a broker restart a long-lived kafkajs admin kept answering
+    // fetchOffsets with -1 for partitions that had commits.
+    const look = async <T>(read: (fresh: Admin) => Promise<T>): Promise<T> => {
+      const fresh = kafka.admin();
+      try {
+        await fresh.connect();
+        return await read(fresh);
+      } finally {
+        await fresh.disconnect().catch(() => {});
+      }
+    };
+    try {
+      await waitFor(
+        `every record of ${topic} committed`,
+        () => look((fresh) => allCommitted(fresh, groupId, topic)).catch(() => false),
+        options.timeoutMs ?? 240_000,
+        500,
+      );
+    } catch (error) {
+      const where = await look((fresh) => positions(fresh, groupId, topic)).catch(() => []);
+      const stats = sandbox.stats();
+      throw new Error(
+        `${String(error)}; committed/end per partition: ${where
+          .map((entry) => `${entry.partition}:${entry.committed}/${entry.end}`)
+          .join(' ')}; sandbox accepted ${stats.accepted}, calls ${stats.calls}`,
+        { cause: error },
+      );
+    }
     await bridge.stop();
     const books = await account({
       scenario: options.name,
