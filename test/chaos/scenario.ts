@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
-import { allCommitted, bridgeEnv, positions, startBridge, waitFor } from '../helpers/bridge.ts';
+import { allCommitted, bridgeEnv, positions, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
 import { createTopics, uniqueName } from '../helpers/kafka.ts';
 import {
   account,
@@ -67,6 +67,8 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       records,
       sandbox,
       deadLettered: deadLetters.keys,
+      finalDeadLettered: async () =>
+        new Set((await readAll(kafka, dlqTopic)).map((record) => record.key ?? '')),
     });
     const startedAt = Date.now();
     const bridge = await startBridge(
