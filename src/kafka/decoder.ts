@@ -1,5 +1,8 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
+import type { Settings } from '../config/settings.ts';
+import { newestSchema } from '../schemas/registry-files.ts';
+import { registryClientOptions } from './connection.ts';
 import { BridgeError, isBridgeError, type ErrorCode } from '../errors.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';
 
@@ -232,4 +235,18 @@ function unavailable(id: number, cause: unknown): BridgeError {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The decoder `run` and `replay-dlq` use: the configured registry, read through the newest schema. */
+export function createDecoderFromConfig(config: Settings): Decoder {
+  const registry = registryClientOptions(config);
+  return createDecoder({
+    lookup: createRegistryLookup({
+      url: registry.host,
+      username: registry.auth?.username,
+      password: registry.auth?.password,
+    }),
+    reader: newestSchema().type,
+    maxRecordBytes: config.MAX_RECORD_BYTES,
+  });
 }

@@ -6,10 +6,9 @@ import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { createDecoder, createRegistryLookup } from '../../kafka/decoder.ts';
+import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts';
+import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
-import { newestSchema } from '../../schemas/registry-files.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
@@ -149,26 +148,14 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     ranges.filter((range) => range.end > range.start).map((range) => [range.partition, range]),
   );
 
-  const limiter =
-    toTopic === undefined && !dryRun
-      ? createRateLimiter(config, { clock, sleep, windowMarginMs: 50 })
-      : undefined;
+  const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
   const engine =
     limiter === undefined || client === undefined
       ? undefined
       : createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
-  const registry = registryClientOptions(config);
-  const decoder = createDecoder({
-    lookup: createRegistryLookup({
-      url: registry.host,
-      username: registry.auth?.username,
-      password: registry.auth?.password,
-    }),
-    reader: newestSchema().type,
-    maxRecordBytes: config.MAX_RECORD_BYTES,
-  });
+  const decoder = createDecoderFromConfig(config);
   const producer =
     toTopic === undefined || dryRun
       ? undefined

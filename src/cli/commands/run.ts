@@ -8,14 +8,13 @@ import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig, type GongClient } from '../../gong/client.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { createDecoder, createRegistryLookup } from '../../kafka/decoder.ts';
+import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts';
+import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { startObservability } from '../../observability/start.ts';
-import { newestSchema } from '../../schemas/registry-files.ts';
 import { version } from '../../version.ts';
 import { ExitCode, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
@@ -93,21 +92,10 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     clock,
     sleep,
     logger: logger.child({ component: 'limiter' }),
-    // Same margin as `send`: calls that leave 1000 ms apart can arrive closer together.
-    windowMarginMs: 50,
   });
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
   const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
-  const registry = registryClientOptions(config);
-  const decoder = createDecoder({
-    lookup: createRegistryLookup({
-      url: registry.host,
-      username: registry.auth?.username,
-      password: registry.auth?.password,
-    }),
-    reader: newestSchema().type,
-    maxRecordBytes: config.MAX_RECORD_BYTES,
-  });
+  const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
   const producer = kafka.producer({
     idempotent: true,

@@ -389,10 +389,6 @@ function defaultLimiter(config: Settings, clock: Clock, sleep: Sleep, io: CliIo)
     clock,
     sleep,
     logger: { info: () => {}, warn: log },
-    // Calls that left us 1000 ms apart can arrive closer together (new connections, a busy event
-    // loop): on a loaded host we measured up to ~25 ms, and each such 429 costs a call and a
-    // pause. 50 ms of margin costs 5% of the rate and removed them (test (a) in send.test.ts).
-    windowMarginMs: 50,
   });
 }
 
