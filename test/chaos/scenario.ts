@@ -35,6 +35,8 @@ export interface ScenarioOptions {
   readonly faults: (context: ScenarioContext) => Record<string, number | string>;
   readonly events?: number;
   readonly timeoutMs?: number;
+  /** Bridges in the same consumer group, sharing the quota; default 1. */
+  readonly replicas?: number;
 }
 
 /**
@@ -71,33 +73,36 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
         new Set((await readAll(kafka, dlqTopic)).map((record) => record.key ?? '')),
     });
     const startedAt = Date.now();
-    const bridge = await startBridge(
-      bridgeEnv({
-        ...(options.brokers === undefined ? {} : { KAFKA_BROKERS: options.brokers }),
-        KAFKA_TOPICS: topic,
-        KAFKA_GROUP_ID: groupId,
-        GONG_BASE_URL: gongUrl,
-        GONG_RATE_PER_SECOND: '20',
-        ...options.env,
-      }),
-    );
-    cleanups.unshift(() => bridge.stop());
-    if (process.env.CHAOS_DEBUG !== undefined) {
-      // Every runtime event but the per-record ones, to see where a stuck run stopped.
-      for (const name of [
-        'committed',
-        'commit-failed',
-        'rebalance',
-        'crashed',
-        'dlq-write-failed',
-        'internal-error',
-        'paused',
-        'resumed',
-        'dead-lettered',
-      ] as const) {
-        bridge.graph.runtime.events.on(name, (payload: unknown) =>
-          console.log(`[${name}]`, JSON.stringify(payload)),
-        );
+    const env = bridgeEnv({
+      ...(options.brokers === undefined ? {} : { KAFKA_BROKERS: options.brokers }),
+      KAFKA_TOPICS: topic,
+      KAFKA_GROUP_ID: groupId,
+      GONG_BASE_URL: gongUrl,
+      GONG_RATE_PER_SECOND: '20',
+      ...options.env,
+    });
+    const bridges = [];
+    for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
+      const bridge = await startBridge(env);
+      cleanups.unshift(() => bridge.stop());
+      bridges.push(bridge);
+      if (process.env.CHAOS_DEBUG !== undefined) {
+        // Every runtime event but the per-record ones, to see where a stuck run stopped.
+        for (const name of [
+          'committed',
+          'commit-failed',
+          'rebalance',
+          'crashed',
+          'dlq-write-failed',
+          'internal-error',
+          'paused',
+          'resumed',
+          'dead-lettered',
+        ] as const) {
+          bridge.graph.runtime.events.on(name, (payload: unknown) =>
+            console.log(`[${replica}:${name}]`, JSON.stringify(payload)),
+          );
+        }
       }
     }
     const context: ScenarioContext = { sandbox, topic, groupId };
@@ -130,7 +135,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
         { cause: error },
       );
     }
-    await bridge.stop();
+    for (const bridge of bridges) await bridge.stop();
     const books = await account({
       scenario: options.name,
       kafka,
