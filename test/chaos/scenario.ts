@@ -10,12 +10,15 @@ import {
   produceTraffic,
   startCommitMonitor,
   type Accounting,
+  type ProducedRecord,
 } from './harness.ts';
 
 export interface ScenarioContext {
   readonly sandbox: RunningSandbox;
   readonly topic: string;
+  readonly dlqTopic: string;
   readonly groupId: string;
+  readonly records: readonly ProducedRecord[];
 }
 
 export interface ScenarioOptions {
@@ -29,6 +32,8 @@ export interface ScenarioOptions {
   readonly env?: Record<string, string>;
   /** Puts something between the bridge and the sandbox; returns the URL the bridge calls. */
   readonly gongUrl?: (sandbox: RunningSandbox) => Promise<string>;
+  /** Runs once the traffic is produced, before the bridge starts (a fault that must come first). */
+  readonly beforeStart?: (context: ScenarioContext) => Promise<void>;
   /** The fault itself, run while the bridge works; resolves when the fault is over. */
   readonly during?: (context: ScenarioContext) => Promise<void>;
   /** What was injected, for the books. */
@@ -73,6 +78,8 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
         new Set((await readAll(kafka, dlqTopic)).map((record) => record.key ?? '')),
     });
     const startedAt = Date.now();
+    const context: ScenarioContext = { sandbox, topic, dlqTopic, groupId, records };
+    await options.beforeStart?.(context);
     const env = bridgeEnv({
       ...(options.brokers === undefined ? {} : { KAFKA_BROKERS: options.brokers }),
       KAFKA_TOPICS: topic,
@@ -105,7 +112,6 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
         }
       }
     }
-    const context: ScenarioContext = { sandbox, topic, groupId };
     await options.during?.(context);
     // A fresh admin per look: after a broker restart a long-lived kafkajs admin kept answering
     // fetchOffsets with -1 for partitions that had commits.

@@ -49,7 +49,13 @@ const plainUser: Credentials = { username: 'bob', password: 'bob-secret' };
 // Only the broker's keystore needs a password (PKCS12 requires one); clients use plain PEM.
 const keystorePassword = 'broker-keystore-pass';
 
-export async function startSecureKafka(options: { version?: string } = {}): Promise<SecureKafka> {
+export async function startSecureKafka(
+  options: {
+    version?: string;
+    /** Turn on ACLs (StandardAuthorizer), allowing everything no ACL mentions, so a test can deny one thing. */
+    authorizer?: boolean;
+  } = {},
+): Promise<SecureKafka> {
   const version = options.version ?? process.env.KAFKA_VERSION ?? '4.1.1';
   const classpath = (await readFile(join(root, '.tools', `kafka-${version}.classpath`), 'utf8')).trim();
   const dir = await mkdtemp(join(tmpdir(), 'gong-bridge-secure-kafka-'));
@@ -65,7 +71,13 @@ export async function startSecureKafka(options: { version?: string } = {}): Prom
     };
     const controllerPort = await freePort();
     const properties = join(dir, 'server.properties');
-    await writeFile(properties, brokerProperties(dir, ports, controllerPort));
+    await writeFile(
+      properties,
+      brokerProperties(dir, ports, controllerPort) +
+        (options.authorizer === true
+          ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n'
+          : ''),
+    );
 
     const java = [
       '-Xms128m',
