@@ -1,7 +1,12 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
-import { allCommitted, bridgeEnv, positions, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
+import { Writable } from 'node:stream';
+import { buildRunGraph, type RunGraph } from '../../src/cli/commands/run.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { allCommitted, bridgeEnv, positions, readAll, waitFor } from '../helpers/bridge.ts';
 import { createTopics, uniqueName } from '../helpers/kafka.ts';
 import {
   account,
@@ -88,11 +93,17 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       GONG_RATE_PER_SECOND: '20',
       ...options.env,
     });
-    const bridges = [];
+    const bridges: TracedBridge[] = [];
+    // Everything the bridge writes where an operator could see it: trace-level logs and the
+    // error events; the dead letters' headers are added at the end.
+    const output: string[] = [];
     for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
-      const bridge = await startBridge(env);
+      const bridge = await startTracedBridge(env, output);
       cleanups.unshift(() => bridge.stop());
       bridges.push(bridge);
+      for (const name of ['internal-error', 'commit-failed', 'dlq-write-failed', 'crashed'] as const) {
+        bridge.graph.runtime.events.on(name, (payload: unknown) => output.push(JSON.stringify(payload)));
+      }
       if (process.env.CHAOS_DEBUG !== undefined) {
         // Every runtime event but the per-record ones, to see where a stuck run stopped.
         for (const name of [
@@ -152,6 +163,14 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       monitor: await monitor.stop(),
       startedAt,
     });
+    // No secret in logs, error messages or DLQ headers, whatever the fault.
+    for (const record of await readAll(kafka, dlqTopic)) {
+      for (const [name, value] of Object.entries(record.headers)) output.push(`${name}: ${String(value)}`);
+    }
+    expect(output.length).toBeGreaterThan(0);
+    const printed = output.join('\n');
+    for (const secret of secretsOf(env))
+      expect(printed.includes(secret), 'a secret reached the output').toBe(false);
     expect(books.commitViolations).toEqual([]);
     expect(books.lost).toBe(0);
     expect(books.delivered + books.deadLettered).toBe(books.events);
@@ -161,4 +180,45 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   }
+}
+
+interface TracedBridge {
+  readonly graph: RunGraph;
+  stop(): Promise<void>;
+}
+
+/** The bridge's own object graph and redacting logger at trace level, writing into `output`. */
+async function startTracedBridge(env: Record<string, string>, output: string[]): Promise<TracedBridge> {
+  const config = loadConfig({ ...env, LOG_LEVEL: 'trace' });
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      output.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ config, destination });
+  const graph = buildRunGraph(config, { clock: systemClock, sleep: systemSleep }, logger);
+  await graph.runtime.start();
+  let stopped: Promise<void> | undefined;
+  return {
+    graph,
+    stop() {
+      stopped ??= (async () => {
+        await graph.runtime.stop();
+        await graph.close();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** The secret settings in force, and the Basic credential Gong receives, as they would appear. */
+function secretsOf(env: Record<string, string>): string[] {
+  const secrets = [env.GONG_ACCESS_KEY_SECRET, env.KAFKA_SASL_PASSWORD, env.SCHEMA_REGISTRY_PASSWORD].filter(
+    (value): value is string => value !== undefined && value.length > 0,
+  );
+  if (env.GONG_ACCESS_KEY !== undefined && env.GONG_ACCESS_KEY_SECRET !== undefined) {
+    secrets.push(Buffer.from(`${env.GONG_ACCESS_KEY}:${env.GONG_ACCESS_KEY_SECRET}`).toString('base64'));
+  }
+  return secrets;
 }
