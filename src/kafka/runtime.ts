@@ -27,8 +27,10 @@ import { OffsetTracker } from './offset-tracker.ts';
  *    and the partition state is forgotten. It runs before the rejoin when eachBatch's heartbeat
  *    is what notices the rebalance, and alongside it when kafkajs notices first (while every
  *    partition is paused) and only tells us through REBALANCING. Batches of the new generation
- *    wait until the revoke is done; anything they repeat below our last commit is skipped,
- *    anything above it that we already delivered comes back from Gong as a 409.
+ *    wait until the revoke is done; anything they repeat below what this process had settled is
+ *    counted as settled without being sent again, anything above it comes back from Gong as a 409.
+ *  - A commit counts only once the broker acknowledged it (kafkajs' COMMIT_OFFSETS event). While
+ *    kafkajs restarts a crashed consumer, commitOffsets resolves without committing anything.
  */
 
 export interface RuntimeOptions {
@@ -106,8 +108,21 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const resumeBelow = Math.max(0, Math.floor(options.maxBuffered / 2));
 
   const tracker = new OffsetTracker();
-  /** Per partition, the last offset this member committed: refetched records below it are done. */
-  const floors = new Map<string, bigint>();
+  /**
+   * Per partition, an offset below which this process settled every record, taken from the
+   * tracker when a revoke forgets the partition. It says nothing about what the broker holds: a
+   * commit may have been lost (made while kafkajs was restarting the consumer, or refused) or may
+   * land after the new generation read the committed offset. So after a rejoin, kafkajs resumes
+   * from the group's real committed offset, and the records it repeats below this mark are
+   * registered in the tracker as settled without being sent again. The tracker therefore rebuilds
+   * its contiguity from where kafkajs actually resumed, and the next commit moves the group past
+   * them. (Skipping them without registering them left nothing to commit below the mark, so a
+   * partition whose commit had been lost never committed again.) Dropping the mark instead would
+   * also be correct, but every repeat would cost a Gong call (409) or a second dead letter.
+   */
+  const settledBelow = new Map<string, bigint>();
+  /** Set during our commitOffsets call: what the broker acknowledged, per partition. */
+  let acknowledged: Map<string, string> | undefined;
   const queue: Work[] = [];
   let queueHead = 0;
   const inFlight = new Set<Promise<void>>();
@@ -360,6 +375,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     commitChain = commitChain.then(async () => {
       const offsets = tracker.committable();
       if (offsets.length === 0) return;
+      // kafkajs' commitOffsets resolving proves nothing: while a crashed consumer restarts (and
+      // until it has joined with an assignment) the runner is not running and the call returns
+      // without sending anything, and an error raised while it stops is swallowed the same way.
+      // The broker's answer is observable only through the COMMIT_OFFSETS event, emitted after
+      // an OffsetCommit came back without error for every partition in it. Only what it lists
+      // is marked committed; the rest stays committable and is tried again at the next commit.
+      const acks = new Map<string, string>();
+      acknowledged = acks;
       try {
         await consumer.commitOffsets(
           offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
@@ -370,11 +393,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           partitions: offsets.length,
         });
         return;
+      } finally {
+        acknowledged = undefined;
       }
+      const confirmed = offsets.filter(
+        (entry) => acks.get(partitionKey(entry.topic, entry.partition)) === entry.offset,
+      );
+      if (confirmed.length < offsets.length) {
+        events.emit('commit-failed', {
+          error:
+            'kafkajs returned without the broker acknowledging the commit (consumer restarting or not in the group)',
+          partitions: offsets.length - confirmed.length,
+        });
+      }
+      if (confirmed.length === 0) return;
       counts.commits += 1;
-      for (const entry of offsets) {
+      for (const entry of confirmed) {
         tracker.markCommitted(entry.topic, entry.partition, entry.offset);
-        floors.set(partitionKey(entry.topic, entry.partition), BigInt(entry.offset));
         events.emit('committed', entry);
       }
     });
@@ -424,7 +459,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         workAbort = new AbortController();
       }
       await commit();
-      for (const { topic, partition } of tracker.partitions()) tracker.forget(topic, partition);
+      // Whether or not that commit reached the broker, what settled stays settled: keep the mark
+      // so the repeats the next generation fetches are not sent to Gong again.
+      for (const { topic, partition } of tracker.partitions()) {
+        const position = tracker.position(topic, partition);
+        const key = partitionKey(topic, partition);
+        const previous = settledBelow.get(key);
+        if (position !== undefined && (previous === undefined || BigInt(position) > previous)) {
+          settledBelow.set(key, BigInt(position));
+        }
+        tracker.forget(topic, partition);
+      }
       setPause('revoke', false);
       events.emit('rebalance', {
         phase: 'revoked',
@@ -459,15 +504,22 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       throw error;
     }
     const { topic, partition } = batch;
-    const floor = floors.get(partitionKey(topic, partition));
+    const settledMark = settledBelow.get(partitionKey(topic, partition));
     let complete = true;
     for (const message of batch.messages) {
       if (shuttingDown || !isRunning() || isStale()) {
         complete = false;
         break;
       }
-      const offset = BigInt(message.offset);
-      if ((floor !== undefined && offset < floor) || !tracker.start(topic, partition, message.offset)) {
+      if (settledMark !== undefined && BigInt(message.offset) < settledMark) {
+        // Settled before the rejoin (see settledBelow): tracked as settled, not sent again.
+        if (tracker.start(topic, partition, message.offset)) {
+          tracker.complete(topic, partition, message.offset);
+        }
+        resolveOffset(message.offset);
+        continue;
+      }
+      if (!tracker.start(topic, partition, message.offset)) {
         resolveOffset(message.offset);
         continue;
       }
@@ -503,7 +555,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
 
   function wireEvents(): void {
-    const { REBALANCING, GROUP_JOIN, CRASH } = consumer.events;
+    const { REBALANCING, GROUP_JOIN, CRASH, COMMIT_OFFSETS } = consumer.events;
     unsubscribers.push(
       consumer.on(REBALANCING, () => {
         void revoke();
@@ -519,11 +571,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           list.map((partition) => ({ topic, partition })),
         );
         const assigned = new Set(partitions.map(({ topic, partition }) => partitionKey(topic, partition)));
-        for (const key of [...floors.keys()]) if (!assigned.has(key)) floors.delete(key);
+        // The marks only serve the repeats right after a rejoin. A partition no longer assigned
+        // loses its mark, so one that comes back (or a topic recreated under the same name) is
+        // worked from the group's offset alone.
+        for (const key of [...settledBelow.keys()]) if (!assigned.has(key)) settledBelow.delete(key);
         joined = true;
         assignedPartitions = partitions.length;
         events.emit('rebalance', { phase: 'assigned', partitions });
         publishReadiness();
+      }),
+      consumer.on(COMMIT_OFFSETS, (event) => {
+        // Only our own commitOffsets calls commit (autoCommit is off); see commit().
+        if (acknowledged === undefined) return;
+        for (const { topic, partitions } of event.payload.topics) {
+          for (const { partition, offset } of partitions) {
+            acknowledged.set(partitionKey(topic, Number(partition)), String(offset));
+          }
+        }
       }),
       consumer.on(CRASH, (event) => {
         if (event.payload.restart) return;

@@ -19,10 +19,17 @@ type Listener = (event: { payload: never }) => void;
 function fakeConsumer() {
   const listeners = new Map<string, Listener[]>();
   const commits: { topic: string; partition: number; offset: string }[][] = [];
+  /** What the broker holds: only commits it acknowledged. */
+  const broker = new Map<string, string>();
   const calls: string[] = [];
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const consumer = {
-    events: { REBALANCING: 'rebalancing', GROUP_JOIN: 'group_join', CRASH: 'crash' },
+    events: {
+      REBALANCING: 'rebalancing',
+      GROUP_JOIN: 'group_join',
+      CRASH: 'crash',
+      COMMIT_OFFSETS: 'commit_offsets',
+    },
     on(name: string, listener: Listener) {
       listeners.set(name, [...(listeners.get(name) ?? []), listener]);
       return () => {};
@@ -35,14 +42,26 @@ function fakeConsumer() {
     },
     pause: () => void calls.push('pause'),
     resume: () => void calls.push('resume'),
-    commitOffsets: async (offsets: { topic: string; partition: number; offset: string }[]) =>
-      void commits.push(offsets),
+    // Like kafkajs: COMMIT_OFFSETS once the broker acknowledged; while the consumer restarts
+    // (`fake.inGroup` false) the call resolves without committing anything.
+    commitOffsets: async (offsets: { topic: string; partition: number; offset: string }[]) => {
+      commits.push(offsets);
+      if (!fake.inGroup) return;
+      for (const { topic, partition, offset } of offsets) broker.set(`${topic}/${partition}`, offset);
+      const topics = [...new Set(offsets.map((entry) => entry.topic))].map((topic) => ({
+        topic,
+        partitions: offsets.filter((entry) => entry.topic === topic),
+      }));
+      fake.emit('commit_offsets', { topics });
+    },
     disconnect: async () => void calls.push('disconnect'),
   };
   const fake = {
     consumer: consumer as unknown as Consumer,
     commits,
+    broker,
     calls,
+    inGroup: true,
     emit(name: string, payload: unknown) {
       for (const listener of listeners.get(name) ?? []) listener({ payload } as never);
     },
@@ -340,5 +359,46 @@ describe('consumer runtime', () => {
     kafka.emit('rebalancing', {});
     expect(phases).toEqual([]);
     await runtime.stop();
+  });
+
+  it('a commit acknowledged while the consumer is between restarts does not strand the partition', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, commitIntervalMs: 10 });
+    const committed: string[] = [];
+    const failed: string[] = [];
+    runtime.events.on('committed', (entry) => committed.push(entry.offset));
+    runtime.events.on('commit-failed', (event) => failed.push(event.error));
+    await runtime.start();
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await kafka.feed('t', 0, [event('a'), event('b'), event('c')]);
+    await tick();
+    gong.settle('a');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(kafka.broker.get('t/0')).toBe('1');
+    // The broker goes away: kafkajs crashes the consumer and restarts it; until the restarted
+    // consumer has joined, commitOffsets resolves without committing.
+    kafka.emit('crash', { error: new Error('Connection error'), restart: true });
+    kafka.inGroup = false;
+    gong.settle('b');
+    gong.settle('c');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
+    expect(kafka.broker.get('t/0')).toBe('1');
+    expect(committed).toEqual(['1']);
+    expect(failed.length).toBeGreaterThan(0);
+    // The restarted consumer joins (its revoke's commit is not acknowledged either) and fetches
+    // again from what the broker holds: b and c, both already delivered.
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await tick();
+    kafka.inGroup = true;
+    await kafka.feed('t', 0, [event('b'), event('c')], 1);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    // They are not sent to Gong again, and the partition commits past them.
+    expect(gong.pending.size).toBe(0);
+    expect(kafka.broker.get('t/0')).toBe('3');
+    expect(committed).toEqual(['1', '3']);
+    await runtime.stop();
+    expect(runtime.stats()).toMatchObject({ consumed: 3, delivered: 3 });
   });
 });
