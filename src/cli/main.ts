@@ -107,6 +107,10 @@ if (isEntryPoint || process.argv[1]?.endsWith('gong-bridge')) {
   }).then(
     (code) => {
       process.exitCode = code;
+      // The command has finished and said so; a library's leftover timer or socket (kafkajs
+      // retries after a failed connect did this) must not keep the process alive. The timer is
+      // unref'd, so a process that ends by itself is never delayed by it.
+      setTimeout(() => process.exit(code), 2_000).unref();
     },
     (error: unknown) => {
       process.stderr.write(

@@ -78,7 +78,13 @@ export async function runProduceSample(argv: string[], io: CliIo): Promise<numbe
   if (topic === undefined)
     throw new BridgeError('USAGE', '--topic T is required when KAFKA_TOPICS is not set');
 
-  const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  // A sample producer is run by hand or by the demo: an unreachable broker should fail in seconds,
+  // not after the service's patient retry schedule.
+  const kafka = new Kafka({
+    ...kafkaClientConfig(config),
+    retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
+    logLevel: logLevel.NOTHING,
+  });
   const registry = new SchemaRegistry(registryClientOptions(config));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const started = performance.now();
