@@ -88,6 +88,8 @@ node_bin() { "$root/scripts/ensure-node.sh"; }
 
 kafka_classpath() {
   local cp_file="$tools/kafka-$KAFKA_VERSION.classpath"
+  # The cached classpath points into the local Maven repository; re-resolve if that was cleaned.
+  if [ -s "$cp_file" ] && [ ! -f "$(cut -d: -f1 "$cp_file")" ]; then rm -f "$cp_file"; fi
   if [ ! -s "$cp_file" ]; then
     require mvn "install Maven (and a JDK 17+), or use deploy/compose.yaml with Docker"
     log "resolving Kafka $KAFKA_VERSION from Maven Central (cached in ~/.m2)"
@@ -149,17 +151,21 @@ EOF
 registry_home() {
   local home="$tools/apicurio-registry-$APICURIO_VERSION"
   if [ ! -f "$home/apicurio-registry-app-$APICURIO_VERSION-runner.jar" ]; then
-    local archive="$HOME/.m2/repository/io/apicurio/apicurio-registry-app/$APICURIO_VERSION/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
+    local archive="$tools/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz"
     if [ ! -f "$archive" ]; then
       require mvn "install Maven (and a JDK 17+), or use deploy/compose.yaml with Docker"
-      log "downloading Apicurio Registry $APICURIO_VERSION from Maven Central (cached in ~/.m2)"
-      mvn -q -B dependency:get -Dtransitive=false \
-        -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" >"$STACK_DIR/logs/maven-registry.log" 2>&1 ||
+      log "fetching Apicurio Registry $APICURIO_VERSION from Maven Central (cached in the local Maven repository)"
+      # dependency:copy resolves through whatever local repository Maven is configured with, so a
+      # custom maven.repo.local works too.
+      mvn -q -B -f "$root/scripts/stack/pom.xml" dependency:copy \
+        -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
+        -DoutputDirectory="$tools" >"$STACK_DIR/logs/maven-registry.log" 2>&1 ||
         { tail -n 20 "$STACK_DIR/logs/maven-registry.log" >&2; die "Maven could not fetch Apicurio Registry $APICURIO_VERSION"; }
     fi
     rm -rf "$home.tmp" && mkdir -p "$home.tmp"
     tar xzf "$archive" -C "$home.tmp"
     rm -rf "$home" && mv "$home.tmp" "$home"
+    rm -f "$archive"
   fi
   echo "$home"
 }
