@@ -25,7 +25,11 @@ export type DecodeResult =
 
 export interface Decoder {
   /** Resolves a poison result or the event; rejects with REGISTRY_UNAVAILABLE when it should be retried. */
-  decode(value: Buffer | null): Promise<DecodeResult>;
+  /**
+   * `recordSize` is the whole record's size (key, value and headers, see recordBytes in
+   * record-limits.ts), checked against MAX_RECORD_BYTES; without it only the value counts.
+   */
+  decode(value: Buffer | null, recordSize?: number): Promise<DecodeResult>;
 }
 
 /** Writer schemas by id. Rejects with UNKNOWN_SCHEMA_ID (poison) or REGISTRY_UNAVAILABLE (transient). */
@@ -56,14 +60,15 @@ export function createDecoder(options: DecoderOptions): Decoder {
   });
 
   return {
-    async decode(value) {
+    async decode(value, recordSize) {
       if (value === null || value.length === 0) {
         return poison('NOT_CONFLUENT_FRAMED', 'the record has no value (a tombstone or an empty record)');
       }
-      if (value.length > maxRecordBytes) {
+      const size = recordSize ?? value.length;
+      if (size > maxRecordBytes) {
         return poison(
           'RECORD_TOO_LARGE',
-          `the record is ${value.length} bytes, more than MAX_RECORD_BYTES (${maxRecordBytes})`,
+          `the record is ${size} bytes (key, value and headers), more than MAX_RECORD_BYTES (${maxRecordBytes})`,
         );
       }
       if (value.length < HEADER_BYTES || value[0] !== MAGIC_BYTE) {

@@ -8,6 +8,7 @@ import type { Decoder } from './decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
 import { RuntimeEvents, type PauseReason, type Readiness } from './events.ts';
 import { OffsetTracker } from './offset-tracker.ts';
+import { recordBytes } from './record-limits.ts';
 
 /**
  * The consumer runtime: fetch, dispatch each record concurrently through decode, transform and
@@ -243,7 +244,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       try {
-        return await decoder.decode(record.value);
+        // Key and headers count too: the dead letter copies them, and a record the DLQ topic
+        // cannot take would block its partition behind a write that never succeeds.
+        return await decoder.decode(record.value, recordBytes(record));
       } catch (error) {
         if (!(isBridgeError(error) && error.code === 'REGISTRY_UNAVAILABLE')) throw error;
         const retryInMs = Math.min(registryMax, registryBase * 2 ** Math.min(attempt - 1, 16));

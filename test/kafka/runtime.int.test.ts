@@ -1,6 +1,9 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, beforeAll, afterAll, describe, expect, inject, it } from 'vitest';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
+import { newestSchema } from '../../src/schemas/registry-files.ts';
+import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import type { ProducedSample } from '../../src/kafka/sample-producer.ts';
 import {
   allCommitted,
@@ -101,6 +104,43 @@ describe('gong-bridge run', () => {
     );
     for (const entry of await positions(admin, groupId, topic)) expect(entry.committed).toBe(entry.end);
     expect(bridge.graph.runtime.readiness().ready).toBe(true);
+  });
+
+  it('dead-letters a record whose headers push it past MAX_RECORD_BYTES, though its value is small', async () => {
+    const { topic, dlqTopic, groupId, sandbox, env } = await setup(1);
+    const [sample] = await produceTo(kafka, topic, 1);
+    const registry = new SchemaRegistry({ host: inject('services').schemaRegistryUrl });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(newestSchema().schema) },
+      { subject: `${topic}-value` },
+    );
+    const event = makeSampleEvent(7, () => 0.5);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        {
+          key: event.eventId,
+          value: await registry.encode(id, event),
+          // Small value, large headers: the dead letter copies headers too, so they count.
+          headers: { 'trace-baggage': 'x'.repeat(6_000) },
+        },
+      ],
+    });
+    await producer.disconnect();
+    await run({ ...env, MAX_RECORD_BYTES: '4096' });
+    await waitFor(
+      'committed offsets to reach the end offsets',
+      () => allCommitted(admin, groupId, topic),
+      60_000,
+    );
+    expect(sandbox.event(sample!.eventId!)).toBeDefined();
+    expect(sandbox.event(event.eventId)).toBeUndefined();
+    const dlq = await readAll(kafka, dlqTopic);
+    expect(dlq.map((record) => [record.key, header(record.headers, 'gong-bridge.reason')])).toEqual([
+      [event.eventId, 'RECORD_TOO_LARGE'],
+    ]);
   });
 
   /** Source records by partition and offset, with their keys (eventIds), read back from Kafka. */
