@@ -11,7 +11,7 @@ KAFKA_LINE ?= 4
 export KAFKA_LINE
 
 .PHONY: help install build lint typecheck test test-unit test-integration test-e2e test-smoke \
-        stack-up stack-down stack-status demo doctor docs helm-check helm-sync bench audit chaos clean
+        stack-up stack-down stack-status demo doctor docs helm-check helm-sync bench audit chaos soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench: install ## Run every benchmark (prints figures)
 
 chaos: install ## Fault-injection scenarios, long form (CI runs the short form in test-integration); books in .stack/reports/chaos.jsonl
 	CHAOS_ALL=1 CHAOS_EVENTS=600 CHAOS_STORM_MS=60000 npx vitest run --project integration test/chaos
+
+soak: install ## 30 minutes at 3/s with mixed faults; prints RSS, loop lag and calls per event
+	node bench/soak.ts
 
 audit: install ## npm audit of production dependencies: exit 1 on high/critical, 3 when the audit endpoint is unreachable
 	bash scripts/audit.sh
