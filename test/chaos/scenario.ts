@@ -4,8 +4,10 @@ import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../sr
 import { Writable } from 'node:stream';
 import { buildRunGraph, type RunGraph } from '../../src/cli/commands/run.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import type { Clock } from '../../src/delivery/limiter-types.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { startObservability, type Observability } from '../../src/observability/start.ts';
 import { allCommitted, bridgeEnv, positions, readAll, waitFor } from '../helpers/bridge.ts';
 import { createTopics, uniqueName } from '../helpers/kafka.ts';
 import {
@@ -47,6 +49,8 @@ export interface ScenarioOptions {
   readonly timeoutMs?: number;
   /** Bridges in the same consumer group, sharing the quota; default 1. */
   readonly replicas?: number;
+  /** The clock the bridges run on (default the system clock); clock-jump steps its wall time. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -98,7 +102,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
     // error events; the dead letters' headers are added at the end.
     const output: string[] = [];
     for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
-      const bridge = await startTracedBridge(env, output);
+      const bridge = await startTracedBridge(env, output, options.clock ?? systemClock);
       cleanups.unshift(() => bridge.stop());
       bridges.push(bridge);
       for (const name of ['internal-error', 'commit-failed', 'dlq-write-failed', 'crashed'] as const) {
@@ -152,6 +156,13 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
         { cause: error },
       );
     }
+    // What Prometheus would scrape goes into the secret check too: label values come from
+    // settings and errors, so a secret could leak there as easily as into a log line.
+    for (const bridge of bridges) {
+      const scraped = await bridge.scrape();
+      expect(scraped).toContain('gong_bridge_deliveries_total');
+      output.push(scraped);
+    }
     for (const bridge of bridges) await bridge.stop();
     const books = await account({
       scenario: options.name,
@@ -184,11 +195,20 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
 
 interface TracedBridge {
   readonly graph: RunGraph;
+  /** GET /metrics of this bridge's observability server, as Prometheus receives it. */
+  scrape(): Promise<string>;
   stop(): Promise<void>;
 }
 
-/** The bridge's own object graph and redacting logger at trace level, writing into `output`. */
-async function startTracedBridge(env: Record<string, string>, output: string[]): Promise<TracedBridge> {
+/**
+ * The bridge's own object graph and redacting logger at trace level, writing into `output`, with
+ * the metrics and HTTP server `run` starts next to it (on a free port).
+ */
+async function startTracedBridge(
+  env: Record<string, string>,
+  output: string[],
+  clock: Clock,
+): Promise<TracedBridge> {
   const config = loadConfig({ ...env, LOG_LEVEL: 'trace' });
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -197,15 +217,35 @@ async function startTracedBridge(env: Record<string, string>, output: string[]):
     },
   });
   const logger = createLogger({ config, destination });
-  const graph = buildRunGraph(config, { clock: systemClock, sleep: systemSleep }, logger);
-  await graph.runtime.start();
+  const graph = buildRunGraph(config, { clock, sleep: systemSleep }, logger);
+  const observability: Observability = await startObservability({
+    config: { HTTP_HOST: '127.0.0.1', HTTP_PORT: 0 },
+    logger,
+    clock,
+    sleep: systemSleep,
+    engine: graph.engine,
+    limiter: graph.limiter,
+    runtime: graph.runtime,
+  });
+  try {
+    await graph.runtime.start();
+  } catch (error) {
+    await observability.close();
+    throw error;
+  }
   let stopped: Promise<void> | undefined;
   return {
     graph,
+    async scrape() {
+      const response = await fetch(`${observability.server.url}/metrics`);
+      expect(response.status).toBe(200);
+      return response.text();
+    },
     stop() {
       stopped ??= (async () => {
         await graph.runtime.stop();
         await graph.close();
+        await observability.close();
       })();
       return stopped;
     },
