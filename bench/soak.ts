@@ -284,10 +284,21 @@ async function main(): Promise<number> {
     }
   })();
 
+  // prom-client resets its event-loop delay histogram on every scrape, so each scrape reports the
+  // lag since the one before (2 s apart here). Keep the worst of them until the next 10 s sample,
+  // else a sample would cover only the last 2 s, or nothing when two scrapes came close together.
+  let windowLagP99: number | undefined;
+  let windowLagMax: number | undefined;
+  const worst = (a: number | undefined, b: number | undefined) =>
+    a === undefined ? b : b === undefined ? a : Math.max(a, b);
   const scrape = async (): Promise<string | undefined> => {
     try {
       const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) });
-      return response.ok ? await response.text() : undefined;
+      if (!response.ok) return undefined;
+      const text = await response.text();
+      windowLagP99 = worst(windowLagP99, metric(text, 'nodejs_eventloop_lag_p99_seconds'));
+      windowLagMax = worst(windowLagMax, metric(text, 'nodejs_eventloop_lag_max_seconds'));
+      return text;
     } catch {
       return undefined;
     }
@@ -300,13 +311,15 @@ async function main(): Promise<number> {
       tS: Math.round(elapsed() / 1000),
       rssKb: rssKb(pid),
       heapUsedBytes: text === undefined ? undefined : metric(text, 'nodejs_heap_size_used_bytes'),
-      lagP99S: text === undefined ? undefined : metric(text, 'nodejs_eventloop_lag_p99_seconds'),
-      lagMaxS: text === undefined ? undefined : metric(text, 'nodejs_eventloop_lag_max_seconds'),
+      lagP99S: windowLagP99,
+      lagMaxS: windowLagMax,
       settled,
       produced: produced.length,
       sandboxCalls: stats?.calls ?? 0,
       sandboxAccepted: stats?.accepted ?? 0,
     };
+    windowLagP99 = undefined;
+    windowLagMax = undefined;
     samples.push(sample);
     return sample;
   };
@@ -415,7 +428,10 @@ async function main(): Promise<number> {
 
   // Flat: compare the mean RSS of the first and last thirds of the run, skipping the first minute
   // of warm-up (JIT, module loading, the first connections).
-  const steady = samples.filter((s) => s.tS > 60 && s.rssKb !== undefined && s.tS <= minutes * 60);
+  const measured = samples.filter((s) => s.rssKb !== undefined && s.tS <= minutes * 60);
+  // A run shorter than a few minutes has no steady state to speak of; then use every sample.
+  const warm = measured.filter((s) => s.tS > 60);
+  const steady = warm.length >= 3 ? warm : measured;
   const third = Math.max(1, Math.floor(steady.length / 3));
   const mean = (list: Sample[]) =>
     list.reduce((sum, s) => sum + (s.rssKb ?? 0), 0) / Math.max(1, list.length);
