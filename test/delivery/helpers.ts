@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LimiterSnapshot, RateLimiter } from '../../src/delivery/limiter-types.ts';
+import { DisabledLimiter } from '../../src/delivery/rate-limit/disabled-limiter.ts';
 
 /** A valid Gong body; `n` makes the eventId unique. */
 export function sampleBody(n: number | string = 1): Record<string, unknown> {
@@ -100,16 +101,8 @@ export class FakeLimiter implements RateLimiter {
     this.throttles.push(retryAfterMs);
   }
   snapshot(): LimiterSnapshot {
-    return {
-      tokensAvailable: Number.POSITIVE_INFINITY,
-      ratePerSecond: Number.POSITIVE_INFINITY,
-      dailyLimit: Number.POSITIVE_INFINITY,
-      dailyRemaining: Number.POSITIVE_INFINITY,
-      projectedExhaustionAt: null,
-      pausedUntil: null,
-      pauseReason: null,
-      mode: 'disabled',
-    };
+    // An unlimited fake reports what the real disabled limiter reports.
+    return new DisabledLimiter().snapshot();
   }
   async close(): Promise<void> {}
 }
