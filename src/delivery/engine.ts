@@ -200,8 +200,8 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
       let result: GongCallResult;
       try {
         await waitOutThrottle(waiter.signal);
-        await limiter.acquire(waiter.signal);
-        result = await client.postDigitalInteraction(waiter.body);
+        const slot = await limiter.acquire(waiter.signal);
+        result = await client.postDigitalInteraction(waiter.body, undefined, slot.onWire);
       } catch (error) {
         if (waiter.signal?.aborted === true) continue;
         throw error;
@@ -313,11 +313,11 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         result = await waitWhileHalted(halt, body, signal);
       } else {
         if (clock.now() < throttledUntil) await waitOutThrottle(signal);
-        await limiter.acquire(signal);
+        const slot = await limiter.acquire(signal);
         // A 429 or a halt may have arrived while we queued for a token; going ahead would be the
         // very call Gong just told us not to make. The token is spent, which only slows us down.
         if (halt !== undefined || clock.now() < throttledUntil) continue;
-        result = await client.postDigitalInteraction(body);
+        result = await client.postDigitalInteraction(body, undefined, slot.onWire);
         emitCall(result, false);
       }
       if (result === undefined) continue;

@@ -29,12 +29,29 @@ export interface LimiterSnapshot {
 }
 
 /**
+ * One call that `acquire` let start. The limiter first counts it at the moment of the grant; the
+ * caller reports when the request actually goes on the wire, and the call then counts from there.
+ * Gong counts calls when they arrive, and a call that first has to open a connection (DNS, TCP,
+ * TLS: a cold pool at start-up, or after an idle connection closed) leaves later than one on a
+ * warm connection. Counted from the grant, a burst on cold connections followed a second later by
+ * one on warm connections can put twice the rate into one rolling second at Gong.
+ */
+export interface CallSlot {
+  /** The request is being written to an open connection now. Calls after the first are ignored. */
+  onWire(): void;
+}
+
+/** The slot of a limiter that does not need to know when calls leave. */
+export const untrackedSlot: CallSlot = Object.freeze({ onWire: () => undefined });
+
+/**
  * The contract between the delivery engine and any limiter (local, Redis-backed, disabled).
  * `acquire` resolves when one call may be made right now; it never lets more than the configured
- * rate start in any rolling second, nor more than the daily budget.
+ * rate start in any rolling second, nor more than the daily budget. A start is the later of the
+ * grant and the moment the caller reports through `CallSlot.onWire`.
  */
 export interface RateLimiter {
-  acquire(signal?: AbortSignal): Promise<void>;
+  acquire(signal?: AbortSignal): Promise<CallSlot>;
   /** A 429 arrived: every caller waits until `retryAfterMs` from now has passed. */
   onThrottled(retryAfterMs: number): void;
   snapshot(): LimiterSnapshot;

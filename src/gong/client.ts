@@ -1,6 +1,6 @@
 import { stat, readFile } from 'node:fs/promises';
 import type { LookupFunction } from 'node:net';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Settings } from '../config/settings.ts';
 import type { Clock } from '../delivery/limiter-types.ts';
 import { tokenUnavailableCode } from '../delivery/outcome-policy.ts';
@@ -60,14 +60,47 @@ export interface GongTransportFailure {
 export type GongCallResult = GongResponse | GongTransportFailure;
 
 export interface GongClient {
-  /** Posts one serialized body. Never throws for network trouble; rejects only when aborted. */
-  postDigitalInteraction(body: string, signal?: AbortSignal): Promise<GongCallResult>;
+  /**
+   * Posts one serialized body. Never throws for network trouble; rejects only when aborted.
+   * `onWire` runs when the request starts going out on an open connection (after any DNS, TCP
+   * and TLS set-up), which is about when Gong starts counting it; not at all when it never left.
+   */
+  postDigitalInteraction(body: string, signal?: AbortSignal, onWire?: () => void): Promise<GongCallResult>;
   /** Forgets the cached bearer token so the next call re-reads the token file (after a 401). */
   invalidateCredentials(): void;
   close(): Promise<void>;
 }
 
 const endpoint = '/v2/digital-interaction';
+
+/** What rides in a request's `opaque` so the interceptor below can report it. */
+interface WireReport {
+  readonly onWire?: (() => void) | undefined;
+}
+
+/**
+ * Calls the request's `onWire` when undici hands it to a connected socket. undici calls
+ * `onRequestStart` right before it writes the request, once the connection (and its TLS
+ * handshake) is up, and again if it has to re-send on another connection; the caller's callback
+ * decides what a repeat means.
+ */
+const reportWire: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
+  const onWire = ((options as { opaque?: WireReport }).opaque ?? {}).onWire;
+  if (onWire === undefined) return dispatch(options, handler);
+  const reporting = new Proxy(handler, {
+    get(target, property, receiver) {
+      if (property === 'onRequestStart') {
+        return (...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>) => {
+          onWire();
+          return target.onRequestStart?.(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return dispatch(options, reporting);
+};
 // Gong's answers are a requestId and a few error strings; anything bigger is not worth parsing.
 const maxAnswerBytes = 64 * 1024;
 
@@ -93,6 +126,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
     // reasons that are not its own.
     pipelining: 1,
   });
+  const dispatcher = pool.compose(reportWire);
   const credentials = createCredentials(
     options.auth,
     options.clock,
@@ -101,7 +135,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
   const ua = options.userAgent ?? defaultUserAgent;
 
   return {
-    async postDigitalInteraction(body, signal) {
+    async postDigitalInteraction(body, signal, onWire) {
       const started = options.clock.now();
       // Static credentials answer synchronously; only a token file needs a (throttled) stat.
       const pending = credentials.header();
@@ -115,7 +149,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
         };
       }
       try {
-        const answer = await pool.request({
+        const answer = await dispatcher.request<WireReport>({
           method: 'POST',
           path,
           headers: {
@@ -125,6 +159,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
             'user-agent': ua,
           },
           body,
+          opaque: { onWire },
           ...(signal === undefined ? {} : { signal }),
         });
         const declared = Number(answer.headers['content-length']);

@@ -5,6 +5,7 @@ import {
   type DeliveryEngineOptions,
 } from '../../src/delivery/engine.ts';
 import type { DeliveryEventMap, DeliveryEventName } from '../../src/delivery/events.ts';
+import { untrackedSlot } from '../../src/delivery/limiter-types.ts';
 import { defaultRetryPolicy } from '../../src/delivery/retry-policy.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { isBridgeError } from '../../src/errors.ts';
@@ -82,6 +83,8 @@ describe('delivery engine', () => {
     expect(retries.map((r) => r.delayMs)).toEqual([2, 5, 10]);
     expect(calls.map((c) => c.status ?? c.code)).toEqual([503, 500, expect.any(String), 200]);
     expect(limiter.acquired).toBe(4);
+    // Every attempt reached the socket, so every slot heard when its call left.
+    expect(limiter.wired).toBe(4);
   });
 
   it('a 400 is rejected at once with Gong errors and requestId, one call', async () => {
@@ -239,6 +242,7 @@ describe('delivery engine', () => {
     const failing = new FakeLimiter();
     failing.acquire = async () => {
       if (failProbe) throw new Error('limiter broke');
+      return untrackedSlot;
     };
     const e = engine({ limiter: failing, authProbeIntervalMs: 50 });
     const parked = e.deliver(sampleBody(60));

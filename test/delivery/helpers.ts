@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LimiterSnapshot, RateLimiter } from '../../src/delivery/limiter-types.ts';
+import type { CallSlot, LimiterSnapshot, RateLimiter } from '../../src/delivery/limiter-types.ts';
 import { DisabledLimiter } from '../../src/delivery/rate-limit/disabled-limiter.ts';
 
 /** A valid Gong body; `n` makes the eventId unique. */
@@ -92,10 +92,17 @@ export async function startScriptedServer(): Promise<ScriptedServer> {
 /** A limiter that never waits and records what the engine told it. */
 export class FakeLimiter implements RateLimiter {
   acquired = 0;
+  /** Slots whose call was reported on the wire. */
+  wired = 0;
   readonly throttles: number[] = [];
-  async acquire(signal?: AbortSignal): Promise<void> {
+  async acquire(signal?: AbortSignal): Promise<CallSlot> {
     signal?.throwIfAborted();
     this.acquired += 1;
+    return {
+      onWire: () => {
+        this.wired += 1;
+      },
+    };
   }
   onThrottled(retryAfterMs: number): void {
     this.throttles.push(retryAfterMs);

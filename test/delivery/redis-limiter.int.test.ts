@@ -102,6 +102,28 @@ describe('RedisLimiter with a real Redis', () => {
     });
   });
 
+  it('counts a call from when it went on the wire, for every replica', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const [a, b] = [limiter(url, prefix, { ratePerSecond: 2 }), limiter(url, prefix, { ratePerSecond: 2 })];
+      const grants: number[] = [];
+      a.on('acquired', (e) => grants.push(e.serverTimeMs!));
+      b.on('acquired', (e) => grants.push(e.serverTimeMs!));
+      const slots = [await a.acquire(), await a.acquire()];
+      // Both calls waited 300 ms for a connection before they left.
+      await delay(300);
+      for (const slot of slots) slot.onWire();
+      await delay(50);
+      const redis = new Redis(url);
+      const log = await redis.zrange(`{${prefix}}:limiter:log`, '0', '-1', 'WITHSCORES').finally(() => redis.quit());
+      const wiredAt = Math.min(Number(log[1]), Number(log[3]));
+      expect(wiredAt - grants[1]!).toBeGreaterThanOrEqual(290);
+      await b.acquire();
+      // The other replica waits a full window from the moment the calls left, on Redis time.
+      expect(grants[2]! - wiredAt).toBeGreaterThanOrEqual(1000);
+    });
+  });
+
   it('makes calls wait when the shared daily budget is spent, and reports it', async () => {
     await withRedis(async (url) => {
       const prefix = `it-${randomUUID()}`;

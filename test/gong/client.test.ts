@@ -116,6 +116,44 @@ describe('Gong client', () => {
     expect(server.requests[0]?.headers.host).toBe(`us-12345.api.gong.io:${port}`);
   });
 
+  it('reports when a request goes on the wire: after connection set-up, once, and never when it cannot connect', async () => {
+    const port = new URL(server.url).port;
+    // A slow name lookup stands in for a cold connection's DNS, TCP and TLS set-up.
+    const slowLookup = ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
+      setTimeout(() => {
+        if (opts.all === true) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+        else cb(null, '127.0.0.1', 4);
+      }, 150);
+    }) as unknown as LookupFunction;
+    const gong = client({ baseUrl: `http://us-12345.api.gong.io:${port}`, lookup: slowLookup });
+    const wiredAfter: number[] = [];
+    const post = async () => {
+      const started = performance.now();
+      const result = await gong.postDigitalInteraction('{}', undefined, () =>
+        wiredAfter.push(performance.now() - started),
+      );
+      expect(result).toMatchObject({ kind: 'response', status: 200 });
+    };
+    await post();
+    // undici checks an idle socket for one turn of the loop before reusing it; after that the
+    // pool's open connection takes the second call at once.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await post();
+    expect(wiredAfter).toHaveLength(2);
+    expect(wiredAfter[0]).toBeGreaterThanOrEqual(145);
+    expect(wiredAfter[1]).toBeLessThan(100);
+
+    const url = server.url;
+    await server.close();
+    server = await startScriptedServer();
+    let refusedWired = 0;
+    const refused = await client({ baseUrl: url }).postDigitalInteraction('{}', undefined, () => {
+      refusedWired += 1;
+    });
+    expect(refused).toMatchObject({ kind: 'transport', code: 'ECONNREFUSED' });
+    expect(refusedWired).toBe(0);
+  });
+
   it('a headers timeout is a transport failure the policy retries', async () => {
     server.script(['hang']);
     const result = await client({ headersTimeoutMs: 100 }).postDigitalInteraction('{}');

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDeliveryEngine } from '../../src/delivery/engine.ts';
-import type { LimiterSnapshot } from '../../src/delivery/limiter-types.ts';
+import { untrackedSlot, type LimiterSnapshot } from '../../src/delivery/limiter-types.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { createGongClient } from '../../src/gong/client.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../../src/observability/http-server.ts';
@@ -111,7 +111,7 @@ describe('observability HTTP server', () => {
     cleanups.push(() => gong.close());
     gong.script([{ status: 401, body: { errors: ['bad key'] } }], { status: 200, body: { requestId: 'r' } });
     const limiter = {
-      acquire: async () => {},
+      acquire: async () => untrackedSlot,
       onThrottled: () => {},
       snapshot: () => snapshot,
       close: async () => {},

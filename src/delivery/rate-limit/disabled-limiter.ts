@@ -1,4 +1,10 @@
-import type { LimiterEventMap, LimiterSnapshot, ObservableRateLimiter } from '../limiter-types.ts';
+import {
+  untrackedSlot,
+  type CallSlot,
+  type LimiterEventMap,
+  type LimiterSnapshot,
+  type ObservableRateLimiter,
+} from '../limiter-types.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 
 /**
@@ -8,8 +14,9 @@ import { TypedEmitter } from './typed-emitter.ts';
 export class DisabledLimiter implements ObservableRateLimiter {
   readonly #events = new TypedEmitter<LimiterEventMap>();
 
-  async acquire(signal?: AbortSignal): Promise<void> {
+  async acquire(signal?: AbortSignal): Promise<CallSlot> {
     if (signal?.aborted === true) throw signal.reason;
+    return untrackedSlot;
   }
 
   onThrottled(_retryAfterMs: number): void {

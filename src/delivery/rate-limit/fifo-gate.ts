@@ -1,5 +1,5 @@
 import { BridgeError } from '../../errors.ts';
-import type { Sleep } from '../limiter-types.ts';
+import { untrackedSlot, type CallSlot, type Sleep } from '../limiter-types.ts';
 import type { Decision } from './limiter-core.ts';
 
 export interface FifoGateOptions {
@@ -14,7 +14,7 @@ export interface FifoGateOptions {
 
 interface Waiter {
   readonly enqueuedAt: number;
-  readonly resolve: () => void;
+  readonly resolve: (slot: CallSlot) => void;
   readonly reject: (error: unknown) => void;
   readonly detach: () => void;
 }
@@ -40,10 +40,10 @@ export class FifoGate {
     return this.#queue.length;
   }
 
-  acquire(signal?: AbortSignal): Promise<void> {
+  acquire(signal?: AbortSignal): Promise<CallSlot> {
     if (this.#closed) return Promise.reject(shuttingDown());
     if (signal?.aborted === true) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<CallSlot>((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.#queue.indexOf(waiter);
         if (index === -1) return;
@@ -99,12 +99,13 @@ export class FifoGate {
           return;
         }
         if (decision.allow) {
-          // The head may have aborted during an async attempt; the slot then goes to the next one.
+          // The head may have aborted during an async attempt; the slot then goes to the next one,
+          // which is why the slot travels with the decision rather than with the waiter.
           const waiter = this.#queue.shift();
           if (waiter !== undefined) {
             waiter.detach();
             this.#options.onGrant?.(waiter);
-            waiter.resolve();
+            waiter.resolve(decision.slot ?? untrackedSlot);
           }
           continue;
         }

@@ -1,12 +1,14 @@
-import type { LimiterSnapshot } from '../limiter-types.ts';
+import type { CallSlot, LimiterSnapshot } from '../limiter-types.ts';
 import { DailyBudget, type DailyWindow, type Instant } from './daily-budget.ts';
-import { PerSecondWindow, windowPolicy } from './per-second-window.ts';
+import { PerSecondWindow, windowPolicy, type StartHandle } from './per-second-window.ts';
 import { RateEstimate } from './rate-estimate.ts';
 
 export type WaitReason = 'rate' | 'throttled' | 'quota-exhausted';
 
+/** An allowed start may carry the slot through which its caller reports when the call left. */
 export type Decision =
-  { readonly allow: true } | { readonly allow: false; readonly waitMs: number; readonly reason: WaitReason };
+  | { readonly allow: true; readonly slot?: CallSlot }
+  | { readonly allow: false; readonly waitMs: number; readonly reason: WaitReason };
 
 export interface LimiterCoreOptions {
   readonly ratePerSecond: number;
@@ -87,11 +89,11 @@ export function decide(core: LimiterCore, at: Instant): Decision {
   return waitMs > 0 ? { allow: false, waitMs, reason } : { allow: true };
 }
 
-/** Records a start that `decide` allowed. */
-export function commit(core: LimiterCore, at: Instant): void {
-  core.window.record(at.mono);
+/** Records a start that `decide` allowed; the handle moves it to when the call left (`restamp`). */
+export function commit(core: LimiterCore, at: Instant): StartHandle {
   core.daily.record(at);
   core.rate.record(at.mono);
+  return core.window.record(at.mono);
 }
 
 /** The snapshot fields a local core can answer for itself. */

@@ -1,4 +1,5 @@
 import type {
+  CallSlot,
   Clock,
   LimiterEventMap,
   LimiterSnapshot,
@@ -25,6 +26,18 @@ export interface LocalLimiterOptions {
 /** Retry-After that is missing or unreadable still pauses for one full window. */
 export function normaliseRetryAfter(retryAfterMs: number, windowMs: number): number {
   return Number.isFinite(retryAfterMs) ? Math.max(0, retryAfterMs) : windowMs;
+}
+
+/** A slot that moves its start to the first `onWire`, on `clock`. */
+export function wireSlot(restamp: (now: number) => void, clock: Clock): CallSlot {
+  let reported = false;
+  return {
+    onWire() {
+      if (reported) return;
+      reported = true;
+      restamp(clock.now());
+    },
+  };
 }
 
 /** The limiter for a single replica: the pure core behind a FIFO, abortable acquire. */
@@ -60,7 +73,7 @@ export class LocalLimiter implements ObservableRateLimiter {
     });
   }
 
-  acquire(signal?: AbortSignal): Promise<void> {
+  acquire(signal?: AbortSignal): Promise<CallSlot> {
     return this.#gate.acquire(signal);
   }
 
@@ -87,9 +100,10 @@ export class LocalLimiter implements ObservableRateLimiter {
     const at = this.#at();
     const decision = decide(this.#core, at);
     if (decision.allow) {
-      commit(this.#core, at);
+      const handle = commit(this.#core, at);
       this.#grantedAt = at.mono;
       this.#exhaustedReported = false;
+      return { allow: true, slot: wireSlot((now) => this.#core.window.restamp(handle, now), this.#clock) };
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;
       this.#events.emit('quota-exhausted', {

@@ -71,13 +71,18 @@ export function windowPolicy(options: WindowPolicyOptions): WindowPolicy {
   };
 }
 
+/** Identifies one recorded start, so its time can be moved to when the call really left. */
+export type StartHandle = number;
+
 export class PerSecondWindow {
   readonly policy: WindowPolicy;
-  // Ring of the last `capacity` start times; `#next` is where the next start goes, which once the
-  // ring is full is also the oldest start.
-  readonly #ring: Float64Array;
+  // The latest `capacity` start times, in no particular order once a start has been moved (see
+  // `restamp`); the earliest of them is the one a new start replaces.
+  readonly #starts: Float64Array;
+  // Which start each entry holds, so a restamp never moves a start that was already replaced.
+  readonly #handles: Float64Array;
   #filled = 0;
-  #next = 0;
+  #nextHandle = 1;
   // GCRA theoretical arrival time; -Infinity means "idle since forever".
   #tat = Number.NEGATIVE_INFINITY;
 
@@ -87,7 +92,8 @@ export class PerSecondWindow {
 
   constructor(policy: WindowPolicy) {
     this.policy = policy;
-    this.#ring = new Float64Array(policy.capacity);
+    this.#starts = new Float64Array(policy.capacity);
+    this.#handles = new Float64Array(policy.capacity);
     this.#pacing = policy.burst < policy.capacity || policy.ratePerSecond < 1;
   }
 
@@ -95,7 +101,7 @@ export class PerSecondWindow {
   waitMs(now: number): number {
     let wait = 0;
     if (this.#filled === this.policy.capacity) {
-      wait = this.#ring[this.#next]! + this.policy.windowMs - now;
+      wait = this.#starts[this.#earliest()]! + this.policy.windowMs - now;
     }
     if (!this.#pacing) return Math.max(0, wait);
     // Pacing only shapes bursts; sub-nanosecond float noise in the accumulated TAT must not turn
@@ -109,7 +115,7 @@ export class PerSecondWindow {
     const { capacity, emissionMs, toleranceMs, windowMs } = this.policy;
     let inWindow = 0;
     for (let i = 0; i < this.#filled; i += 1) {
-      if (this.#ring[i]! > now - windowMs) inWindow += 1;
+      if (this.#starts[i]! > now - windowMs) inWindow += 1;
     }
     const byLog = capacity - inWindow;
     const byGcra =
@@ -119,15 +125,43 @@ export class PerSecondWindow {
     return Math.max(0, Math.min(byLog, byGcra));
   }
 
-  record(now: number): void {
-    this.#ring[this.#next] = now;
-    this.#next = (this.#next + 1) % this.policy.capacity;
-    if (this.#filled < this.policy.capacity) this.#filled += 1;
+  record(now: number): StartHandle {
+    const handle = this.#nextHandle;
+    this.#nextHandle += 1;
+    const index = this.#filled < this.policy.capacity ? this.#filled++ : this.#earliest();
+    this.#starts[index] = now;
+    this.#handles[index] = handle;
     // A start a timer tick late (within the slack) keeps the pacing schedule instead of pushing
     // it back, or paced limiters lose ~1 ms per call to timer granularity (15% at 500/s). The
     // sliding log still bounds every rolling second.
     const late = now - this.#tat;
     const onSchedule = late > 0 && late <= Math.min(this.policy.emissionMs, PACING_SLACK_MS);
     this.#tat = (onSchedule ? this.#tat : Math.max(this.#tat, now)) + this.policy.emissionMs;
+    return handle;
+  }
+
+  /**
+   * The call behind `handle` left at `now`, later than it was granted: count it from `now`. Only
+   * ever moves a start later, so the window can only get stricter. A start already replaced by a
+   * newer one (its call took longer than the whole log to leave) is past helping and is ignored.
+   * Pacing keeps the grant times: it shapes how calls are handed out, not when Gong sees them.
+   */
+  restamp(handle: StartHandle, now: number): void {
+    for (let i = 0; i < this.#filled; i += 1) {
+      if (this.#handles[i] === handle) {
+        if (now > this.#starts[i]!) this.#starts[i] = now;
+        return;
+      }
+    }
+  }
+
+  // The entry a new start replaces. Without restamps the entries are in start order and this is
+  // the oldest; with them it is still the earliest, which keeps "the last `capacity` starts" exact.
+  #earliest(): number {
+    let index = 0;
+    for (let i = 1; i < this.#filled; i += 1) {
+      if (this.#starts[i]! < this.#starts[index]!) index = i;
+    }
+    return index;
   }
 }

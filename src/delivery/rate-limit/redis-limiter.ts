@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BridgeError } from '../../errors.ts';
 import type {
+  CallSlot,
   Clock,
   LimiterEventMap,
   LimiterSnapshot,
@@ -11,10 +12,13 @@ import type {
 import type { DailyWindow, Instant } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
 import { commit, decide, LimiterCore, projectExhaustion, snapshotOf, type Decision } from './limiter-core.ts';
-import { normaliseRetryAfter } from './local-limiter.ts';
+import { normaliseRetryAfter, wireSlot } from './local-limiter.ts';
 import { windowPolicy, type WindowPolicy } from './per-second-window.ts';
 import { LIMITER_SCRIPT, parseScriptReply, type ScriptReply } from './redis-script.ts';
 import { TypedEmitter } from './typed-emitter.ts';
+
+/** A call that left within this many ms of its grant keeps its grant time in Redis. */
+const REDIS_RESTAMP_MIN_MS = 5;
 
 /** pino's shape, so the real logger can be passed as it is. */
 export interface LimiterLogger {
@@ -123,7 +127,7 @@ export class RedisLimiter implements ObservableRateLimiter {
     return this.#mode;
   }
 
-  acquire(signal?: AbortSignal): Promise<void> {
+  acquire(signal?: AbortSignal): Promise<CallSlot> {
     return this.#gate.acquire(signal);
   }
 
@@ -223,8 +227,9 @@ export class RedisLimiter implements ObservableRateLimiter {
       if (!local.allow) return local;
     }
     let reply: ScriptReply;
+    const member = this.#nextMember();
     try {
-      reply = await this.#run('acquire');
+      reply = await this.#run('acquire', 0, member);
     } catch (error) {
       this.#enterFallback(error);
       return this.#attemptLocal(this.#at());
@@ -241,10 +246,20 @@ export class RedisLimiter implements ObservableRateLimiter {
     }
     this.#exhaustedReported = false;
     const granted = this.#at();
-    if (dual && this.#fallback !== null) commit(this.#fallback, granted);
+    const shadow = dual ? this.#fallback : null;
+    const shadowHandle = shadow === null ? null : commit(shadow, granted);
     this.#grantServerTime = reply.now;
     this.#grantedAt = granted.mono;
-    return { allow: true };
+    const restamp = (now: number): void => {
+      if (shadow !== null && shadowHandle !== null) shadow.window.restamp(shadowHandle, now);
+      // Within a few ms of the grant the log already holds about the right moment, and the window
+      // margin absorbs the rest: not worth a round trip. Failures change nothing that matters:
+      // the start stays at its grant time, as it would have without the report.
+      if (now - granted.mono >= REDIS_RESTAMP_MIN_MS && this.#mode === 'redis') {
+        this.#run('wire', 0, member).catch(() => undefined);
+      }
+    };
+    return { allow: true, slot: wireSlot(restamp, this.#options.clock) };
   }
 
   #attemptLocal(at: Instant): Decision {
@@ -252,10 +267,11 @@ export class RedisLimiter implements ObservableRateLimiter {
     if (core === null) throw new BridgeError('INTERNAL', 'limiter in fallback without a local limiter');
     const decision = decide(core, at);
     if (decision.allow) {
-      commit(core, at);
+      const handle = commit(core, at);
       this.#grantedAt = at.mono;
       this.#fallbackStarts += 1;
       this.#exhaustedReported = false;
+      return { allow: true, slot: wireSlot((now) => core.window.restamp(handle, now), this.#options.clock) };
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;
       this.#events.emit('quota-exhausted', {
@@ -266,7 +282,11 @@ export class RedisLimiter implements ObservableRateLimiter {
     return decision;
   }
 
-  async #run(op: 'acquire' | 'pause' | 'debit', arg = 0): Promise<ScriptReply> {
+  #nextMember(): string {
+    return `${this.#clientId}:${this.#sequence++}`;
+  }
+
+  async #run(op: 'acquire' | 'pause' | 'debit' | 'wire', arg = 0, member = this.#nextMember()): Promise<ScriptReply> {
     if (!this.#connectedOnce) await this.#firstConnection();
     const { dailyLimit, dailyWindow } = this.#options;
     const pacing = this.#policy.burst < this.#policy.capacity || this.#policy.ratePerSecond < 1;
@@ -279,7 +299,7 @@ export class RedisLimiter implements ObservableRateLimiter {
       pacing ? this.#policy.toleranceMs : -1,
       dailyLimit,
       dailyWindow,
-      `${this.#clientId}:${this.#sequence++}`,
+      member,
       arg,
     );
     const reply = parseScriptReply(raw);

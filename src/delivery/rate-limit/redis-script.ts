@@ -7,9 +7,10 @@
  * KEYS: 1 sliding log (sorted set, score = start time, at most `capacity` members),
  *       2 state hash (virtual clock, GCRA TAT, pause, daily counters),
  *       3 per-minute start counts (hash minute -> count; 24 h of them for a rolling day).
- * ARGV: 1 op: 'acquire' | 'pause' | 'debit' | 'peek'
+ * ARGV: 1 op: 'acquire' | 'pause' | 'debit' | 'wire' | 'peek'
  *       2 capacity  3 windowMs  4 emissionMs  5 toleranceMs (< 0: no pacing)
- *       6 dailyLimit  7 'rolling' | 'utc-day'  8 unique member for the log
+ *       6 dailyLimit  7 'rolling' | 'utc-day'  8 unique member for the log ('acquire' adds it;
+       'wire' moves it to now, when its call went on the wire later than it was granted)
  *       9 pause ms (op 'pause') or number of calls made elsewhere to count (op 'debit')
  * Reply: { granted 0|1, waitMs, reason, now, used, rate/s, releaseAt (-1: none), pausedUntil,
  *          available }, numbers as strings because Redis truncates Lua numbers to integers.
@@ -102,6 +103,11 @@ if op == 'pause' then
   pause = math.max(pause, now + arg)
 elseif op == 'debit' then
   if arg > 0 then charge(arg) end
+elseif op == 'wire' then
+  -- Only ever later, and only while the start is still in the log: once trimmed, a newer start
+  -- has already been decided without it.
+  local score = tonumber(redis.call('ZSCORE', log, member))
+  if score ~= nil and score < now then redis.call('ZADD', log, 'XX', f(now), member) end
 elseif op == 'acquire' then
   if pause > now then
     wait, reason = pause - now, 'throttled'

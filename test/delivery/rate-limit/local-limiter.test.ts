@@ -45,6 +45,23 @@ describe('LocalLimiter', () => {
     expect(granted.at(-1)?.at).toBe(2000);
   });
 
+  it('counts a call from when it went on the wire, once, when that is later than its grant', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock);
+    const slots = await Promise.all([l.acquire(), l.acquire(), l.acquire()]);
+    // The burst opened cold connections and left 90 ms after its grant.
+    await clock.advance(90);
+    for (const slot of slots) slot.onWire();
+    const { granted } = startMany(clock, l, 1);
+    await clock.advance(910);
+    expect(granted).toEqual([]);
+    // A repeated report (undici re-sending on another connection) moves nothing further.
+    await clock.advance(10);
+    for (const slot of slots) slot.onWire();
+    await clock.advance(80);
+    expect(granted).toEqual([{ id: 0, at: 1090 }]);
+  });
+
   it('serves callers in arrival order (FIFO)', async () => {
     const clock = new ManualClock();
     const l = limiter(clock, { ratePerSecond: 1 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { PerSecondWindow, windowPolicy } from '../../../src/delivery/rate-limit/per-second-window.ts';
 import { isBridgeError } from '../../../src/errors.ts';
 
@@ -139,5 +140,80 @@ describe('PerSecondWindow pacing on real timers', () => {
     window.record(0);
     window.record(5_000);
     expect(window.waitMs(5_000)).toBe(250);
+  });
+});
+
+describe('PerSecondWindow.restamp (a call counted from when it went on the wire)', () => {
+  const policy = (ratePerSecond: number) => windowPolicy({ ratePerSecond });
+
+  it('holds the next start back until a window after the moment the calls left', () => {
+    const window = new PerSecondWindow(policy(3));
+    const handles = [window.record(0), window.record(0), window.record(0)];
+    // Cold connections: the burst took 90 ms to reach the wire.
+    for (const handle of handles) window.restamp(handle, 90);
+    expect(window.waitMs(1000)).toBe(90);
+    expect(window.waitMs(1090)).toBe(0);
+  });
+
+  it('replaces the earliest start, not the oldest grant, once starts are out of order', () => {
+    const window = new PerSecondWindow(policy(2));
+    const slow = window.record(0);
+    window.record(0);
+    window.restamp(slow, 500);
+    expect(window.waitMs(1000)).toBe(0);
+    window.record(1000);
+    // The start left in the log is the slow one (500), so the next opens at 1500, not 2000.
+    expect(window.waitMs(1000)).toBe(500);
+  });
+
+  it('never moves a start earlier', () => {
+    const window = new PerSecondWindow(policy(1));
+    const handle = window.record(100);
+    window.restamp(handle, 50);
+    expect(window.waitMs(100)).toBe(1000);
+  });
+
+  it('ignores a start that a newer one already replaced', () => {
+    const window = new PerSecondWindow(policy(1));
+    const first = window.record(0);
+    window.record(1000);
+    window.restamp(first, 1010);
+    expect(window.waitMs(1000)).toBe(1000);
+  });
+
+  it('keeps every rolling second of wire times within the rate when calls leave up to 900 ms late', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.integer({ min: 0, max: 900 }), { minLength: 40, maxLength: 40 }),
+        (rate, delays) => {
+          const window = new PerSecondWindow(policy(rate));
+          const pending: { at: number; handle: number }[] = [];
+          const wire: number[] = [];
+          let now = 0;
+          let next = 0;
+          while (next < delays.length || pending.length > 0) {
+            pending.sort((a, b) => a.at - b.at);
+            const due = pending[0];
+            const wait = next < delays.length ? window.waitMs(now) : Number.POSITIVE_INFINITY;
+            if (due !== undefined && due.at <= now + wait) {
+              // A call reaches the wire before (or as) the next slot opens.
+              now = Math.max(now, due.at);
+              pending.shift();
+              window.restamp(due.handle, now);
+              wire.push(now);
+            } else if (wait === 0) {
+              pending.push({ at: now + delays[next]!, handle: window.record(now) });
+              next += 1;
+            } else {
+              now += wait;
+            }
+          }
+          wire.sort((a, b) => a - b);
+          return maxInAnyWindow(wire) <= Math.floor(rate);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
