@@ -14,6 +14,7 @@ import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { createLogger } from '../../observability/logger.ts';
+import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
 import { version } from '../../version.ts';
 import { ExitCode, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
@@ -251,6 +252,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
   parseCommandArgs({}, argv, false);
   const config = loadConfig(io.env);
   const logger = createLogger({ config });
+  const restoreWarnings = routeProcessWarnings(process as unknown as WarningSource, logger);
   const graph = buildRunGraph(config, deps, logger);
   const { runtime } = graph;
   bindRuntimeLogs(runtime.events, logger);
@@ -306,6 +308,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
     await graph.close();
     await observability.close();
     logger.info({ event: 'stopped', stats: runtime.stats() }, 'gong-bridge stopped');
+    restoreWarnings();
   }
   return exitCode;
 }
