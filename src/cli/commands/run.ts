@@ -218,8 +218,10 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
     log.info({ event: 'paused', ...event }, `fetching paused (${event.reason})`),
   );
   events.on('resumed', (event) => log.info({ event: 'resumed', ...event }, 'fetching resumed'));
+  // The cause (auth-failed, quota-exhausted) is already a warn line from the engine and limiter
+  // bindings; this one only says what the consumer does about it, so it must not page twice.
   events.on('halted', (event) =>
-    log.warn({ event: 'halted', ...event }, `delivery halted (${event.reason})`),
+    log.info({ event: 'halted', ...event }, `consumer holds its records (${event.reason})`),
   );
   events.on('unhalted', (event) => log.info({ event: 'unhalted', ...event }, `halt over (${event.reason})`));
   events.on('commit-failed', (event) =>
