@@ -1,7 +1,7 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Producer } from 'kafkajs';
-import type { ErrorCode } from '../errors.ts';
+import { BridgeError, type ErrorCode } from '../errors.ts';
 import { newestSchema } from '../schemas/registry-files.ts';
 import { makeSampleEvent } from '../transform/sample-events.ts';
 import { HEADER_BYTES } from './decoder.ts';
@@ -75,12 +75,23 @@ export function sampleKinds(
   return kinds;
 }
 
+/** Registers the newest event schema for `topic`; a registry failure is REGISTRY_UNAVAILABLE. */
 export async function registerNewestSchema(registry: Pick<SchemaRegistry, 'register'>, topic: string) {
-  const { id } = await registry.register(
-    { type: SchemaType.AVRO, schema: JSON.stringify(newestSchema().schema) },
-    { subject: `${topic}-value` },
-  );
-  return id;
+  const subject = `${topic}-value`;
+  try {
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(newestSchema().schema) },
+      { subject },
+    );
+    return id;
+  } catch (error) {
+    // Without this a refused or unreachable registry surfaced as a Kafka problem to the user.
+    throw new BridgeError(
+      'REGISTRY_UNAVAILABLE',
+      `the schema registry did not register subject ${subject}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 function frame(id: number, payload: Buffer): Buffer {

@@ -1,17 +1,7 @@
 import { spawn } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort as closedPort } from '../helpers/redis.ts';
 import { repoRoot } from './run-cli.ts';
-
-/** A port that was just free: listen on 0, note the port, close. */
-async function closedPort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('gong-bridge produce-sample', () => {
   // Regression: it printed the connection error, then kafkajs' leftover retry timers kept the

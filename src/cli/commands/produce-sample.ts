@@ -142,11 +142,28 @@ export async function runProduceSample(argv: string[], io: CliIo): Promise<numbe
       );
     return ExitCode.ok;
   } catch (error) {
+    if (error instanceof BridgeError && error.code === 'REGISTRY_UNAVAILABLE') {
+      io.stderr.write(
+        `gong-bridge produce-sample: ${error.message} (SCHEMA_REGISTRY_URL ${registryLocation(config.SCHEMA_REGISTRY_URL)})\n`,
+      );
+      return ExitCode.failure;
+    }
     if (error instanceof BridgeError) throw error;
     const explained = explainKafkaError(error, config);
     io.stderr.write(`gong-bridge produce-sample: ${explained.message}\n`);
     return ExitCode.failure;
   } finally {
     await producer.disconnect().catch(() => {});
+  }
+}
+
+/** Where the registry is, without any credentials the URL may carry. */
+function registryLocation(url: string | undefined): string {
+  if (url === undefined) return 'is not set';
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return 'is not a URL';
   }
 }
