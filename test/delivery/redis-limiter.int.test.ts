@@ -89,6 +89,36 @@ describe('RedisLimiter with a real Redis', () => {
     });
   });
 
+  it('a rolling deploy that lowers the rate: never over the old rate, then the new one once the old pods are gone', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const oldPod = limiter(url, prefix, { ratePerSecond: 5 });
+      const newPod = limiter(url, prefix, { ratePerSecond: 3 });
+      const oldRun = new AbortController();
+      const newRun = new AbortController();
+      const old = drive([oldPod], 2, oldRun.signal);
+      const fresh = drive([newPod], 2, newRun.signal);
+      await delay(3_000);
+      oldRun.abort();
+      await old.done;
+      const oldGoneAt = Math.max(...old.starts.map((s) => s.server!));
+      await delay(3_000);
+      newRun.abort();
+      await fresh.done;
+
+      const all = [...old.starts, ...fresh.starts].map((s) => s.server!);
+      expect(maxInWindow(all, 1000)).toBeLessThanOrEqual(5);
+      // The new pod alone never starts a call while 3 or more are in the window, whoever made them.
+      for (const start of fresh.starts.map((s) => s.server!)) {
+        const before = all.filter((t) => t < start && t > start - 1000).length;
+        expect(before).toBeLessThan(3);
+      }
+      const afterOld = fresh.starts.map((s) => s.server!).filter((t) => t > oldGoneAt + 1000);
+      expect(maxInWindow(afterOld, 1000)).toBeLessThanOrEqual(3);
+      expect(afterOld.length).toBeGreaterThanOrEqual(4);
+    });
+  });
+
   it('spreads a 429 pause to every replica', async () => {
     await withRedis(async (url) => {
       const prefix = `it-${randomUUID()}`;
@@ -246,6 +276,30 @@ describe('RedisLimiter with a real Redis', () => {
       // And back on Redis they share the full 5/s again.
       const after = starts.filter((s) => s.local > restartedAt + 1_500).map((s) => s.local);
       expect(after.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('a 429 taken while Redis was away reaches the other replicas once it is back', async () => {
+    const redis = await spawnRedis();
+    try {
+      const prefix = `it-${randomUUID()}`;
+      const [a, b] = [limiter(redis.url, prefix), limiter(redis.url, prefix)];
+      await a.acquire();
+      await b.acquire();
+      await redis.kill();
+      await a.acquire();
+      expect(a.snapshot().mode).toBe('local-fallback');
+      a.onThrottled(4_000);
+      const throttledAt = performance.now();
+      const recovered = new Promise<void>((resolve) => a.on('recovered', () => resolve()));
+      await redis.start();
+      await recovered;
+      await delay(100);
+      await b.acquire();
+      // b never saw the 429 itself: only Redis could have held it until a's pause ran out.
+      expect(performance.now() - throttledAt).toBeGreaterThan(3_800);
     } finally {
       await redis.stop();
     }

@@ -384,6 +384,10 @@ export class RedisLimiter implements ObservableRateLimiter {
       }
       const at = this.#at();
       this.#mode = 'redis';
+      // A 429 that arrived while Redis was away paused only this replica; the others must hear of
+      // it too, for whatever is left of it.
+      const pauseLeft = this.#throttledUntil - at.mono;
+      if (pauseLeft > 0) this.#run('pause', pauseLeft).catch(() => undefined);
       this.#dualUntil = at.mono + this.#policy.windowMs + this.#probeIntervalMs;
       const downtimeMs = at.mono - this.#fallbackSince;
       this.#options.logger?.info({ downtimeMs }, 'Redis reachable again: cluster-wide rate limit restored');
