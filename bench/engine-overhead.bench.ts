@@ -45,7 +45,7 @@ const child = spawn(
     '0',
     '--rps',
     '0',
-    '--daily',
+    '--daily-limit',
     '0',
     '--keep-bodies',
     '0',

@@ -82,7 +82,7 @@ const sandboxChild = spawn(
     '0',
     '--rps',
     '0',
-    '--daily',
+    '--daily-limit',
     '0',
     '--keep-bodies',
     '0',

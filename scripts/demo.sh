@@ -72,7 +72,7 @@ set -a; . "${STACK_DIR:-$root/.stack}/env"; set +a
 say
 
 bold "2/5 Gong sandbox on http://127.0.0.1:$sandbox_port (spec-faithful: auth, 400/409/429, $rate calls/s)"
-node src/cli/main.ts sandbox --port "$sandbox_port" --rps "$rate" --daily 10000 \
+node src/cli/main.ts sandbox --port "$sandbox_port" --rps "$rate" --daily-limit 10000 \
   --access-key demo-access-key --access-key-secret demo-access-key-secret \
   --record "$demo_dir/gong-received.jsonl" >"$demo_dir/sandbox.log" 2>&1 &
 sandbox_pid=$!

@@ -93,6 +93,14 @@ describe('gong-bridge sandbox', () => {
     });
   });
 
+  it('takes --daily-limit, the name send uses, and the older --daily; refuses the two disagreeing', () => {
+    const env = { GONG_BEARER_TOKEN: 't' };
+    expect(sandboxOptionsFromArgs(['--daily-limit=7'], env).daily).toBe(7);
+    expect(sandboxOptionsFromArgs(['--daily=8'], env).daily).toBe(8);
+    expect(sandboxOptionsFromArgs(['--daily=9', '--daily-limit=9'], env).daily).toBe(9);
+    expect(() => sandboxOptionsFromArgs(['--daily=1', '--daily-limit=2'], env)).toThrow(/disagree/);
+  });
+
   it.each([
     [['--access-key=k']],
     [['--bearer-token=t', '--fail-rate=1.5']],

@@ -6,6 +6,7 @@ const options = {
   port: { type: 'string' },
   host: { type: 'string' },
   rps: { type: 'string' },
+  'daily-limit': { type: 'string' },
   daily: { type: 'string' },
   'access-key': { type: 'string' },
   'access-key-secret': { type: 'string' },
@@ -36,7 +37,8 @@ Options:
   --access-key-secret S    (default: GONG_ACCESS_KEY / GONG_ACCESS_KEY_SECRET from the environment).
   --bearer-token T         Also accept "Authorization: Bearer T" (default: GONG_BEARER_TOKEN).
   --rps N                  Calls allowed in any rolling second (default 3; 0 = unlimited).
-  --daily N                Calls allowed in any rolling 24 hours (default 10000; 0 = unlimited).
+  --daily-limit N          Calls allowed in any rolling 24 hours (default 10000; 0 = unlimited);
+                           the same name as send's flag. --daily N is the older spelling.
   --max-body-bytes N       Largest body accepted, else 413 (default 1048576).
   --keep-bodies N          Most recent accepted bodies kept for inspection (default 10000);
                            every eventId is kept regardless, for deduplication.
@@ -87,7 +89,7 @@ bound.
 
 Examples:
   gong-bridge sandbox --access-key key --access-key-secret secret
-  gong-bridge sandbox --port 0 --rps 0 --daily 0 --bearer-token t --fail-rate 0.05 --seed 7
+  gong-bridge sandbox --port 0 --rps 0 --daily-limit 0 --bearer-token t --fail-rate 0.05 --seed 7
   curl -s -XPOST localhost:8089/_sandbox/faults -d '{"outageMs":30000}'
 `;
 
@@ -151,7 +153,7 @@ export function sandboxOptionsFromArgs(argv: string[], env: CliIo['env']): Sandb
     port: wholeOption('port', values.port, 8089, 0, 65_535),
     host: values.host ?? '127.0.0.1',
     rps: wholeOption('rps', values.rps, 3),
-    daily: wholeOption('daily', values.daily, 10_000),
+    daily: dailyLimit(values['daily-limit'], values.daily),
     accessKey,
     accessKeySecret,
     bearerToken,
@@ -192,3 +194,12 @@ export const sandboxCommand: CliCommand = {
 };
 
 export default sandboxCommand;
+
+function dailyLimit(current: string | undefined, older: string | undefined): number {
+  if (current !== undefined && older !== undefined && current !== older) {
+    throw new BridgeError('USAGE', `--daily-limit ${current} and --daily ${older} disagree; give one`);
+  }
+  return current !== undefined
+    ? wholeOption('daily-limit', current, 10_000)
+    : wholeOption('daily', older, 10_000);
+}
