@@ -8,6 +8,7 @@ import { startSandbox } from '../../src/sandbox/server.ts';
 import type { CallRecord } from '../../src/sandbox/call-log.ts';
 import { allCommitted, bridgeEnv, positions, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { maxInWindow } from '../helpers/rolling-window.ts';
 import { account, followDeadLetters, produceTraffic, startCommitMonitor } from './harness.ts';
 import { runScenario } from './scenario.ts';
 
@@ -53,14 +54,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * included on purpose.
  */
 function maxInRollingSecond(calls: readonly CallRecord[]): number {
-  const times = calls.map((call) => call.t).sort((a, b) => a - b);
-  let max = 0;
-  let first = 0;
-  for (let last = 0; last < times.length; last++) {
-    while (times[last]! - times[first]! >= 1000) first++;
-    max = Math.max(max, last - first + 1);
-  }
-  return max;
+  return maxInWindow(calls.map((call) => call.t));
 }
 
 describe('chaos: clock jumps', () => {

@@ -11,12 +11,16 @@ export interface CliRun {
   readonly lines: Record<string, unknown>[];
 }
 
-/** Runs `node src/cli/main.ts ...args` as a real process, feeding `stdin` when given. */
-export function runCli(args: string[], stdin?: string): Promise<CliRun> {
+/**
+ * Runs `node src/cli/main.ts ...args` as a real process, feeding `stdin` when given. `env`
+ * replaces the environment (PATH is kept), so a test controls every setting the command sees.
+ */
+export function runCli(args: string[], stdin?: string, env?: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['src/cli/main.ts', ...args], {
       cwd: repoRoot,
       stdio: ['pipe', 'pipe', 'pipe'],
+      ...(env === undefined ? {} : { env: { PATH: process.env.PATH ?? '', ...env } }),
     });
     let stdout = '';
     let stderr = '';

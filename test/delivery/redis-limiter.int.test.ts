@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RedisLimiter, type RedisLimiterOptions } from '../../src/delivery/rate-limit/redis-limiter.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { freePort, spawnRedis, withRedis } from '../helpers/redis.ts';
+import { maxInWindow } from '../helpers/rolling-window.ts';
 
 const limiters: RedisLimiter[] = [];
 
@@ -52,17 +53,6 @@ function drive(
     }),
   );
   return { starts, done: Promise.all(loops).then(() => undefined) };
-}
-
-function maxInWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi += 1) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo += 1;
-    max = Math.max(max, hi - lo + 1);
-  }
-  return max;
 }
 
 describe('RedisLimiter with a real Redis', () => {

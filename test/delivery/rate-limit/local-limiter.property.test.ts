@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LocalLimiter } from '../../../src/delivery/rate-limit/local-limiter.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
+import { maxInWindow } from '../../helpers/rolling-window.ts';
 
 const DAY = 86_400_000;
 
@@ -72,17 +73,6 @@ async function run(
   await limiter.close();
   await Promise.all(pending);
   return grants;
-}
-
-/** Largest number of grants inside any half-open window [s, s + windowMs). */
-function maxInWindow(grants: readonly number[], windowMs: number): number {
-  let max = 0;
-  let lo = 0;
-  for (let hi = 0; hi < grants.length; hi += 1) {
-    while (grants[hi]! - grants[lo]! >= windowMs) lo += 1;
-    max = Math.max(max, hi - lo + 1);
-  }
-  return max;
 }
 
 describe('LocalLimiter properties', () => {

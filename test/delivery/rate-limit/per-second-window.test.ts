@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { PerSecondWindow, windowPolicy } from '../../../src/delivery/rate-limit/per-second-window.ts';
 import { isBridgeError } from '../../../src/errors.ts';
+import { maxInWindow } from '../../helpers/rolling-window.ts';
 
 /** Greedy client: starts a call whenever the window allows, and returns the start times. */
 function greedyStarts(window: PerSecondWindow, from: number, until: number): number[] {
@@ -17,16 +18,6 @@ function greedyStarts(window: PerSecondWindow, from: number, until: number): num
     }
   }
   return starts;
-}
-
-function maxInAnyWindow(starts: readonly number[], windowMs = 1000): number {
-  let max = 0;
-  let lo = 0;
-  for (let hi = 0; hi < starts.length; hi += 1) {
-    while (starts[hi]! - starts[lo]! >= windowMs) lo += 1;
-    max = Math.max(max, hi - lo + 1);
-  }
-  return max;
 }
 
 describe('windowPolicy', () => {
@@ -68,7 +59,7 @@ describe('PerSecondWindow', () => {
     const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 3 }));
     // Idle first, then calls bunched at the end of one second and the start of the next.
     const starts = greedyStarts(window, 999, 3_000);
-    expect(maxInAnyWindow(starts)).toBe(3);
+    expect(maxInWindow(starts)).toBe(3);
     expect(starts.slice(0, 6)).toEqual([999, 999, 999, 1999, 1999, 1999]);
   });
 
@@ -86,7 +77,7 @@ describe('PerSecondWindow', () => {
   it('holds a fractional rate above 1/s to floor(rate) per rolling second', () => {
     const window = new PerSecondWindow(windowPolicy({ ratePerSecond: 5 / 3 }));
     const starts = greedyStarts(window, 0, 10_000);
-    expect(maxInAnyWindow(starts)).toBe(1);
+    expect(maxInWindow(starts)).toBe(1);
     expect(starts).toHaveLength(10);
   });
 
@@ -132,7 +123,7 @@ describe('PerSecondWindow pacing on real timers', () => {
       starts.push(now);
     }
     expect(starts.length).toBeGreaterThanOrEqual(495);
-    expect(maxInAnyWindow(starts)).toBeLessThanOrEqual(500);
+    expect(maxInWindow(starts)).toBeLessThanOrEqual(500);
   });
 
   it('does not bank a long idle gap as extra burst', () => {
@@ -209,8 +200,7 @@ describe('PerSecondWindow.restamp (a call counted from when it went on the wire)
               now += wait;
             }
           }
-          wire.sort((a, b) => a - b);
-          return maxInAnyWindow(wire) <= Math.floor(rate);
+          return maxInWindow(wire) <= Math.floor(rate);
         },
       ),
       { numRuns: 300 },
