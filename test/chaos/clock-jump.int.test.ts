@@ -1,16 +1,13 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRunGraph } from '../../src/cli/commands/run.ts';
-import { loadConfig } from '../../src/config/config.ts';
 import type { Clock } from '../../src/delivery/limiter-types.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock } from '../../src/delivery/system-time.ts';
 import { startSandbox } from '../../src/sandbox/server.ts';
 import type { CallRecord } from '../../src/sandbox/call-log.ts';
-import { allCommitted, bridgeEnv, positions, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
+import { allCommitted, bridgeEnv, positions, readAll, waitFor } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { maxInWindow } from '../helpers/rolling-window.ts';
 import { account, followDeadLetters, produceTraffic, startCommitMonitor } from './harness.ts';
-import { runScenario } from './scenario.ts';
+import { expectNoSecret, runScenario, startTracedBridge } from './scenario.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -144,9 +141,10 @@ describe('chaos: clock jumps', () => {
         // jump could fool into opening a new day.
         GONG_DAILY_WINDOW: 'utc-day',
       });
-      const graph = buildRunGraph(loadConfig(env), { clock, sleep: systemSleep }, pino({ level: 'silent' }));
+      // Logs at trace and scraped metrics, for the no-secret check at the end.
+      const output: string[] = [];
+      const bridge = await startTracedBridge(env, output, clock);
       try {
-        await graph.runtime.start();
         await waitFor('the daily quota spent', () => sandbox.stats().counted >= dailyLimit, 30_000, 50);
         // A day forward: on the wall clock it is tomorrow, but not a second of the day has passed.
         clock.step(DAY);
@@ -154,9 +152,9 @@ describe('chaos: clock jumps', () => {
         clock.step(-HOUR);
         await pause(2_000);
         expect(sandbox.stats().counted).toBe(dailyLimit);
+        output.push(await bridge.scrape());
       } finally {
-        await graph.runtime.stop();
-        await graph.close();
+        await bridge.stop();
       }
       const halted = await positions(admin, groupId, topic);
       const pendingAtStop = halted.reduce((sum, entry) => sum + Number(entry.end - entry.committed), 0);
@@ -165,7 +163,7 @@ describe('chaos: clock jumps', () => {
 
       // The next day (a new process with a fresh budget) picks the waiting records up from the
       // committed offsets: the jump cost time, not events.
-      const resumed = await startBridge({ ...env, GONG_DAILY_LIMIT: '10000' });
+      const resumed = await startTracedBridge({ ...env, GONG_DAILY_LIMIT: '10000' }, output, systemClock);
       try {
         await waitFor('every record committed', () => allCommitted(admin, groupId, topic), 60_000, 200);
       } finally {
@@ -186,6 +184,7 @@ describe('chaos: clock jumps', () => {
         monitor: await monitor.stop(),
         startedAt,
       });
+      await expectNoSecret(env, output, kafka, dlqTopic);
       expect(books.commitViolations).toEqual([]);
       expect(books.lost).toBe(0);
       expect(books.delivered + books.deadLettered).toBe(books.events);

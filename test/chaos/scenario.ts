@@ -174,14 +174,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       monitor: await monitor.stop(),
       startedAt,
     });
-    // No secret in logs, error messages or DLQ headers, whatever the fault.
-    for (const record of await readAll(kafka, dlqTopic)) {
-      for (const [name, value] of Object.entries(record.headers)) output.push(`${name}: ${String(value)}`);
-    }
-    expect(output.length).toBeGreaterThan(0);
-    const printed = output.join('\n');
-    for (const secret of secretsOf(env))
-      expect(printed.includes(secret), 'a secret reached the output').toBe(false);
+    await expectNoSecret(env, output, kafka, dlqTopic);
     expect(books.commitViolations).toEqual([]);
     expect(books.lost).toBe(0);
     expect(books.delivered + books.deadLettered).toBe(books.events);
@@ -193,7 +186,26 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
   }
 }
 
-interface TracedBridge {
+/**
+ * No secret in logs, error messages, scraped metrics (all in `output`) or DLQ headers, whatever
+ * the fault.
+ */
+export async function expectNoSecret(
+  env: Record<string, string>,
+  output: string[],
+  kafka: Kafka,
+  dlqTopic: string,
+): Promise<void> {
+  const seen = [...output];
+  for (const record of await readAll(kafka, dlqTopic)) {
+    for (const [name, value] of Object.entries(record.headers)) seen.push(`${name}: ${String(value)}`);
+  }
+  expect(seen.length).toBeGreaterThan(0);
+  const printed = seen.join('\n');
+  for (const secret of secretsOf(env)) expect(printed.includes(secret), 'a secret reached the output').toBe(false);
+}
+
+export interface TracedBridge {
   readonly graph: RunGraph;
   /** GET /metrics of this bridge's observability server, as Prometheus receives it. */
   scrape(): Promise<string>;
@@ -204,7 +216,7 @@ interface TracedBridge {
  * The bridge's own object graph and redacting logger at trace level, writing into `output`, with
  * the metrics and HTTP server `run` starts next to it (on a free port).
  */
-async function startTracedBridge(
+export async function startTracedBridge(
   env: Record<string, string>,
   output: string[],
   clock: Clock,
