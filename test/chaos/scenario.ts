@@ -202,7 +202,8 @@ export async function expectNoSecret(
   }
   expect(seen.length).toBeGreaterThan(0);
   const printed = seen.join('\n');
-  for (const secret of secretsOf(env)) expect(printed.includes(secret), 'a secret reached the output').toBe(false);
+  for (const secret of secretsOf(env))
+    expect(printed.includes(secret), 'a secret reached the output').toBe(false);
 }
 
 export interface TracedBridge {

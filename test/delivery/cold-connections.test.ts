@@ -23,7 +23,10 @@ describe('calls on cold connections', () => {
     // Counted from the grant, the first burst then arrives 150 ms late and the second, on warm
     // connections, lands inside the same rolling second: the sandbox answers 429.
     const slowLookup = ((host: string, options: { all?: boolean }, callback: never) => {
-      setTimeout(() => dnsLookup(host, options as { all: true }, callback as (e: unknown, a: LookupAddress[]) => void), 150);
+      setTimeout(
+        () => dnsLookup(host, options as { all: true }, callback as (e: unknown, a: LookupAddress[]) => void),
+        150,
+      );
     }) as unknown as LookupFunction;
     const client = createGongClient({
       baseUrl: sandbox.url.replace('127.0.0.1', 'localhost'),
@@ -58,7 +61,9 @@ describe('calls on cold connections', () => {
       await sandbox.close();
     });
 
-    const outcomes = await Promise.all(Array.from({ length: 3 * rate }, (_, i) => engine.deliver(sampleBody(i))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 3 * rate }, (_, i) => engine.deliver(sampleBody(i))),
+    );
 
     expect(outcomes.every((outcome) => outcome.kind === 'delivered')).toBe(true);
     const statuses = sandbox.calls().map((call) => call.status);

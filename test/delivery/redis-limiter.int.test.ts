@@ -135,7 +135,9 @@ describe('RedisLimiter with a real Redis', () => {
       for (const slot of slots) slot.onWire();
       await delay(50);
       const redis = new Redis(url);
-      const log = await redis.zrange(`{${prefix}}:limiter:log`, '0', '-1', 'WITHSCORES').finally(() => redis.quit());
+      const log = await redis
+        .zrange(`{${prefix}}:limiter:log`, '0', '-1', 'WITHSCORES')
+        .finally(() => redis.quit());
       const wiredAt = Math.min(Number(log[1]), Number(log[3]));
       expect(wiredAt - grants[1]!).toBeGreaterThanOrEqual(290);
       await b.acquire();

@@ -57,8 +57,8 @@ describe('routeProcessWarnings', () => {
     } finally {
       restore();
     }
-    expect(lines.some((l) => (l.warning as { name?: string } | undefined)?.name === 'TimeoutNegativeWarning')).toBe(
-      true,
-    );
+    expect(
+      lines.some((l) => (l.warning as { name?: string } | undefined)?.name === 'TimeoutNegativeWarning'),
+    ).toBe(true);
   });
 });

@@ -286,7 +286,11 @@ export class RedisLimiter implements ObservableRateLimiter {
     return `${this.#clientId}:${this.#sequence++}`;
   }
 
-  async #run(op: 'acquire' | 'pause' | 'debit' | 'wire', arg = 0, member = this.#nextMember()): Promise<ScriptReply> {
+  async #run(
+    op: 'acquire' | 'pause' | 'debit' | 'wire',
+    arg = 0,
+    member = this.#nextMember(),
+  ): Promise<ScriptReply> {
     if (!this.#connectedOnce) await this.#firstConnection();
     const { dailyLimit, dailyWindow } = this.#options;
     const pacing = this.#policy.burst < this.#policy.capacity || this.#policy.ratePerSecond < 1;
