@@ -4,6 +4,7 @@ import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import { requireSetting, type ReadFile } from '../config/config.ts';
 import type { SettingName, Settings } from '../config/settings.ts';
 import { BridgeError } from '../errors.ts';
+import { fixKafkajsRequestQueue } from './request-queue-fix.ts';
 
 export type RegistryClientOptions = ConstructorParameters<typeof SchemaRegistry>[0];
 
@@ -24,6 +25,9 @@ export function kafkaClientConfig(
   config: Settings,
   readFile: ReadFile = (path) => readFileSync(path, 'utf8'),
 ): KafkaConfig {
+  // Every Kafka client the bridge builds gets its options here, so this is where kafkajs' idle
+  // 1 ms timer loop is switched off (request-queue-fix.ts); idempotent.
+  fixKafkajsRequestQueue();
   const out: KafkaConfig = {
     brokers: requireSetting(config, 'KAFKA_BROKERS'),
     clientId: config.KAFKA_CLIENT_ID,

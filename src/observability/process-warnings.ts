@@ -9,8 +9,9 @@ export interface WarningSource {
 
 /**
  * Warnings the bridge knows to be harmless, logged at debug instead of warn. kafkajs 2.2.4's
- * request queue arms a timer with a negative delay when nothing is scheduled; Node 24 warns once
- * and clamps it to 1 ms (docs/schema-registry.md, "Known noise").
+ * request queue armed a timer with a negative delay when nothing was queued (Node 24 warns once
+ * and clamps it to 1 ms); src/kafka/request-queue-fix.ts now stops that, and this stays for any
+ * other kafkajs timer that does the same (docs/schema-registry.md, "Known noise").
  */
 const knownHarmless: ReadonlySet<string> = new Set(['TimeoutNegativeWarning']);
 
