@@ -45,7 +45,11 @@ if (helm === undefined) {
 
 /** The Deployment's one container, typed loosely: tests read fields, the models validate them. */
 interface Container {
-  env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  }[];
   envFrom?: { configMapRef?: { name: string } }[];
   ports: { name: string; containerPort: number }[];
   livenessProbe: { httpGet: { path: string; port: string } };
@@ -123,6 +127,8 @@ const valuesSchema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'
 
 const chartManaged = chartManagedSettings;
 const known = new Set(knownEnvironmentNames());
+// Besides the bridge's settings, the pod gets what Node itself reads: the heap bounds.
+const knownToPod = new Set([...known, 'NODE_OPTIONS']);
 const secrets = new Set<string>(secretSettingNames);
 
 describe('values.schema.json', () => {
@@ -153,6 +159,24 @@ describe.skipIf(helm === undefined)('helm chart', () => {
       expect(container.resources.requests).toBeDefined();
       expect(container.resources.limits?.memory).toBeDefined();
     }
+  });
+
+  it('bounds the V8 heap through NODE_OPTIONS, below the memory limit', () => {
+    const nodeOptions = (objects: readonly K8sObject[]) =>
+      containerOf(objects).env?.find((entry) => entry.name === 'NODE_OPTIONS')?.value;
+    expect(nodeOptions(defaults)).toBe('--max-old-space-size=384 --max-semi-space-size=8');
+    expect(containerOf(defaults).resources.limits?.memory).toBe('512Mi');
+    const tuned = render(h, {
+      values: { heap: { maxOldSpaceMiB: 0, maxSemiSpaceMiB: 4 }, nodeOptions: '--enable-source-maps' },
+    });
+    expect(nodeOptions(tuned)).toBe('--max-semi-space-size=4 --enable-source-maps');
+    const none = render(h, { values: { heap: { maxOldSpaceMiB: 0, maxSemiSpaceMiB: 0 } } });
+    expect(nodeOptions(none)).toBeUndefined();
+    // A larger limit makes room for a larger heap; Gi counts too.
+    const larger = render(h, {
+      values: { resources: { limits: { memory: '1Gi' } }, heap: { maxOldSpaceMiB: 768 } },
+    });
+    expect(nodeOptions(larger)).toBe('--max-old-space-size=768 --max-semi-space-size=8');
   });
 
   it('moves the port everywhere at once when http.port changes', () => {
@@ -241,7 +265,7 @@ describe.skipIf(helm === undefined)('helm chart', () => {
         ...(container.env ?? []).map((entry) => entry.name),
       ];
       expect(names.length).toBeGreaterThan(5);
-      expect(names.filter((name) => !known.has(name))).toEqual([]);
+      expect(names.filter((name) => !knownToPod.has(name))).toEqual([]);
     }
   });
 
@@ -310,7 +334,9 @@ describe.skipIf(helm === undefined)('helm chart', () => {
   it('uses an existing Secret instead of creating one', () => {
     const objects = render(h, { values: { secret: { existingSecret: 'gong-credentials' } } });
     expect(objects.some((object) => object.kind === 'Secret')).toBe(false);
-    const refs = (containerOf(objects).env ?? []).map((entry) => entry.valueFrom?.secretKeyRef);
+    const refs = (containerOf(objects).env ?? [])
+      .filter((entry) => entry.name !== 'NODE_OPTIONS')
+      .map((entry) => entry.valueFrom?.secretKeyRef);
     expect(refs).toHaveLength(secretSettingNames.length);
     for (const ref of refs) expect(ref).toMatchObject({ name: 'gong-credentials', optional: true });
     expect(deploymentOf(objects).spec.template.metadata.annotations['checksum/secret']).toBeUndefined();

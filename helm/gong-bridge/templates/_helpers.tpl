@@ -90,6 +90,36 @@ The drain time in whole seconds, from SHUTDOWN_TIMEOUT_MS or the bridge's defaul
 {{- end }}
 
 {{/*
+NODE_OPTIONS for the container: the heap bounds, then nodeOptions. Empty when there is nothing
+to set.
+*/}}
+{{- define "gong-bridge.nodeOptions" -}}
+{{- $options := list }}
+{{- with .Values.heap.maxOldSpaceMiB }}
+{{- $options = append $options (printf "--max-old-space-size=%d" (int .)) }}
+{{- end }}
+{{- with .Values.heap.maxSemiSpaceMiB }}
+{{- $options = append $options (printf "--max-semi-space-size=%d" (int .)) }}
+{{- end }}
+{{- with .Values.nodeOptions }}
+{{- $options = append $options . }}
+{{- end }}
+{{- join " " $options }}
+{{- end }}
+
+{{/*
+resources.limits.memory in MiB when it is written in Mi or Gi (the usual forms); empty otherwise.
+*/}}
+{{- define "gong-bridge.memoryLimitMiB" -}}
+{{- $limit := toString (dig "limits" "memory" "" (.Values.resources | default dict)) }}
+{{- if regexMatch "^[0-9]+Mi$" $limit }}
+{{- trimSuffix "Mi" $limit }}
+{{- else if regexMatch "^[0-9]+Gi$" $limit }}
+{{- mul (trimSuffix "Gi" $limit | int) 1024 }}
+{{- end }}
+{{- end }}
+
+{{/*
 Checks the schema cannot express because they span several values.
 */}}
 {{- define "gong-bridge.validate" -}}
@@ -107,6 +137,12 @@ Checks the schema cannot express because they span several values.
 {{- if .Values.podDisruptionBudget.enabled }}
 {{- if eq (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable) (kindIs "invalid" .Values.podDisruptionBudget.minAvailable) }}
 {{- fail "podDisruptionBudget: set exactly one of maxUnavailable and minAvailable (use null for the other)" }}
+{{- end }}
+{{- end }}
+{{- with include "gong-bridge.memoryLimitMiB" . }}
+{{- $heapMiB := add ($.Values.heap.maxOldSpaceMiB | int) (mul 3 ($.Values.heap.maxSemiSpaceMiB | int)) }}
+{{- if and $.Values.heap.maxOldSpaceMiB (ge $heapMiB (. | int)) }}
+{{- fail (printf "heap.maxOldSpaceMiB (%d) plus the young generation (3 x heap.maxSemiSpaceMiB) reaches resources.limits.memory (%s Mi): the pod would be OOM-killed before V8 collects; keep maxOldSpaceMiB near 75%% of the limit" ($.Values.heap.maxOldSpaceMiB | int) .) }}
 {{- end }}
 {{- end }}
 {{- range $name, $value := .Values.secret.values }}
