@@ -1,16 +1,22 @@
 /**
  * Soak: `gong-bridge run` as a child process for N minutes at the default 3 calls/s against a Gong
  * sandbox (its own process, --rps 3) with mixed faults, fed steadily by a producer that keeps a
- * small backlog, so the limiter is the bottleneck the whole time. Every 10 s it samples the
- * bridge's RSS (/proc/<pid>/status), event-loop lag (prom-client's default metrics), what it
- * settled and what the sandbox saw. At the end it stops producing, lets the backlog drain,
- * SIGTERMs the bridge and checks the books: every valid eventId produced is in the sandbox,
- * every invalid one was dead-lettered, nothing lost.
+ * small backlog, so the limiter is the bottleneck the whole time. The bridge runs with the
+ * NODE_OPTIONS the Helm chart ships (its `heap` values), so what is measured is what ships. Every
+ * 10 s it samples the bridge's RSS (/proc/<pid>/status), CPU (/proc/<pid>/stat), V8 heap sizes,
+ * GC counts and event-loop lag (prom-client's default metrics), what it settled and what the
+ * sandbox saw. At the end it stops producing, lets the backlog drain, SIGTERMs the bridge, checks
+ * the books (every valid eventId produced is in the sandbox, every invalid one was dead-lettered,
+ * nothing lost) and reads the sandbox's call log for the peak calls per rolling second at Gong's
+ * rate check, outage answers apart, and for what preceded each 429.
  *
  *   node bench/soak.ts [--minutes 30] [--outage-every-min 8] [--outage-ms 20000] [--backlog 60]
+ *                      [--bridge-node-options=...]   (instead of the chart's; `=` form for a leading dash)
  *
- * Reads KAFKA_BROKERS / SCHEMA_REGISTRY_URL from the environment or from .stack/env.
- * Exit code 0 when nothing was lost, RSS stayed flat and the bridge exited cleanly; 1 otherwise.
+ * Reads KAFKA_BROKERS / SCHEMA_REGISTRY_URL from the environment or from .stack/env. Samples,
+ * summary and call log go to .stack/reports/soak-<stamp>/.
+ * Exit code 0 when nothing was lost, RSS stayed flat after the first minute (last third of the
+ * run within 10% of the first third) and the bridge exited cleanly; 1 otherwise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, createWriteStream } from 'node:fs';
@@ -21,7 +27,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
+import { parse as parseYaml } from 'yaml';
 import { produceSamples, type ProducedSample } from '../src/kafka/sample-producer.ts';
+import { fixKafkajsRequestQueue } from '../src/kafka/request-queue-fix.ts';
+
+// The soak's own producer and admin: without it they spin kafkajs' idle 1 ms timer loop too, on
+// the same two cores as the bridge.
+fixKafkajsRequestQueue();
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +42,7 @@ const { values } = parseArgs({
     'outage-ms': { type: 'string', default: '20000' },
     backlog: { type: 'string', default: '60' },
     'drain-timeout-s': { type: 'string', default: '600' },
+    'bridge-node-options': { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
@@ -54,6 +67,23 @@ if (existsSync(stackEnvFile)) {
 const brokers = process.env.KAFKA_BROKERS ?? stackEnv.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const registryUrl =
   process.env.SCHEMA_REGISTRY_URL ?? stackEnv.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081/apis/ccompat/v7';
+
+/**
+ * NODE_OPTIONS as the chart's defaults render them (helm/gong-bridge/values.yaml, `heap` and
+ * `nodeOptions`; the gong-bridge.nodeOptions template), so the soak measures the heap bounds that
+ * ship. test/helm/chart.test.ts pins the rendered string.
+ */
+const chartValues = parseYaml(readFileSync(join(root, 'helm/gong-bridge/values.yaml'), 'utf8')) as {
+  heap?: { maxOldSpaceMiB?: number; maxSemiSpaceMiB?: number };
+  nodeOptions?: string;
+};
+const shippedNodeOptions = [
+  chartValues.heap?.maxOldSpaceMiB ? `--max-old-space-size=${chartValues.heap.maxOldSpaceMiB}` : '',
+  chartValues.heap?.maxSemiSpaceMiB ? `--max-semi-space-size=${chartValues.heap.maxSemiSpaceMiB}` : '',
+  chartValues.nodeOptions ?? '',
+]
+  .filter((option) => option !== '')
+  .join(' ');
 
 const stamp = Date.now();
 const topic = `soak.interactions.${stamp}`;
@@ -124,6 +154,26 @@ function settledFrom(text: string): number | undefined {
   return dead === undefined ? undefined : done + dead;
 }
 
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One labelled series of a metric, e.g. labelled(text, 'nodejs_gc_duration_seconds_count', 'kind="major"'). */
+function labelled(text: string, name: string, label: string): number | undefined {
+  const prefix = `${name}{`;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(prefix) && line.includes(label)) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
 function rssKb(pid: number): number | undefined {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -142,10 +192,45 @@ interface SandboxStats {
   byOutcome: Record<string, number>;
 }
 
+interface SandboxCall {
+  seq: number;
+  /** Arrival on the sandbox's monotonic clock, ms. */
+  t: number;
+  status: number;
+  outcome: string;
+  counted: boolean;
+}
+
+/** Most calls of `calls` (sorted by t) arriving within any rolling second. */
+function peakPerRollingSecond(calls: readonly SandboxCall[]): { peak: number; atT: number | undefined } {
+  let peak = 0;
+  let atT: number | undefined;
+  let from = 0;
+  for (let i = 0; i < calls.length; i++) {
+    while (calls[i]!.t - calls[from]!.t >= 1000) from++;
+    if (i - from + 1 > peak) {
+      peak = i - from + 1;
+      atT = calls[i]!.t;
+    }
+  }
+  return { peak, atT };
+}
+
 interface Sample {
   tS: number;
   rssKb: number | undefined;
+  /** V8's heap as reserved (nodejs_heap_size_total_bytes) and its new and old spaces. */
+  heapTotalBytes: number | undefined;
+  heapNewBytes: number | undefined;
+  heapOldBytes: number | undefined;
   heapUsedBytes: number | undefined;
+  /** Lowest heap-used of every scrape in the sample's window: close to the live heap after GC. */
+  heapUsedMinBytes: number | undefined;
+  externalBytes: number | undefined;
+  /** Bridge CPU (user + system) since start, from /proc/<pid>/stat. */
+  cpuS: number | undefined;
+  gcMinor: number | undefined;
+  gcMajor: number | undefined;
   lagP99S: number | undefined;
   lagMaxS: number | undefined;
   settled: number;
@@ -159,6 +244,7 @@ async function main(): Promise<number> {
   const sandboxPort = await freePort();
   const httpPort = await freePort();
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const bridgeNodeOptions = values['bridge-node-options'] ?? shippedNodeOptions;
   const metricsUrl = `http://127.0.0.1:${httpPort}/metrics`;
   console.log(
     `soak: ${minutes} min at ${rate}/s; topic ${topic}; sandbox ${sandboxUrl}; metrics ${metricsUrl}; logs ${reportDir}`,
@@ -172,7 +258,7 @@ async function main(): Promise<number> {
       String(sandboxPort),
       '--rps',
       String(rate),
-      '--daily',
+      '--daily-limit',
       '0',
       '--access-key',
       accessKey,
@@ -235,6 +321,8 @@ async function main(): Promise<number> {
     HTTP_HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     COMMIT_INTERVAL_MS: '1000',
+    // What the image and chart start the bridge with, unless --bridge-node-options says otherwise.
+    NODE_OPTIONS: bridgeNodeOptions,
   });
   let bridgeExit: number | null | undefined;
   const bridgeExited = new Promise<void>((resolve) =>
@@ -289,6 +377,7 @@ async function main(): Promise<number> {
   // else a sample would cover only the last 2 s, or nothing when two scrapes came close together.
   let windowLagP99: number | undefined;
   let windowLagMax: number | undefined;
+  let windowHeapUsedMin: number | undefined;
   const worst = (a: number | undefined, b: number | undefined) =>
     a === undefined ? b : b === undefined ? a : Math.max(a, b);
   const scrape = async (): Promise<string | undefined> => {
@@ -298,6 +387,8 @@ async function main(): Promise<number> {
       const text = await response.text();
       windowLagP99 = worst(windowLagP99, metric(text, 'nodejs_eventloop_lag_p99_seconds'));
       windowLagMax = worst(windowLagMax, metric(text, 'nodejs_eventloop_lag_max_seconds'));
+      const used = metric(text, 'nodejs_heap_size_used_bytes');
+      if (used !== undefined) windowHeapUsedMin = Math.min(windowHeapUsedMin ?? used, used);
       return text;
     } catch {
       return undefined;
@@ -310,7 +401,19 @@ async function main(): Promise<number> {
     const sample: Sample = {
       tS: Math.round(elapsed() / 1000),
       rssKb: rssKb(pid),
+      heapTotalBytes: text === undefined ? undefined : metric(text, 'nodejs_heap_size_total_bytes'),
+      heapNewBytes:
+        text === undefined ? undefined : labelled(text, 'nodejs_heap_space_size_total_bytes', 'space="new"'),
+      heapOldBytes:
+        text === undefined ? undefined : labelled(text, 'nodejs_heap_space_size_total_bytes', 'space="old"'),
       heapUsedBytes: text === undefined ? undefined : metric(text, 'nodejs_heap_size_used_bytes'),
+      heapUsedMinBytes: windowHeapUsedMin,
+      externalBytes: text === undefined ? undefined : metric(text, 'nodejs_external_memory_bytes'),
+      cpuS: cpuSeconds(pid),
+      gcMinor:
+        text === undefined ? undefined : labelled(text, 'nodejs_gc_duration_seconds_count', 'kind="minor"'),
+      gcMajor:
+        text === undefined ? undefined : labelled(text, 'nodejs_gc_duration_seconds_count', 'kind="major"'),
       lagP99S: windowLagP99,
       lagMaxS: windowLagMax,
       settled,
@@ -320,6 +423,7 @@ async function main(): Promise<number> {
     };
     windowLagP99 = undefined;
     windowLagMax = undefined;
+    windowHeapUsedMin = undefined;
     samples.push(sample);
     return sample;
   };
@@ -349,7 +453,7 @@ async function main(): Promise<number> {
       const s = await sampleOnce();
       if (s.tS % 60 === 0) {
         console.log(
-          `soak: ${s.tS}s rss=${((s.rssKb ?? 0) / 1024).toFixed(1)}MiB lagP99=${((s.lagP99S ?? 0) * 1000).toFixed(1)}ms produced=${s.produced} settled=${s.settled} calls=${s.sandboxCalls} accepted=${s.sandboxAccepted}`,
+          `soak: ${s.tS}s rss=${((s.rssKb ?? 0) / 1024).toFixed(1)}MiB heapTotal=${((s.heapTotalBytes ?? 0) / 2 ** 20).toFixed(1)}MiB lagP99=${((s.lagP99S ?? 0) * 1000).toFixed(1)}ms produced=${s.produced} settled=${s.settled} calls=${s.sandboxCalls} accepted=${s.sandboxAccepted}`,
         );
       }
     }
@@ -401,15 +505,50 @@ async function main(): Promise<number> {
     for (const event of page.events) accepted.add(event.eventId);
     if (page.events.length < 10_000) break;
   }
+  // The call log, for the rate figures: which calls met the sandbox's rate check, and when.
+  const calls: SandboxCall[] = [];
+  for (let since = 0; ;) {
+    const page = await getJson<{ calls: SandboxCall[]; lastSeq: number }>(
+      `${sandboxUrl}/_sandbox/calls?since=${since}&limit=100000`,
+    );
+    calls.push(...page.calls);
+    if (page.calls.length === 0) break;
+    since = page.lastSeq;
+  }
   sandbox.kill('SIGTERM');
+  await writeFile(join(reportDir, 'calls.json'), JSON.stringify(calls));
+  calls.sort((a, b) => a.t - b.t);
+  // Outage answers (and 401s) are given before the rate check and use no budget, so they are not
+  // load on Gong's limit; everything else met the check: admitted (counted) or answered 429.
+  const atRateCheck = calls.filter((c) => c.outcome !== 'outage' && c.outcome !== 'unauthorized');
+  const peakAtRateCheck = peakPerRollingSecond(atRateCheck);
+  const peakAllArrivals = peakPerRollingSecond(calls);
+  const firstT = calls[0]?.t ?? 0;
+  // Each 429 with what preceded it: the previous outage answer and how many calls met the rate
+  // check in the second before it.
+  const throttled = atRateCheck
+    .filter((c) => c.outcome.startsWith('throttled'))
+    .map((c) => {
+      const lastOutage = calls.findLast((o) => o.outcome === 'outage' && o.t <= c.t);
+      return {
+        seq: c.seq,
+        atS: Number(((c.t - firstT) / 1000).toFixed(3)),
+        sinceLastOutageAnswerS:
+          lastOutage === undefined ? null : Number(((c.t - lastOutage.t) / 1000).toFixed(3)),
+        atRateCheckInPrecedingSecond: atRateCheck.filter((o) => o.t > c.t - 1000 && o.t <= c.t).length,
+      };
+    });
 
   const valid = produced.filter((s) => s.kind === 'valid');
   const invalid = produced.filter((s) => s.kind !== 'valid');
   const lost = valid.filter((s) => s.eventId === undefined || !accepted.has(s.eventId));
   const pendingAtStop = produced.length - settled;
 
-  // Per-minute table: the last sample of each minute for RSS, the worst of the minute for lag.
-  console.log('\nminute  rss MiB  heap MiB  lag p99 ms  lag max ms  settled  sandbox calls');
+  // Per-minute table: the last sample of each minute for RSS and heap sizes, the lowest heap-used
+  // of the minute (close to the live heap), CPU used during the minute, the worst lag.
+  console.log(
+    '\nminute  rss MiB  heap total  (new/old)  heap used  used min  external  cpu %  minor/major GC  lag p99 ms  lag max ms  settled  sandbox calls',
+  );
   const byMinute = new Map<number, Sample[]>();
   for (const s of samples) {
     const minute = Math.max(1, Math.ceil(s.tS / 60));
@@ -417,13 +556,21 @@ async function main(): Promise<number> {
   }
   const fmt = (v: number | undefined, scale: number, digits = 1) =>
     v === undefined ? '-' : (v * scale).toFixed(digits);
+  const MiB = 1 / 2 ** 20;
+  let previous: Sample | undefined;
   for (const [minute, list] of [...byMinute].sort((a, b) => a[0] - b[0])) {
     const last = list.at(-1)!;
     const p99 = Math.max(...list.map((s) => s.lagP99S ?? 0));
     const max = Math.max(...list.map((s) => s.lagMaxS ?? 0));
+    const usedMin = Math.min(...list.map((s) => s.heapUsedMinBytes ?? Number.POSITIVE_INFINITY));
+    const spanS = last.tS - (previous?.tS ?? 0);
+    const cpu =
+      last.cpuS === undefined || spanS <= 0 ? undefined : (last.cpuS - (previous?.cpuS ?? 0)) / spanS;
+    const gcs = `${last.gcMinor ?? '-'}/${last.gcMajor ?? '-'}`;
     console.log(
-      `${String(minute).padStart(6)}  ${fmt(last.rssKb, 1 / 1024).padStart(7)}  ${fmt(last.heapUsedBytes, 1 / 2 ** 20).padStart(8)}  ${fmt(p99, 1000).padStart(10)}  ${fmt(max, 1000).padStart(10)}  ${String(last.settled).padStart(7)}  ${String(last.sandboxCalls).padStart(13)}`,
+      `${String(minute).padStart(6)}  ${fmt(last.rssKb, 1 / 1024).padStart(7)}  ${fmt(last.heapTotalBytes, MiB).padStart(10)}  ${`${fmt(last.heapNewBytes, MiB, 0)}/${fmt(last.heapOldBytes, MiB, 0)}`.padStart(9)}  ${fmt(last.heapUsedBytes, MiB).padStart(9)}  ${fmt(Number.isFinite(usedMin) ? usedMin : undefined, MiB).padStart(8)}  ${fmt(last.externalBytes, MiB).padStart(8)}  ${fmt(cpu, 100).padStart(5)}  ${gcs.padStart(14)}  ${fmt(p99, 1000).padStart(10)}  ${fmt(max, 1000).padStart(10)}  ${String(last.settled).padStart(7)}  ${String(last.sandboxCalls).padStart(13)}`,
     );
+    previous = last;
   }
 
   // Flat: compare the mean RSS of the first and last thirds of the run, skipping the first minute
@@ -440,6 +587,12 @@ async function main(): Promise<number> {
   const growth = firstThird > 0 ? (lastThird - firstThird) / firstThird : 0;
   // 10% on a ~100 MiB process allows GC sawtooth; a leak at 3/s for 30 minutes shows well above.
   const flat = growth < 0.1;
+  // The leak indicator: the lowest heap-used per third (the heap right after a collection).
+  const usedFloor = (list: Sample[]) =>
+    Math.min(...list.map((s) => s.heapUsedMinBytes ?? Number.POSITIVE_INFINITY)) / 2 ** 20;
+  const heapFloorFirst = usedFloor(steady.slice(0, third));
+  const heapFloorLast = usedFloor(steady.slice(-third));
+  const heapTotalMiB = (s: Sample | undefined) => (s?.heapTotalBytes ?? 0) / 2 ** 20;
   const lagP99s = samples.map((s) => s.lagP99S ?? 0).sort((a, b) => a - b);
   const callsPerDelivered = stats.accepted > 0 ? stats.calls / stats.accepted : 0;
 
@@ -469,15 +622,31 @@ async function main(): Promise<number> {
       counted: stats.counted,
       byOutcome: stats.byOutcome,
       duplicates: stats.duplicates,
+      // The sandbox's own figure: authenticated calls, 429s included, outage answers not.
       peakCallsPerRollingSecond: stats.peakCallsPerRollingSecond,
+      peakAtRateCheckPerRollingSecond: peakAtRateCheck.peak,
+      peakAtRateCheckAtS:
+        peakAtRateCheck.atT === undefined ? null : Number(((peakAtRateCheck.atT - firstT) / 1000).toFixed(3)),
+      peakAllArrivalsPerRollingSecond: peakAllArrivals.peak,
+      throttled,
     },
+    nodeOptions: bridgeNodeOptions,
     callsPerDelivered: Number(callsPerDelivered.toFixed(3)),
     rssMiB: {
       firstThird: Number(firstThird.toFixed(1)),
       lastThird: Number(lastThird.toFixed(1)),
       growth,
       flat,
+      warmUpS: steady === warm ? 60 : 0,
     },
+    heapMiB: {
+      usedFloorFirstThird: Number(heapFloorFirst.toFixed(1)),
+      usedFloorLastThird: Number(heapFloorLast.toFixed(1)),
+      totalAfterWarmUp: Number(heapTotalMiB(steady[0]).toFixed(1)),
+      totalAtEnd: Number(heapTotalMiB(steady.at(-1)).toFixed(1)),
+      totalMax: Number(Math.max(...samples.map(heapTotalMiB)).toFixed(1)),
+    },
+    cpuPercent: Number((((finalSample.cpuS ?? 0) / Math.max(1, finalSample.tS)) * 100).toFixed(1)),
     lagP99Ms: {
       median: Number(((lagP99s[Math.floor(lagP99s.length / 2)] ?? 0) * 1000).toFixed(1)),
       max: Number(((lagP99s.at(-1) ?? 0) * 1000).toFixed(1)),
@@ -489,8 +658,12 @@ async function main(): Promise<number> {
   await writeFile(join(reportDir, 'samples.json'), JSON.stringify(samples, null, 1));
   await writeFile(join(reportDir, 'summary.json'), JSON.stringify(summary, null, 2));
 
+  console.log(`\nbridge NODE_OPTIONS: ${bridgeNodeOptions === '' ? '(none)' : bridgeNodeOptions}`);
   console.log(
-    `\nRSS first third ${firstThird.toFixed(1)} MiB, last third ${lastThird.toFixed(1)} MiB (${(growth * 100).toFixed(1)}%): ${flat ? 'flat' : 'GROWING'}`,
+    `RSS first third ${firstThird.toFixed(1)} MiB, last third ${lastThird.toFixed(1)} MiB (${(growth * 100).toFixed(1)}%): ${flat ? 'flat' : 'GROWING'}`,
+  );
+  console.log(
+    `heap used after GC (lowest per third) ${heapFloorFirst.toFixed(1)} -> ${heapFloorLast.toFixed(1)} MiB; heap total ${summary.heapMiB.totalAfterWarmUp} MiB after warm-up, ${summary.heapMiB.totalAtEnd} MiB at the end (max ${summary.heapMiB.totalMax}); bridge CPU ${summary.cpuPercent}% of one core`,
   );
   console.log(
     `event-loop lag p99 (per 10 s window): median ${summary.lagP99Ms.median} ms, worst ${summary.lagP99Ms.max} ms`,
@@ -499,8 +672,13 @@ async function main(): Promise<number> {
     `calls per delivered event: ${stats.calls} sandbox calls / ${stats.accepted} distinct accepted = ${callsPerDelivered.toFixed(3)}`,
   );
   console.log(
-    `sandbox outcomes: ${JSON.stringify(stats.byOutcome)}; peak calls in a rolling second ${stats.peakCallsPerRollingSecond}`,
+    `sandbox outcomes: ${JSON.stringify(stats.byOutcome)}; peak calls in a rolling second: ${peakAtRateCheck.peak} at the rate check (admitted or 429), ${peakAllArrivals.peak} with outage answers`,
   );
+  for (const call of throttled) {
+    console.log(
+      `  429 at ${call.atS} s: ${call.atRateCheckInPrecedingSecond} calls at the rate check in the second up to it; last outage answer ${call.sinceLastOutageAnswerS ?? '-'} s before`,
+    );
+  }
   console.log(
     `accounting: produced ${produced.length} (${valid.length} valid, ${invalid.length} invalid) = settled ${settled} + pending at stop ${pendingAtStop}; dead-lettered ${deadLettered ?? '?'}; valid in sandbox ${valid.length - lost.length}; lost ${lost.length}`,
   );
