@@ -78,28 +78,59 @@ interface WireReport {
   readonly onWire?: (() => void) | undefined;
 }
 
+type Handler = Dispatcher.DispatchHandler;
+type Args<K extends keyof Handler> = Parameters<NonNullable<Handler[K]>>;
+
 /**
- * Calls the request's `onWire` when undici hands it to a connected socket. undici calls
- * `onRequestStart` right before it writes the request, once the connection (and its TLS
- * handshake) is up, and again if it has to re-send on another connection; the caller's callback
- * decides what a repeat means.
+ * Passes every callback through to undici's own handler, and reports `onRequestStart`: undici
+ * calls it right before it writes the request, once the connection (and its TLS handshake) is
+ * up, and again if it has to re-send on another connection; the caller's callback decides what a
+ * repeat means. Explicit methods, as undici's own interceptors delegate, rather than a Proxy that
+ * would bind a function on every callback of every response.
  */
+class WireReportingHandler implements Handler {
+  readonly #inner: Handler;
+  readonly #onWire: () => void;
+
+  constructor(inner: Handler, onWire: () => void) {
+    this.#inner = inner;
+    this.#onWire = onWire;
+  }
+
+  onRequestStart(...args: Args<'onRequestStart'>): void {
+    this.#onWire();
+    return this.#inner.onRequestStart?.(...args);
+  }
+  onRequestUpgrade(...args: Args<'onRequestUpgrade'>): void {
+    return this.#inner.onRequestUpgrade?.(...args);
+  }
+  onResponseStart(...args: Args<'onResponseStart'>): void {
+    return this.#inner.onResponseStart?.(...args);
+  }
+  onResponseData(...args: Args<'onResponseData'>): void {
+    return this.#inner.onResponseData?.(...args);
+  }
+  onResponseEnd(...args: Args<'onResponseEnd'>): void {
+    return this.#inner.onResponseEnd?.(...args);
+  }
+  onResponseError(...args: Args<'onResponseError'>): void {
+    return this.#inner.onResponseError?.(...args);
+  }
+  onResponseStarted(): void {
+    return this.#inner.onResponseStarted?.();
+  }
+  onBodySent(...args: Args<'onBodySent'>): void {
+    return this.#inner.onBodySent?.(...args);
+  }
+  onRequestSent(): void {
+    return this.#inner.onRequestSent?.();
+  }
+}
+
+/** Wraps the handler of every request whose `opaque` carries an `onWire`. */
 const reportWire: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
   const onWire = ((options as { opaque?: WireReport }).opaque ?? {}).onWire;
-  if (onWire === undefined) return dispatch(options, handler);
-  const reporting = new Proxy(handler, {
-    get(target, property, receiver) {
-      if (property === 'onRequestStart') {
-        return (...args: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestStart']>>) => {
-          onWire();
-          return target.onRequestStart?.(...args);
-        };
-      }
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return dispatch(options, reporting);
+  return dispatch(options, onWire === undefined ? handler : new WireReportingHandler(handler, onWire));
 };
 // Gong's answers are a requestId and a few error strings; anything bigger is not worth parsing.
 const maxAnswerBytes = 64 * 1024;

@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/delivery/limiter-types.ts';
 import { systemClock } from '../../src/delivery/system-time.ts';
-import { startSandbox } from '../../src/sandbox/server.ts';
 import type { CallRecord } from '../../src/sandbox/call-log.ts';
-import { allCommitted, bridgeEnv, positions, readAll, waitFor } from '../helpers/bridge.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { allCommitted, bridgeEnv, positions, waitFor } from '../helpers/bridge.ts';
+import { testKafka } from '../helpers/kafka.ts';
 import { maxInWindow } from '../helpers/rolling-window.ts';
-import { account, followDeadLetters, produceTraffic, startCommitMonitor } from './harness.ts';
-import { expectNoSecret, runScenario, startTracedBridge } from './scenario.ts';
+import { account } from './harness.ts';
+import {
+  expectBalancedBooks,
+  expectNoSecret,
+  prepareScenario,
+  runScenario,
+  startTracedBridge,
+} from './scenario.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -105,31 +110,11 @@ describe('chaos: clock jumps', () => {
   it('a spent daily quota stays spent across +1 day and -1 hour jumps; the rest waits, not lost', async () => {
     const dailyLimit = 15;
     const clock = new SteppingClock();
-    const topic = uniqueName('chaos-clock-quota');
-    const dlqTopic = `${topic}.dlq`;
-    const groupId = uniqueName('chaos-clock-quota-bridge');
-    const dropTopics = await createTopics(admin, [topic, dlqTopic], 3);
-    const sandbox = await startSandbox({
-      accessKey: 'test-key',
-      accessKeySecret: 'test-secret',
-      rps: 0,
-      daily: 0,
-    });
-    const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));
+    const scenario = await prepareScenario({ name: 'clock-quota', kafka, admin, events: 40 });
+    const { sandbox, topic, dlqTopic, groupId, records, monitor } = scenario;
     try {
-      const records = await produceTraffic(kafka, topic, 40);
       const valid = records.filter((record) => record.kind === 'valid').length;
       expect(valid).toBeGreaterThan(dailyLimit);
-      const monitor = startCommitMonitor({
-        admin,
-        groupId,
-        topic,
-        records,
-        sandbox,
-        deadLettered: deadLetters.keys,
-        finalDeadLettered: async () =>
-          new Set((await readAll(kafka, dlqTopic)).map((record) => record.key ?? '')),
-      });
       const startedAt = Date.now();
       const env = bridgeEnv({
         KAFKA_TOPICS: topic,
@@ -185,15 +170,9 @@ describe('chaos: clock jumps', () => {
         startedAt,
       });
       await expectNoSecret(env, output, kafka, dlqTopic);
-      expect(books.commitViolations).toEqual([]);
-      expect(books.lost).toBe(0);
-      expect(books.delivered + books.deadLettered).toBe(books.events);
-      expect(books.validDeadLettered).toBe(0);
-      expect(books.storedTwice).toBe(0);
+      expectBalancedBooks(books);
     } finally {
-      await deadLetters.stop().catch(() => {});
-      await sandbox.close().catch(() => {});
-      await dropTopics().catch(() => {});
+      await scenario.close();
     }
   }, 90_000);
 });

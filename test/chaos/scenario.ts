@@ -17,6 +17,7 @@ import {
   produceTraffic,
   startCommitMonitor,
   type Accounting,
+  type CommitMonitor,
   type ProducedRecord,
 } from './harness.ts';
 
@@ -57,7 +58,25 @@ export interface ScenarioOptions {
  * One scenario from traffic to books: produce, run the bridge through the fault until every
  * offset is committed, then account and assert that nothing was lost.
  */
-export async function runScenario(options: ScenarioOptions): Promise<Accounting> {
+/** Everything a scenario needs before the bridge starts, with what undoes it. */
+export interface PreparedScenario extends ScenarioContext {
+  readonly monitor: CommitMonitor;
+  /** Run in order by `close`; a scenario puts what it starts later in front (`unshift`). */
+  readonly cleanups: (() => Promise<unknown>)[];
+  close(): Promise<void>;
+}
+
+/**
+ * Topics, a sandbox, the traffic, a follower of the dead-letter topic and the commit monitor:
+ * what every scenario starts from, whatever it then does with bridges.
+ */
+export async function prepareScenario(options: {
+  readonly name: string;
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly sandbox?: SandboxOptions;
+  readonly events?: number;
+}): Promise<PreparedScenario> {
   const { kafka, admin } = options;
   const topic = uniqueName(`chaos-${options.name}`);
   const dlqTopic = `${topic}.dlq`;
@@ -71,9 +90,11 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
     ...options.sandbox,
   });
   const cleanups: (() => Promise<unknown>)[] = [() => sandbox.close(), dropTopics];
+  const close = async (): Promise<void> => {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+  };
   try {
     const records = await produceTraffic(kafka, topic, options.events ?? chaosEvents);
-    const gongUrl = options.gongUrl === undefined ? sandbox.url : await options.gongUrl(sandbox);
     const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));
     cleanups.unshift(() => deadLetters.stop());
     const monitor = startCommitMonitor({
@@ -86,6 +107,23 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       finalDeadLettered: async () =>
         new Set((await readAll(kafka, dlqTopic)).map((record) => record.key ?? '')),
     });
+    return { sandbox, topic, dlqTopic, groupId, records, monitor, cleanups, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * One scenario from traffic to books: produce, run the bridge through the fault until every
+ * offset is committed, then account and assert that nothing was lost.
+ */
+export async function runScenario(options: ScenarioOptions): Promise<Accounting> {
+  const { kafka } = options;
+  const prepared = await prepareScenario(options);
+  const { sandbox, topic, dlqTopic, groupId, records, monitor, cleanups } = prepared;
+  try {
+    const gongUrl = options.gongUrl === undefined ? sandbox.url : await options.gongUrl(sandbox);
     const startedAt = Date.now();
     const context: ScenarioContext = { sandbox, topic, dlqTopic, groupId, records };
     await options.beforeStart?.(context);
@@ -175,15 +213,20 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       startedAt,
     });
     await expectNoSecret(env, output, kafka, dlqTopic);
-    expect(books.commitViolations).toEqual([]);
-    expect(books.lost).toBe(0);
-    expect(books.delivered + books.deadLettered).toBe(books.events);
-    expect(books.validDeadLettered).toBe(0);
-    expect(books.storedTwice).toBe(0);
+    expectBalancedBooks(books);
     return books;
   } finally {
-    for (const cleanup of cleanups) await cleanup().catch(() => {});
+    await prepared.close();
   }
+}
+
+/** Nothing lost, nothing stored twice, no commit past an unsettled record. */
+export function expectBalancedBooks(books: Accounting): void {
+  expect(books.commitViolations).toEqual([]);
+  expect(books.lost).toBe(0);
+  expect(books.delivered + books.deadLettered).toBe(books.events);
+  expect(books.validDeadLettered).toBe(0);
+  expect(books.storedTwice).toBe(0);
 }
 
 /**

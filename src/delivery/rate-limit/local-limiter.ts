@@ -9,6 +9,7 @@ import type {
 import type { DailyWindow, Instant } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
 import { commit, decide, LimiterCore, snapshotOf, type Decision } from './limiter-core.ts';
+import type { StartHandle } from './per-second-window.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 
 export interface LocalLimiterOptions {
@@ -38,6 +39,11 @@ export function wireSlot(restamp: (now: number) => void, clock: Clock): CallSlot
       restamp(clock.now());
     },
   };
+}
+
+/** The slot of a start recorded in a local core: `onWire` moves it in that core's window. */
+export function coreSlot(core: LimiterCore, handle: StartHandle, clock: Clock): CallSlot {
+  return wireSlot((now) => core.window.restamp(handle, now), clock);
 }
 
 /** The limiter for a single replica: the pure core behind a FIFO, abortable acquire. */
@@ -103,7 +109,7 @@ export class LocalLimiter implements ObservableRateLimiter {
       const handle = commit(this.#core, at);
       this.#grantedAt = at.mono;
       this.#exhaustedReported = false;
-      return { allow: true, slot: wireSlot((now) => this.#core.window.restamp(handle, now), this.#clock) };
+      return { allow: true, slot: coreSlot(this.#core, handle, this.#clock) };
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;
       this.#events.emit('quota-exhausted', {

@@ -12,7 +12,7 @@ import type {
 import type { DailyWindow, Instant } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
 import { commit, decide, LimiterCore, projectExhaustion, snapshotOf, type Decision } from './limiter-core.ts';
-import { normaliseRetryAfter, wireSlot } from './local-limiter.ts';
+import { coreSlot, normaliseRetryAfter, wireSlot } from './local-limiter.ts';
 import { windowPolicy, type WindowPolicy } from './per-second-window.ts';
 import { LIMITER_SCRIPT, parseScriptReply, type ScriptReply } from './redis-script.ts';
 import { TypedEmitter } from './typed-emitter.ts';
@@ -246,12 +246,15 @@ export class RedisLimiter implements ObservableRateLimiter {
     }
     this.#exhaustedReported = false;
     const granted = this.#at();
-    const shadow = dual ? this.#fallback : null;
-    const shadowHandle = shadow === null ? null : commit(shadow, granted);
+    const { clock } = this.#options;
+    const shadowSlot =
+      dual && this.#fallback !== null
+        ? coreSlot(this.#fallback, commit(this.#fallback, granted), clock)
+        : null;
     this.#grantServerTime = reply.now;
     this.#grantedAt = granted.mono;
     const restamp = (now: number): void => {
-      if (shadow !== null && shadowHandle !== null) shadow.window.restamp(shadowHandle, now);
+      shadowSlot?.onWire();
       // Within a few ms of the grant the log already holds about the right moment, and the window
       // margin absorbs the rest: not worth a round trip. Failures change nothing that matters:
       // the start stays at its grant time, as it would have without the report.
@@ -259,7 +262,7 @@ export class RedisLimiter implements ObservableRateLimiter {
         this.#run('wire', 0, member).catch(() => undefined);
       }
     };
-    return { allow: true, slot: wireSlot(restamp, this.#options.clock) };
+    return { allow: true, slot: wireSlot(restamp, clock) };
   }
 
   #attemptLocal(at: Instant): Decision {
@@ -271,7 +274,7 @@ export class RedisLimiter implements ObservableRateLimiter {
       this.#grantedAt = at.mono;
       this.#fallbackStarts += 1;
       this.#exhaustedReported = false;
-      return { allow: true, slot: wireSlot((now) => core.window.restamp(handle, now), this.#options.clock) };
+      return { allow: true, slot: coreSlot(core, handle, this.#options.clock) };
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;
       this.#events.emit('quota-exhausted', {
