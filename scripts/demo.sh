@@ -61,6 +61,8 @@ say "Kafka -> gong-bridge -> Gong, all local: $events sample events at $rate Gon
 say
 
 bold "1/5 Local stack: Apache Kafka (KRaft), Apicurio Registry, Redis"
+# The demo needs no network faults, so Toxiproxy (a test-only service) is neither built nor started.
+export STACK_SERVICES="${STACK_SERVICES:-kafka registry redis}"
 if ! bash scripts/stack/stack.sh status >/dev/null 2>&1; then
   started_stack=1
   bash scripts/stack/stack.sh up

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # The local stack: real Apache Kafka (KRaft, one combined broker+controller), real Apicurio
-# Registry (Confluent-compatible API, in-memory storage) and Redis, started as plain processes so
-# machines without Docker run the same services. Usage: stack.sh up|down|status|env
+# Registry (Confluent-compatible API, in-memory storage), Redis and Toxiproxy (network faults for
+# the tests), started as plain processes so machines without Docker run the same services.
+# Usage: stack.sh up|down|status|env
 #
 # Every setting is an environment variable with a default (see the table in README.md):
 #   KAFKA_LINE=4|3          picks the pinned Kafka version of that line (KAFKA_VERSION overrides)
 #   KAFKA_PORT, KAFKA_CONTROLLER_PORT, REGISTRY_PORT, REDIS_PORT, STACK_DIR
+#   TOXIPROXY_PORT          Toxiproxy's API
+#   KAFKA_PROXIED_PORT      a second broker listener, reached only through Toxiproxy
+#   KAFKA_PROXY_PORT        Toxiproxy's listener in front of it, which that listener advertises
+#   STACK_SERVICES          which services `up` starts (default: all four)
 # Downloads come from Maven Central through Maven (cached in ~/.m2) and are unpacked into .tools/;
 # process state, data and logs live in STACK_DIR (.stack/ by default). Both are git-ignored.
 set -euo pipefail
@@ -23,8 +28,12 @@ KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 REGISTRY_PORT="${REGISTRY_PORT:-18081}"
 REDIS_PORT="${REDIS_PORT:-16379}"
+TOXIPROXY_PORT="${TOXIPROXY_PORT:-18474}"
+KAFKA_PROXIED_PORT="${KAFKA_PROXIED_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_PROXY_PORT="${KAFKA_PROXY_PORT:-$((KAFKA_PORT + 3))}"
+TOXIPROXY_VERSION="${TOXIPROXY_VERSION:-v2.5.0}"
 STACK_DIR="${STACK_DIR:-$root/.stack}"
-STACK_SERVICES="${STACK_SERVICES:-kafka registry redis}"
+STACK_SERVICES="${STACK_SERVICES:-kafka registry redis toxiproxy}"
 STACK_TIMEOUT_S="${STACK_TIMEOUT_S:-120}"
 tools="$root/.tools"
 host=127.0.0.1
@@ -57,6 +66,7 @@ marker() {
     kafka) echo "kafka\.Kafka $STACK_DIR/kafka/server\.properties" ;;
     registry) echo "apicurio-registry-app-.*-runner\.jar" ;;
     redis) echo "redis-server.*(--port $REDIS_PORT |$host:$REDIS_PORT)" ;;
+    toxiproxy) echo "toxiproxy-server .*-port $TOXIPROXY_PORT" ;;
   esac
 }
 
@@ -109,6 +119,7 @@ start_kafka() {
   if pid="$(running_pid kafka)"; then log "kafka already running (pid $pid) on $host:$KAFKA_PORT"; return; fi
   port_busy "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
   port_busy "$KAFKA_CONTROLLER_PORT" && die "port $KAFKA_CONTROLLER_PORT is taken by another process; set KAFKA_CONTROLLER_PORT"
+  port_busy "$KAFKA_PROXIED_PORT" && die "port $KAFKA_PROXIED_PORT is taken by another process; set KAFKA_PROXIED_PORT"
   require java "install a JDK 17+ (Kafka 4 needs Java 17)"
   local cp dir="$STACK_DIR/kafka"
   cp="$(kafka_classpath)"
@@ -119,11 +130,11 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$host:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$host:$KAFKA_PORT,CONTROLLER://$host:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$host:$KAFKA_PORT
+listeners=PLAINTEXT://$host:$KAFKA_PORT,CONTROLLER://$host:$KAFKA_CONTROLLER_PORT,PROXIED://$host:$KAFKA_PROXIED_PORT
+advertised.listeners=PLAINTEXT://$host:$KAFKA_PORT,PROXIED://$host:$KAFKA_PROXY_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=3
 auto.create.topics.enable=true
@@ -207,6 +218,47 @@ start_redis() {
   echo $! >"$(pid_file redis)"
 }
 
+# --- Toxiproxy ------------------------------------------------------------------------------------
+# Shopify's fault proxy, between the tests' clients and the broker (and, per test, Gong). Built from
+# the Go module proxy into .tools/bin on first use, like helm; the Go module and build caches make
+# later builds quick.
+
+toxiproxy_bin() {
+  local bindir="$tools/bin" bin="$tools/bin/toxiproxy-server"
+  if [ ! -x "$bin" ] || [ "$(cat "$bindir/toxiproxy.version" 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
+    require go "install Go (golang-go): Toxiproxy $TOXIPROXY_VERSION is built with go install"
+    log "building Toxiproxy $TOXIPROXY_VERSION with go install (under a minute the first time)"
+    mkdir -p "$bindir"
+    local gobin
+    gobin="$(mktemp -d)"
+    GOBIN="$gobin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+      "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" >"$STACK_DIR/logs/toxiproxy-build.log" 2>&1 ||
+      { tail -n 20 "$STACK_DIR/logs/toxiproxy-build.log" >&2; rm -rf "$gobin"; die "go install of Toxiproxy $TOXIPROXY_VERSION failed"; }
+    mv "$gobin/server" "$bin" && rm -rf "$gobin"
+    echo "$TOXIPROXY_VERSION" >"$bindir/toxiproxy.version"
+  fi
+  echo "$bin"
+}
+
+toxiproxy_ready() { curl -fsS "http://$host:$TOXIPROXY_PORT/version" >/dev/null; }
+
+start_toxiproxy() {
+  if pid="$(running_pid toxiproxy)"; then log "toxiproxy already running (pid $pid) on $host:$TOXIPROXY_PORT"; return; fi
+  port_busy "$TOXIPROXY_PORT" && die "port $TOXIPROXY_PORT is taken by another process; set TOXIPROXY_PORT"
+  port_busy "$KAFKA_PROXY_PORT" && die "port $KAFKA_PROXY_PORT is taken by another process; set KAFKA_PROXY_PORT"
+  require curl "install curl"
+  local bin
+  bin="$(toxiproxy_bin)"
+  # The broker proxy exists from the start: the PROXIED listener advertises its address, so a
+  # client that bootstraps through it stays on it for every later connection.
+  printf '[{"name": "kafka", "listen": "%s:%s", "upstream": "%s:%s", "enabled": true}]\n' \
+    "$host" "$KAFKA_PROXY_PORT" "$host" "$KAFKA_PROXIED_PORT" >"$STACK_DIR/run/toxiproxy.json"
+  log "starting Toxiproxy $TOXIPROXY_VERSION on http://$host:$TOXIPROXY_PORT (broker proxy on $host:$KAFKA_PROXY_PORT)"
+  setsid "$bin" -host "$host" -port "$TOXIPROXY_PORT" -config "$STACK_DIR/run/toxiproxy.json" \
+    >"$STACK_DIR/logs/toxiproxy.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$(pid_file toxiproxy)"
+}
+
 # --- commands -------------------------------------------------------------------------------------
 
 write_env() {
@@ -214,6 +266,8 @@ write_env() {
 KAFKA_BROKERS=$host:$KAFKA_PORT
 SCHEMA_REGISTRY_URL=http://$host:$REGISTRY_PORT/apis/ccompat/v7
 REDIS_URL=redis://$host:$REDIS_PORT
+TOXIPROXY_URL=http://$host:$TOXIPROXY_PORT
+KAFKA_PROXIED_BROKERS=$host:$KAFKA_PROXY_PORT
 KAFKA_LINE=$KAFKA_LINE
 KAFKA_VERSION=$KAFKA_VERSION
 EOF
@@ -226,7 +280,9 @@ up() {
   wants kafka && start_kafka
   wants registry && start_registry
   wants redis && start_redis
+  wants toxiproxy && start_toxiproxy
   wants redis && wait_until "Redis" redis redis_ready
+  wants toxiproxy && wait_until "Toxiproxy" toxiproxy toxiproxy_ready
   wants kafka && wait_until "Kafka" kafka kafka_ready
   wants registry && wait_until "Apicurio Registry" registry registry_ready
   write_env
@@ -249,18 +305,19 @@ stop_one() {
 
 down() {
   # Stop only what this stack started, by pid: never pkill by name.
-  for name in registry kafka redis; do stop_one "$name"; done
+  for name in registry kafka redis toxiproxy; do stop_one "$name"; done
 }
 
 status() {
   local name pid state any_down=0
-  for name in kafka registry redis; do
+  for name in kafka registry redis toxiproxy; do
     wants "$name" || continue
     if pid="$(running_pid "$name")"; then
       case "$name" in
         kafka) kafka_ready >/dev/null 2>&1 && state="ready" || state="starting"; where="$host:$KAFKA_PORT (Kafka $KAFKA_VERSION)" ;;
         registry) registry_ready >/dev/null 2>&1 && state="ready" || state="starting"; where="http://$host:$REGISTRY_PORT/apis/ccompat/v7" ;;
         redis) redis_ready >/dev/null 2>&1 && state="ready" || state="starting"; where="redis://$host:$REDIS_PORT" ;;
+        toxiproxy) toxiproxy_ready >/dev/null 2>&1 && state="ready" || state="starting"; where="http://$host:$TOXIPROXY_PORT (broker via $host:$KAFKA_PROXY_PORT)" ;;
       esac
       printf '%-9s %-8s pid %-7s %s\n' "$name" "$state" "$pid" "$where"
     else

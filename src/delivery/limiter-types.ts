@@ -39,10 +39,18 @@ export interface LimiterSnapshot {
 export interface CallSlot {
   /** The request is being written to an open connection now. Calls after the first are ignored. */
   onWire(): void;
+  /**
+   * The caller is done with this slot. If its request never went on the wire (no `onWire`: the
+   * connection was refused, the grant was dropped because a 429 or a halt arrived meanwhile, the
+   * caller was aborted), the grant is handed back to the per-second window and the daily budget,
+   * locally and in Redis: a call Gong never saw must not cost quota. A no-op after `onWire`, and
+   * after the first call. The engine calls it once for every slot it was granted.
+   */
+  release(): void;
 }
 
 /** The slot of a limiter that does not need to know when calls leave. */
-export const untrackedSlot: CallSlot = Object.freeze({ onWire: () => undefined });
+export const untrackedSlot: CallSlot = Object.freeze({ onWire: () => undefined, release: () => undefined });
 
 /**
  * The contract between the delivery engine and any limiter (local, Redis-backed, disabled).

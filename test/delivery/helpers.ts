@@ -94,6 +94,8 @@ export class FakeLimiter implements RateLimiter {
   acquired = 0;
   /** Slots whose call was reported on the wire. */
   wired = 0;
+  /** Slots the engine said it was done with. */
+  released = 0;
   readonly throttles: number[] = [];
   async acquire(signal?: AbortSignal): Promise<CallSlot> {
     signal?.throwIfAborted();
@@ -101,6 +103,9 @@ export class FakeLimiter implements RateLimiter {
     return {
       onWire: () => {
         this.wired += 1;
+      },
+      release: () => {
+        this.released += 1;
       },
     };
   }
