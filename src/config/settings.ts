@@ -185,7 +185,7 @@ export const settings = {
   },
   GONG_OUTAGE_PROBE_MAX_MS: {
     group: 'gong',
-    schema: int(100).default(10_000),
+    schema: int(100).default(5_000),
     doc:
       'While Gong is unavailable (5xx, timeouts, refused connections in a row) one probe at a time ' +
       'is sent, the wait doubling from GONG_RETRY_BASE_MS up to this; recovery is noticed within it.',

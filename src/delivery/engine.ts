@@ -1,6 +1,7 @@
 import type { Settings } from '../config/settings.ts';
 import { BridgeError, isBridgeError } from '../errors.ts';
-import type { GongCallResult, GongClient } from '../gong/client.ts';
+import type { ConnectionPermit, GongCallResult, GongClient } from '../gong/client.ts';
+import { ConnectionPermits } from '../gong/connection-permits.ts';
 import { validateGongBody, type GongValidation } from '../gong/validate.ts';
 import { createDeliveryEvents, type DeliveryEvents, type RetryReason } from './events.ts';
 import type { CallSlot, Clock, RateLimiter, Sleep } from './limiter-types.ts';
@@ -176,8 +177,9 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
   let transientRun = 0;
   /** Records backing off after a lone failure: woken as soon as any call gets an answer. */
   const backingOff = new Set<() => void>();
-  /** Gong has answered at least once; until then calls count from their answers (see `call`). */
+  /** Gong has answered at least once; until then calls go one at a time (see `call`). */
   let warm = false;
+  const coldStart = new ConnectionPermits(1);
 
   // --- Calls ----------------------------------------------------------------------------------
 
@@ -206,19 +208,23 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
    * back as soon as the answer or the transport error is in, and unused when a 429 or a
    * suspension arrived while this call queued (`undefined`: nothing was sent).
    *
-   * Until Gong has answered once, a call counts from its answer instead of from when it was
-   * written: the first burst meets cold connections and, at a server that has just started, its
-   * slowest handling, so it reached a strict 3/s server spread over 60-90 ms after it was written
-   * while the next burst, a second later, arrived tight, and two calls got 429 (`send` against a
-   * freshly started sandbox). The answer is the latest the call can have arrived; counting from it
-   * costs one round trip, once per process.
+   * Until Gong has answered once, calls go one at a time and each counts from its answer instead
+   * of from when it was written. A cold start's first calls meet cold connections and, at a server
+   * that has just started, its slowest handling: sent as a burst, they reached a strict 3/s server
+   * spread over 60-90 ms after they were written, while the next burst, a second later, arrived
+   * tight, and two calls got 429 (`send` against a freshly started sandbox). The answer is the
+   * latest the call can have arrived, and alone in flight its count cannot be replaced in the
+   * limiter's window before the answer comes. It costs one round trip, once per process.
    */
   async function call(body: string, signal: AbortSignal | undefined, probe: boolean) {
     await waitOutThrottle(signal);
-    const permit = await client.acquireConnection(signal);
+    const first = warm ? undefined : await coldStart.acquire(signal);
+    let permit: ConnectionPermit | undefined;
     let slot: CallSlot | undefined;
     let result: GongCallResult;
     try {
+      if (warm) first?.release();
+      permit = await client.acquireConnection(signal);
       slot = await limiter.acquire(signal);
       // Going ahead would be the very call Gong just told us not to make.
       if (clock.now() < throttledUntil || (!probe && suspension !== undefined)) return undefined;
@@ -234,7 +240,8 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
       if (result.kind === 'response') warm = true;
     } finally {
       slot?.release();
-      permit.release();
+      permit?.release();
+      first?.release();
     }
     emitCall(result, probe);
     return result;
@@ -623,6 +630,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
     },
     close() {
       closing.abort();
+      coldStart.close();
       const current = suspension;
       suspension = undefined;
       current?.fail(shuttingDown(closing.signal));

@@ -63,7 +63,7 @@ export const defaultRetryPolicy: RetryPolicy = Object.freeze({
   retryAfterCapMs: 300_000,
   retriableErrorCodes,
   outageAfterFailures: 3,
-  outageProbeMaxMs: 10_000,
+  outageProbeMaxMs: 5_000,
 });
 
 export function retryPolicyFromConfig(

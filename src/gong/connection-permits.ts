@@ -95,5 +95,5 @@ export class ConnectionPermits {
 }
 
 function closedError(): BridgeError {
-  return new BridgeError('SHUTTING_DOWN', 'the Gong client is closed');
+  return new BridgeError('SHUTTING_DOWN', 'closed while waiting for a connection');
 }
