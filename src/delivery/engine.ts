@@ -361,7 +361,12 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         throw error;
       }
       if (result === undefined) {
-        // A 429 arrived while the probe queued: wait it out, then probe at once.
+        // A 429 arrived while the probe queued: wait it out, then probe at once. If the
+        // suspension ended meanwhile, the caller calls on its own.
+        if (suspension !== current) {
+          caller?.resume(undefined);
+          return;
+        }
         current.requeue(caller);
         delayMs = 0;
         continue;

@@ -601,3 +601,42 @@ describe('the breaker on Gong rejections (issue 13 §5)', () => {
     expect(e.isHalted()).toBe(false);
   });
 });
+
+describe('an outage that ends while its probe waits for a grant', () => {
+  it('hands the probe’s record back to its own loop when a 429 drops the grant', async () => {
+    let mode: 'up' | 'down' = 'up';
+    let lateAnswered = false;
+    server.script([], (_req, res, body) => {
+      const answer = (status: number) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '0.2' });
+        res.end('{}');
+      };
+      // A call still in flight when the outage began comes back 429 once it is under way.
+      if (body.includes('"evt-late"') && !lateAnswered) {
+        lateAnswered = true;
+        setTimeout(() => answer(429), 300);
+      } else answer(mode === 'up' ? 200 : 503);
+    });
+    const gated = new FakeLimiter();
+    const acquire = gated.acquire.bind(gated);
+    let releaseProbe: (() => void) | undefined;
+    const probeMayGo = new Promise<void>((resolve) => (releaseProbe = resolve));
+    const e = engine({ limiter: gated, retry: { ...defaultRetryPolicy, baseMs: 5, maxMs: 20 } });
+    gated.acquire = async (signal?: AbortSignal) => {
+      // The outage's probe gets its grant only after the 429 ended the outage.
+      if (e.suspension()?.kind === 'outage') await probeMayGo;
+      return acquire(signal);
+    };
+    e.events.on('throttled', () => {
+      mode = 'up';
+      releaseProbe?.();
+    });
+    expect((await e.deliver(sampleBody('warm'))).kind).toBe('delivered');
+    mode = 'down';
+    const late = e.deliver(sampleBody('late'));
+    const others = [1, 2, 3].map((n) => e.deliver(sampleBody(`p${n}`)));
+    const outcomes = await Promise.all([...others, late]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect(gated.released).toBe(gated.acquired);
+  });
+});
