@@ -4,7 +4,7 @@
  * over. Prints every run and the median, on one core (this process), and as a baseline from the
  * same run the zod model alone on the same bodies: the reason validateGongBody has a fast path.
  */
-import { gongBodySchema } from '../src/gong/body-schema.ts';
+import { gongBodySchemas } from '../src/gong/validate.ts';
 import { newestSchema } from '../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../src/transform/sample-events.ts';
 import { transformEvent, type InteractionEvent } from '../src/transform/transform.ts';
@@ -25,6 +25,7 @@ for (let seq = 0; seq < eventCount; seq++) {
   events.push(type.fromBuffer(type.toBuffer(makeSampleEvent(seq, random))) as InteractionEvent);
 }
 
+const gongBodySchema = gongBodySchemas().body;
 const bodies = events.map((event) => {
   const result = transformEvent(event);
   if (!result.ok) throw new Error(`sample event rejected: ${result.errors.join('; ')}`);

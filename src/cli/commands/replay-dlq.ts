@@ -151,10 +151,11 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
+  const engineSettings = deliveryEngineSettings(config);
   const engine =
     limiter === undefined || client === undefined
       ? undefined
-      : createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+      : createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const producer =
     toTopic === undefined || dryRun
@@ -200,7 +201,8 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       tally(`still ${decoded.error.code}`);
       return;
     }
-    const transformed = transformEvent(decoded.event);
+    // The validation the service applies (limits, inferred rules), also for a dry run.
+    const transformed = transformEvent(decoded.event, engineSettings.validate);
     if (!transformed.ok) {
       summary.stillInvalid += 1;
       tally('still GONG_INVALID');

@@ -16,6 +16,7 @@ import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
+import { transformEvent } from '../../transform/transform.ts';
 import { version } from '../../version.ts';
 import { ExitCode, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
@@ -95,7 +96,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     logger: logger.child({ component: 'limiter' }),
   });
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
-  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+  const engineSettings = deliveryEngineSettings(config);
+  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
   const producer = kafka.producer({
@@ -140,6 +142,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     limiter,
     clock,
     sleep,
+    // The engine's validator: the limits and inferred-rule settings apply before the engine too.
+    transform: (event) => transformEvent(event, engineSettings.validate),
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
