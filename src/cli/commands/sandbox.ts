@@ -95,6 +95,7 @@ bound.
 Examples:
   gong-bridge sandbox --access-key key --access-key-secret secret
   gong-bridge sandbox --port 0 --rps 0 --daily-limit 0 --bearer-token t --fail-rate 0.05 --seed 7
+  gong-bridge sandbox --bearer-token t --strict     # also refuses rules Gong does not document
   curl -s -XPOST localhost:8089/_sandbox/faults -d '{"outageMs":30000}'
 `;
 
