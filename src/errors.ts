@@ -70,6 +70,8 @@ export interface ErrorContext {
   /** Gong's own error strings, or validation errors as `<path>: <message>`. */
   details?: readonly string[];
   variable?: string;
+  /** What to do when the fix is not a setting (e.g. a broker certificate to renew). */
+  fix?: string;
 }
 
 export class BridgeError extends Error {
