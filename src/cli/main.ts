@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   run: async () => (await import('./commands/run.ts')).runCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
   send: async () => (await import('./commands/send.ts')).sendCommand,
+  status: async () => (await import('./commands/status.ts')).statusCommand,
   transform: async () => (await import('./commands/transform.ts')).transformCommand,
 };
 
@@ -42,6 +43,7 @@ async function mainHelp(): Promise<string> {
     '',
     'Examples:',
     '  gong-bridge doctor                      check the configuration end to end',
+    '  gong-bridge status                      live view of the bridge on this host (rate, quota, lag)',
     '  gong-bridge transform events.jsonl      what Gong would receive for Avro-JSON events',
     '  gong-bridge sandbox --access-key k --access-key-secret s',
     '',
