@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
 import { systemClock } from '../delivery/system-time.ts';
-import { maskUrlCredentials } from '../config/redact.ts';
+import { maskUrlCredentials, urlCredentialValues } from '../config/redact.ts';
 import { configWarnings, unknownVariableWarnings } from '../config/warnings.ts';
 import { isBridgeError } from '../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../gong/client.ts';
@@ -108,7 +108,11 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     for (const id of checkIds.slice(1)) skip(id, 'needs a configuration that parses');
     return results;
   }
-  redactValues = valueRedactor(secretValues(config));
+  // REDIS_URL is a secret as a whole in logs; doctor shows its host (the userinfo is masked) and
+  // only its credentials count as secret values here.
+  redactValues = valueRedactor(
+    secretValues({ ...config, REDIS_URL: undefined }, urlCredentialValues(config.REDIS_URL)),
+  );
   const problems: { message: string; fix: string }[] = [];
   const attempt = <T>(build: () => T): T | undefined => {
     try {
