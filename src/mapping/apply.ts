@@ -99,6 +99,23 @@ export async function applyMapping(mapping: CompiledMapping, event: unknown): Pr
   };
 }
 
+/**
+ * The same mapping with every expression left to the JSONata interpreter: what the mapping costs
+ * without the compiled fast path (bench/transform.bench.ts), and the reference the fast path is
+ * held to in tests.
+ */
+export function interpreterOnly(mapping: CompiledMapping): CompiledMapping {
+  const expressions = mapping.plan.expressions.map((entry) => ({
+    field: entry.field,
+    expression: { ...entry.expression, compiled: false, evaluateFast: () => NEEDS_INTERPRETER },
+  }));
+  return {
+    ...mapping,
+    interpretedFields: expressions.map((entry) => entry.field),
+    plan: { ...mapping.plan, expressions },
+  };
+}
+
 function build(plan: BodyPlan, take: (index: number) => unknown): unknown {
   switch (plan.kind) {
     case 'constant':

@@ -3,7 +3,7 @@
  * loads the file once (`loadMappings`), picks a mapping per record (`selectMapping`) and applies
  * it (`applyMapping`); decoders describe their writer schemas as `KnownFields`.
  */
-export { applyMapping, type CompiledMapping, type MappingResult } from './apply.ts';
+export { applyMapping, interpreterOnly, type CompiledMapping, type MappingResult } from './apply.ts';
 export {
   canonicalRecordName,
   compileMappings,

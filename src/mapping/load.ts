@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import avro from 'avsc';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { BridgeError } from '../errors.ts';
 import { newestSchema } from '../schemas/registry-files.ts';
 import type { CompiledMapping } from './apply.ts';
@@ -153,13 +153,21 @@ function invalid(file: string, problems: readonly string[]): BridgeError {
   );
 }
 
-/** `line:column` of the deepest node of `path` the document has. */
+/** `line:column` of the deepest key (or list item) of `path` the document has. */
 function locate(document: Document, lines: LineCounter, path: readonly (string | number)[]): string {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = document.getIn(path.slice(0, depth), true) as
-      { range?: [number, number, number] } | undefined;
-    if (node?.range !== undefined) {
-      const position = lines.linePos(node.range[0]);
+  for (let depth = path.length; depth > 0; depth--) {
+    const parent = document.getIn(path.slice(0, depth - 1), true);
+    const last = path[depth - 1];
+    let range: readonly number[] | null | undefined;
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === last);
+      range = isScalar(pair?.key) ? pair.key.range : undefined;
+    } else if (isSeq(parent) && typeof last === 'number') {
+      const item = parent.items[last] as { range?: readonly number[] | null } | undefined;
+      range = item?.range;
+    }
+    if (range !== undefined && range !== null) {
+      const position = lines.linePos(range[0]!);
       return `${position.line}:${position.col}`;
     }
   }
