@@ -60,6 +60,21 @@ describe('applyMapping: run-time errors become dead letters', () => {
     }
   });
 
+  it('a runaway expression on the interpreter fails its record instead of holding the consumer', async () => {
+    const mapping = mappingOf(
+      base.replace(
+        'contentTitle: title',
+        'contentTitle: "($deep := function($n) { 1 + $deep($n + 1) }; $deep(0))"',
+      ),
+    );
+    expect(mapping.interpretedFields).toEqual(['content.contentTitle']);
+    const result = await applyMapping(mapping, { id: 'o-1', at: 0, title: 'T' });
+    expect(result.ok === false && result.error.code).toBe('MAPPING_FAILED');
+    expect(result.ok === false && result.error.context.details?.[0]).toMatch(
+      /^content\.contentTitle: .*\(JSONata D1011/,
+    );
+  });
+
   it('reports every failing field, and summarises past three', async () => {
     const mapping = mappingOf(`      eventId: $timestamp(a)
       timestamp: $timestamp(b)
