@@ -303,6 +303,13 @@ export const settings = {
     doc: 'How often consumer lag (committed offset against the high watermark) is polled for /metrics.',
   },
 
+  MAPPINGS_FILE: {
+    group: 'runtime',
+    schema: z.string().min(1).optional(),
+    doc:
+      'YAML or JSON file of mappings that turn upstream events (any Avro writer schema, JSON, Protobuf) into ' +
+      "Gong's body (docs/mappings.md). Unset: only canonical io.gongbridge.InteractionEvent records are accepted.",
+  },
   MAX_IN_FLIGHT: { group: 'runtime', schema: int(1).default(32), doc: 'Records being delivered at once.' },
   MAX_BUFFERED: {
     group: 'runtime',
