@@ -111,6 +111,21 @@ const haltRules: readonly { metric: string; when: (value: number) => boolean; ca
   },
 ];
 
+/**
+ * Readable causes for the `reason` label of gong_bridge_delivery_halted (added with issue 13's
+ * halts); a reason missing here is shown as it is.
+ */
+const haltReasonText: Readonly<Record<string, string>> = {
+  credentials: 'Gong refuses the credentials (401/403): delivery halted, probing until they work',
+  'token-unavailable': 'the bearer token file cannot be read: delivery halted',
+  endpoint: 'Gong says the endpoint is wrong: check GONG_BASE_URL; delivery halted',
+  proxy: 'a proxy on the way to Gong demands authentication (407): delivery halted',
+  connection: 'Gong refuses the connection (421/425): delivery halted',
+  headers: 'Gong refuses the request headers (431): delivery halted',
+  rejections: 'rejection breaker open: Gong rejected too many records in a row; delivery halted',
+  'gong-unavailable': 'Gong is unavailable (an outage): one probe at a time until it answers',
+};
+
 type Lookup = (name: string, labels?: Readonly<Record<string, string>>) => Sample[];
 
 function lookup(samples: readonly Sample[] | undefined): Lookup {
@@ -285,19 +300,27 @@ function deadLettersOf(current: readonly Scrape[], previous: readonly Scrape[]):
 
 function haltsOf(up: readonly Scrape[]): Halt[] {
   const halts: Halt[] = [];
+  const known = new Set(haltRules.map((rule) => rule.metric));
   for (const scrape of up) {
     const replica = maskUrlCredentials(scrape.url);
     const get = lookup(scrape.samples);
+    const labelled: Halt[] = [];
+    for (const sample of scrape.samples ?? []) {
+      if (known.has(sample.name) || !/^gong_bridge_\w*halt/.test(sample.name) || sample.value <= 0) continue;
+      const reason = sample.labels.reason ?? sample.labels.cause;
+      const cause =
+        reason === undefined
+          ? sample.name
+          : `${haltReasonText[reason] ?? reason} [${sample.name}{reason="${reason}"}]`;
+      labelled.push({ replica, cause });
+    }
     for (const rule of haltRules) {
+      // The auth gauge repeats a labelled halt when the replica exports one.
+      if (rule.metric === 'gong_bridge_gong_auth_failed' && labelled.length > 0) continue;
       const value = first(get(rule.metric));
       if (value !== null && rule.when(value)) halts.push({ replica, cause: rule.cause });
     }
-    const known = new Set(haltRules.map((rule) => rule.metric));
-    for (const sample of scrape.samples ?? []) {
-      if (known.has(sample.name) || !/^gong_bridge_\w*halt/.test(sample.name) || sample.value <= 0) continue;
-      const cause = sample.labels.cause ?? sample.labels.reason;
-      halts.push({ replica, cause: cause === undefined ? sample.name : `${cause} (${sample.name})` });
-    }
+    halts.push(...labelled);
   }
   return halts;
 }

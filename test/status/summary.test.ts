@@ -84,7 +84,8 @@ describe('summarizeStatus', () => {
     const extraB = [
       'gong_bridge_consumer_lag_records{topic="t",partition="0"} 9',
       'gong_bridge_dead_lettered_total{reason="GONG_INVALID"} 1',
-      'gong_bridge_delivery_halted{cause="rejection-breaker"} 1',
+      'gong_bridge_delivery_halted{reason="rejections"} 1',
+      'gong_bridge_delivery_halted{reason="credentials"} 0',
     ].join('\n');
     const report = summarizeStatus([
       replica('http://user:pw@a/metrics', 0, base('local', 0, extraA)),
@@ -102,12 +103,32 @@ describe('summarizeStatus', () => {
     expect(report.deadLetters).toEqual([{ reason: 'GONG_INVALID', total: 3, perMinute: null }]);
     expect(report.halts).toEqual([
       { replica: 'http://***@a/metrics', cause: expect.stringMatching(/^Gong refuses the credentials/) },
-      { replica: 'http://b/metrics', cause: 'rejection-breaker (gong_bridge_delivery_halted)' },
+      {
+        replica: 'http://b/metrics',
+        cause: expect.stringMatching(
+          /^rejection breaker open: .* \[gong_bridge_delivery_halted\{reason="rejections"\}\]$/,
+        ),
+      },
     ]);
     expect(report.replicasSeen).toBe(2);
     const screen = renderStatus(report, 0);
     expect(screen).toContain('http://c/metrics  DOWN  connect ECONNREFUSED');
     expect(screen).toMatch(/^Calls +measuring… of 6\/s allowed$/m);
     expect(screen).not.toContain('user:pw');
+  });
+
+  it('lists an auth halt once when the replica also labels it in gong_bridge_delivery_halted', () => {
+    const metrics = base(
+      'local',
+      0,
+      ['gong_bridge_gong_auth_failed 1', 'gong_bridge_delivery_halted{reason="credentials"} 1'].join('\n'),
+    );
+    const report = summarizeStatus([replica('http://a/metrics', 0, metrics)]);
+    expect(report.halts).toEqual([
+      {
+        replica: 'http://a/metrics',
+        cause: expect.stringMatching(/^Gong refuses the credentials .*\{reason="credentials"\}\]$/),
+      },
+    ]);
   });
 });
