@@ -14,6 +14,7 @@ import {
   stepProblem,
   tooLongMessage,
   tooManyMessage,
+  unboundedBodyLimits,
   type GongBodyLimits,
   type RuleProblem,
 } from './body-rules.ts';
@@ -265,6 +266,12 @@ export function buildGongBodySchema(limits: GongBodyLimits) {
 }
 
 export type GongBodySchemas = ReturnType<typeof buildGongBodySchema>;
+
+/**
+ * The shape of the model, for code that walks it (src/mapping/gong-fields.ts); limits do not
+ * change the shape. It has no limits of the bridge's, so validate with validate.ts, not with this.
+ */
+export const gongBodySchema = buildGongBodySchema(unboundedBodyLimits).body;
 
 export type GongBody = z.output<GongBodySchemas['body']>;
 export type GongContent = z.output<GongBodySchemas['content']>;

@@ -46,6 +46,7 @@ describe('metric catalogue', () => {
           'status',
           'outcome',
           'reason',
+          'mode',
           'version',
           'node_version',
           // Closed sets from src/gong/rule-catalogue.ts: seven rule names, two actions, two verdicts.
@@ -218,6 +219,14 @@ describe('bindLimiterMetrics', () => {
     expect(await value(metrics, 'gong_bridge_daily_quota_limit')).toBe(100);
     expect(await value(metrics, 'gong_bridge_limiter_rate_per_second')).toBe(2);
     expect(await value(metrics, 'gong_bridge_limiter_fallback')).toBe(0);
+    // One-hot over the closed set of modes, for `gong-bridge status` to add shares or count once.
+    const modes = await metrics.registry.getSingleMetric('gong_bridge_limiter_mode')!.get();
+    expect(Object.fromEntries(modes.values.map((entry) => [entry.labels.mode, entry.value]))).toEqual({
+      local: 1,
+      redis: 0,
+      'local-fallback': 0,
+      disabled: 0,
+    });
     const tokens = await value(metrics, 'gong_bridge_limiter_tokens_available');
     expect(tokens).toBeGreaterThanOrEqual(0);
     expect(tokens).toBeLessThanOrEqual(2);
