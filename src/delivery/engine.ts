@@ -233,7 +233,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
    * Until Gong has answered once, calls go one at a time and each counts from its answer instead
    * of from when it was written. A cold start's first calls meet cold connections and, at a server
    * that has just started, its slowest handling: sent as a burst, they reached a strict 3/s server
-   * spread over 60-90 ms after they were written, while the next burst, a second later, arrived
+   * spread over 50-90 ms after they were written, while the next burst, a second later, arrived
    * tight, and two calls got 429 (`send` against a freshly started sandbox). The answer is the
    * latest the call can have arrived, and alone in flight its count cannot be replaced in the
    * limiter's window before the answer comes. It costs one round trip, once per process.
