@@ -76,6 +76,8 @@ export async function prepareScenario(options: {
   readonly admin: Admin;
   readonly sandbox?: SandboxOptions;
   readonly events?: number;
+  /** Share of the traffic Gong would reject (dead-lettered); default 10%. */
+  readonly invalidRatio?: number;
 }): Promise<PreparedScenario> {
   const { kafka, admin } = options;
   const topic = uniqueName(`chaos-${options.name}`);
@@ -94,7 +96,7 @@ export async function prepareScenario(options: {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   };
   try {
-    const records = await produceTraffic(kafka, topic, options.events ?? chaosEvents);
+    const records = await produceTraffic(kafka, topic, options.events ?? chaosEvents, options.invalidRatio);
     const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));
     cleanups.unshift(() => deadLetters.stop());
     const monitor = startCommitMonitor({

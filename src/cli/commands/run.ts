@@ -30,7 +30,8 @@ All settings come from the environment (see docs/reference/configuration.md); re
   KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
   (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
+  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
+  GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
 settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
@@ -143,6 +144,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    commitMaxPending: config.COMMIT_MAX_PENDING,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
     revokeTimeoutMs: Math.min(
