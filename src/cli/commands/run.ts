@@ -117,10 +117,19 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
         retryInMs: failure.retryInMs,
       }),
   });
+  // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
+  const revokeTimeoutMs = Math.min(
+    10_000,
+    config.SHUTDOWN_TIMEOUT_MS,
+    Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
+  );
   const consumer = kafka.consumer({
     groupId,
     sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
-    rebalanceTimeout: 60_000,
+    // How long the coordinator holds a rebalance open for members to rejoin. A live member
+    // rejoins within a heartbeat plus its revoke; a dead one is dropped when its session ends.
+    // kafkajs' 60 s would let one stuck member hold the whole group that long.
+    rebalanceTimeout: Math.max(config.KAFKA_SESSION_TIMEOUT_MS, revokeTimeoutMs + 10_000),
     // Kafka's advice: a third of the session timeout at most, so two lost heartbeats are survivable.
     heartbeatInterval: Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 10)),
     allowAutoTopicCreation: false,
@@ -146,12 +155,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
     commitMaxPending: config.COMMIT_MAX_PENDING,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
-    revokeTimeoutMs: Math.min(
-      10_000,
-      config.SHUTDOWN_TIMEOUT_MS,
-      Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
-    ),
+    revokeTimeoutMs,
     events,
   });
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
