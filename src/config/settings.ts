@@ -88,7 +88,7 @@ export const settings = {
     doc: 'How long to wait for a broker connection before failing with a clear error.',
   },
   // kafkajs has no static membership: a replica killed and restarted at once stalls the whole
-  // group until its old member's session expires (23.5 s measured with 30 s; docs/scaling.md).
+  // group until its old member's session expires (23.5 s with 30 s, 6.5 s with 10 s; docs/scaling.md).
   // A spurious expiry costs one rebalance, in which nothing but calls on the wire is redone.
   KAFKA_SESSION_TIMEOUT_MS: {
     group: 'kafka',
@@ -279,8 +279,9 @@ export const settings = {
     doc: 'Records larger than this are dead-lettered.',
   },
   // A crash replays every settled record not yet committed (a Gong call, or a second dead letter,
-  // each). At 5 s and 45 calls/s, five kills in 3,000 events cost 1.10-1.24 calls per delivered
-  // event (docs/reliability.md, "Bridge killed"); commits are one small write each, coalesced.
+  // each). With commits every 5 s, five kills in 3,000 events at 45 calls/s cost 1.163 calls per
+  // delivered event, 1.026 with these (medians; docs/reliability.md, "Bridge killed and
+  // restarted"). Each commit is one small write, and they are coalesced.
   COMMIT_INTERVAL_MS: {
     group: 'runtime',
     schema: int(10).default(1_000),
