@@ -7,7 +7,8 @@ import { transformEvent, type TransformResult } from '../transform/transform.ts'
 import { CommitScheduler } from './commit-scheduler.ts';
 import type { Decoder } from './decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
-import { RuntimeEvents, type PauseReason, type Readiness } from './events.ts';
+import { RuntimeEvents, type Readiness } from './events.ts';
+import { FetchPauses } from './fetch-pauses.ts';
 import { OffsetTracker, recordFingerprint, type TrackedRecord } from './offset-tracker.ts';
 import { laneKey, PartitionBuffer, type Lane } from './partition-buffer.ts';
 import { recordBytes } from './record-limits.ts';
@@ -117,13 +118,6 @@ const rebalancingErrors = new Set([
 
 const defaultCommitMaxPending = 20;
 
-/** kafkajs' pause/resume argument for some partitions. */
-function byTopic(lanes: readonly { topic: string; partition: number }[]) {
-  const grouped = new Map<string, number[]>();
-  for (const { topic, partition } of lanes) grouped.set(topic, [...(grouped.get(topic) ?? []), partition]);
-  return [...grouped].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { consumer, decoder, engine, dlq, clock, sleep } = options;
   const events = options.events ?? new RuntimeEvents();
@@ -150,16 +144,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   /** Aborted at shutdown: ends the waits that belong to no record (the quota pause). */
   const closing = new AbortController();
 
-  const pauseReasons = new Map<PauseReason, number>();
-  let pausedSince = 0;
-  let backpressureSince: number | undefined;
+  const pauses = new FetchPauses({ topics: options.topics, consumer, lanes: buffer, clock, events });
   let joined = false;
   let joinedOnce = false;
   let revokeSinceJoin = false;
   let shuttingDown = false;
   let running = false;
-  /** Partitions of the current assignment: a pause stops all of them. */
-  let assignedPartitions = 0;
   let stopping: Promise<void> | undefined;
   let revoking: Promise<void> | undefined;
   let lastReadiness: Readiness | undefined;
@@ -204,65 +194,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
   }
 
-  // --- Pauses. Reasons that stop every partition (halts, revoke, shutdown) pause whole topics;
-  // a full lane pauses its own partition. kafkajs' resume of a topic also lifts its partition
-  // pauses, so when the last whole-topic reason ends the full lanes are paused again.
-
-  const allTopics = () => options.topics.map((topic) => ({ topic }));
-
-  function setPause(reason: PauseReason, on: boolean): void {
-    const had = pauseReasons.size > 0;
-    if (on) {
-      if (pauseReasons.has(reason)) return;
-      pauseReasons.set(reason, clock.now());
-      if (!had) {
-        pausedSince = clock.now();
-        // kafkajs refuses pause/resume before run(); start() applies a pause made before it.
-        if (running) consumer.pause(allTopics());
-      }
-      events.emit('paused', { reason, partitions: assignedPartitions });
-      return;
-    }
-    if (!pauseReasons.delete(reason)) return;
-    if (pauseReasons.size === 0) {
-      applyPauses();
-      events.emit('resumed', { reason, pausedMs: clock.now() - pausedSince });
-    }
-  }
-
-  /** Makes kafkajs' pause state match ours (after a resume, a new assignment, a restart). */
-  function applyPauses(): void {
-    if (!running) return;
-    if (pauseReasons.size > 0) {
-      consumer.pause(allTopics());
-      return;
-    }
-    consumer.resume(allTopics());
-    const full = buffer.fullLanes();
-    if (full.length > 0) consumer.pause(byTopic(full));
-  }
-
-  function checkBackpressure(): void {
-    const { pause, resume } = buffer.backpressure();
-    if (pause.length === 0 && resume.length === 0) return;
-    if (running && pauseReasons.size === 0) {
-      if (pause.length > 0) consumer.pause(byTopic(pause));
-      if (resume.length > 0) consumer.resume(byTopic(resume));
-    }
-    const full = buffer.fullLanes().length;
-    if (full > 0 && backpressureSince === undefined) {
-      backpressureSince = clock.now();
-      events.emit('paused', { reason: 'backpressure', partitions: full });
-    } else if (full === 0 && backpressureSince !== undefined) {
-      events.emit('resumed', { reason: 'backpressure', pausedMs: clock.now() - backpressureSince });
-      backpressureSince = undefined;
-    }
-  }
-
-  function pausedPartitions(): number {
-    return pauseReasons.size > 0 ? assignedPartitions : buffer.fullLanes().length;
-  }
-
   // --- Dispatch: records start round-robin over the lanes, at most MAX_IN_FLIGHT at once. A lane
   // whose settled records cannot be committed yet (one below them is still being worked, or
   // commits fail) waits at COMMIT_MAX_PENDING, so a crash never replays more than that.
@@ -278,7 +209,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       const task: Promise<void> = processRecord(item, lane.signal).finally(() => {
         inFlight.delete(task);
         buffer.finish(lane);
-        checkBackpressure();
+        pauses.checkBackpressure();
         pump();
       });
       inFlight.add(task);
@@ -507,12 +438,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     publishReadiness();
     const started = clock.now();
     const revokedIn = generation;
-    setPause('revoke', true);
+    pauses.set('revoke', true);
     // At once, before kafkajs goes on to rejoin: nothing of the old assignment may begin a call
     // or a dead-letter write from now on; queued records are dropped, whoever owns their
     // partition next fetches them again. Only what is already on the wire is waited for.
     const dropped = buffer.revokeAll(why);
-    checkBackpressure();
+    pauses.checkBackpressure();
     const before = inFlight.size;
     events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
     revoking = (async () => {
@@ -527,7 +458,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       // be carried: GROUP_JOIN pruned before these were added.
       if (generation !== revokedIn)
         tracker.retainCarried((topic, partition) => owned.has(laneKey(topic, partition)));
-      setPause('revoke', false);
+      pauses.set('revoke', false);
       events.emit('rebalance', {
         phase: 'revoked',
         settled: before - abandoned,
@@ -554,9 +485,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     // group's offset alone.
     tracker.retainCarried((topic, partition) => owned.has(laneKey(topic, partition)));
     joined = true;
-    assignedPartitions = partitions.length;
     // A restarted kafkajs consumer starts with nothing paused.
-    applyPauses();
+    pauses.assigned(partitions.length);
     events.emit('rebalance', { phase: 'assigned', partitions });
     publishReadiness();
   }
@@ -614,7 +544,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       resolveOffset(batch.lastOffset());
     }
     pump();
-    checkBackpressure();
+    pauses.checkBackpressure();
   }
 
   function accept(lane: Lane<Work>, tracked: TrackedRecord, message: KafkaMessage): void {
@@ -672,12 +602,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         rejectCrashed(event.payload.error);
       }),
       engine.events.on('auth-failed', () => {
-        setPause('auth-halt', true);
+        pauses.set('auth-halt', true);
         events.emit('halted', { reason: 'auth' });
         publishReadiness();
       }),
       engine.events.on('auth-recovered', (event) => {
-        setPause('auth-halt', false);
+        pauses.set('auth-halt', false);
         events.emit('unhalted', { reason: 'auth', haltedMs: event.haltedMs });
         publishReadiness();
       }),
@@ -687,13 +617,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         options.limiter.on('quota-exhausted', ({ until }) => {
           if (shuttingDown) return;
           const since = clock.now();
-          setPause('quota-exhausted', true);
+          pauses.set('quota-exhausted', true);
           events.emit('halted', { reason: 'quota', until });
           // Callers already wait inside the limiter; pausing only stops the fetching meanwhile.
           void sleep(Math.max(0, until - clock.wallNow()), closing.signal)
             .catch(() => {})
             .then(() => {
-              setPause('quota-exhausted', false);
+              pauses.set('quota-exhausted', false);
               events.emit('unhalted', { reason: 'quota', haltedMs: clock.now() - since });
             });
         }),
@@ -716,7 +646,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...counts,
       buffered: buffered(),
       inFlight: inFlight.size,
-      pausedPartitions: pausedPartitions(),
+      pausedPartitions: pauses.pausedPartitions(),
       settledUncommitted: settledUncommitted(),
     }),
     async start() {
@@ -731,13 +661,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         partitionsConsumedConcurrently: 1,
         eachBatch,
       });
-      if (pauseReasons.size > 0) consumer.pause(allTopics());
+      // kafkajs refuses pause and resume before run(); what was paused meanwhile applies now.
+      pauses.activate();
     },
     stop() {
       stopping ??= (async () => {
         shuttingDown = true;
         publishReadiness();
-        setPause('shutdown', true);
+        pauses.set('shutdown', true);
         // As at a revoke: nothing starts a call any more, only what is on the wire is waited for.
         buffer.revokeAll('shutting down');
         closing.abort();
