@@ -3,8 +3,14 @@
  * Events are decoded through the newest schema first, so they have the shape the consumer hands
  * over. Prints every run and the median, on one core (this process), and as a baseline from the
  * same run the zod model alone on the same bodies: the reason validateGongBody has a fast path.
+ *
+ * Then mapping + validation (src/mapping/) for each worked example of docs/mappings.md, next to the
+ * canonical path in the same rounds: events/s and the ratio to canonical (median of per-round
+ * ratios, so load on a shared machine cancels out), compiled and on the JSONata interpreter alone.
  */
 import { gongBodySchema } from '../src/gong/body-schema.ts';
+import { applyMapping, interpreterOnly, loadMappings, type CompiledMapping } from '../src/mapping/index.ts';
+import { loadWorkedExamples, mappingsFile } from '../test/mapping/worked-examples.ts';
 import { newestSchema } from '../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../src/transform/sample-events.ts';
 import { transformEvent, type InteractionEvent } from '../src/transform/transform.ts';
@@ -72,3 +78,68 @@ console.log(
   `baseline, zod model alone (validation only): ${Math.round(baseline).toLocaleString('en-US')} events/s; ` +
     `transform+validate is ${(median / baseline).toFixed(1)}x that`,
 );
+
+// ---------------------------------------------------------------------------------------------
+// Mappings (issue 16): each worked example, mapped and validated, against canonical in the same round.
+
+const mappingTarget = 50_000;
+const mappingSet = loadMappings(mappingsFile);
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+function canonicalRate(count: number): number {
+  const start = performance.now();
+  for (let index = 0; index < count; index++) transformEvent(events[index % events.length]!);
+  return count / ((performance.now() - start) / 1000);
+}
+
+async function mappedRate(
+  mapping: CompiledMapping,
+  inputs: readonly unknown[],
+  count: number,
+): Promise<number> {
+  let failed = 0;
+  const start = performance.now();
+  for (let index = 0; index < count; index++) {
+    if (!(await applyMapping(mapping, inputs[index % inputs.length])).ok) failed += 1;
+  }
+  const rate = count / ((performance.now() - start) / 1000);
+  if (failed > 0) throw new Error(`${mapping.name}: ${failed} sample events failed to map`);
+  return rate;
+}
+
+const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
+console.log(
+  `\nmapping + validate, ${runs} rounds of ${eventCount} events each, ratio to canonical in the same round:`,
+);
+for (const example of loadWorkedExamples()) {
+  const mapping = mappingSet.selectMapping(example.topic, { record: example.record });
+  if (mapping === undefined) throw new Error(`no mapping selected for ${example.mapping}`);
+  const interpreted = interpreterOnly(mapping);
+  // The interpreter is far slower; a tenth of the events keeps the round short.
+  const interpretedCount = Math.max(200, Math.floor(eventCount / 10));
+  await mappedRate(mapping, example.events, eventCount); // warm-up
+  await mappedRate(interpreted, example.events, interpretedCount);
+  const compiled: number[] = [];
+  const onInterpreter: number[] = [];
+  const ratios: number[] = [];
+  const interpreterRatios: number[] = [];
+  for (let round = 0; round < runs; round++) {
+    const canonical = canonicalRate(eventCount);
+    const mapped = await mappedRate(mapping, example.events, eventCount);
+    const slow = await mappedRate(interpreted, example.events, interpretedCount);
+    compiled.push(mapped);
+    onInterpreter.push(slow);
+    ratios.push(mapped / canonical);
+    interpreterRatios.push(slow / canonical);
+  }
+  const rate = medianOf(compiled);
+  console.log(
+    `${example.mapping.padEnd(15)} compiled ${fmt(rate).padStart(8)} events/s, ${medianOf(ratios).toFixed(2)} of canonical ` +
+      `(target ${mappingTarget.toLocaleString('en-US')}: ${rate >= mappingTarget ? 'met' : 'NOT met'}); ` +
+      `JSONata interpreter only ${fmt(medianOf(onInterpreter))} events/s, ${medianOf(interpreterRatios).toFixed(3)} of canonical`,
+  );
+}

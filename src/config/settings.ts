@@ -15,6 +15,17 @@ export interface SettingSpec {
   readonly defaultDoc?: string;
 }
 
+/** Section titles, in the order the reference and `gong-bridge config` list the groups. */
+export const settingGroupTitles: Readonly<Record<SettingSpec['group'], string>> = {
+  kafka: 'Kafka',
+  registry: 'Schema registry',
+  gong: 'Gong API',
+  limiter: 'Rate limiter',
+  redis: 'Redis (shared quota)',
+  observability: 'Observability',
+  runtime: 'Runtime',
+};
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -31,10 +42,33 @@ const csv = z
   .pipe(z.array(z.string()).min(1, 'must list at least one entry'));
 const url = z.url();
 
+// IPv6 literals in brackets ([::1]:9092), as Kafka writes them; a port between 1 and 65535.
+const hostPortPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]@]+):(\d{1,5})$/;
+
+/** True for `host:port` with a usable port, the form every Kafka client expects a broker in. */
+export function isHostPort(entry: string): boolean {
+  const port = hostPortPattern.exec(entry)?.[1];
+  return port !== undefined && Number(port) >= 1 && Number(port) <= 65_535;
+}
+
+// Caught here rather than by kafkajs, which reports "localhost" as "Port should be >= 0 and <
+// 65536. Received type number (NaN)" from deep inside a connection attempt (issue 15).
+const hostPortList = csv.pipe(
+  z.array(z.string()).superRefine((entries, context) => {
+    for (const entry of entries) {
+      if (!isHostPort(entry))
+        context.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not host:port (for example ${entry.split(':')[0] || 'kafka-1'}:9092)`,
+        });
+    }
+  }),
+);
+
 export const settings = {
   KAFKA_BROKERS: {
     group: 'kafka',
-    schema: csv.optional(),
+    schema: hostPortList.optional(),
     doc: 'Comma-separated bootstrap brokers, host:port.',
   },
   KAFKA_TOPICS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated input topics.' },
@@ -256,6 +290,13 @@ export const settings = {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     doc: 'pino log level.',
   },
+  LOG_FORMAT: {
+    group: 'observability',
+    schema: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    doc:
+      'Log line format: json (one object per line, for collectors), pretty (human-readable), or ' +
+      'auto: pretty on a terminal, json when piped or in a container.',
+  },
   LOG_REDACT_PII: {
     group: 'observability',
     schema: bool.default(false),
@@ -267,6 +308,13 @@ export const settings = {
     doc: 'How often consumer lag (committed offset against the high watermark) is polled for /metrics.',
   },
 
+  MAPPINGS_FILE: {
+    group: 'runtime',
+    schema: z.string().min(1).optional(),
+    doc:
+      'YAML or JSON file of mappings that turn upstream events (any Avro writer schema, JSON, Protobuf) into ' +
+      "Gong's body (docs/mappings.md). Unset: only canonical io.gongbridge.InteractionEvent records are accepted.",
+  },
   MAX_IN_FLIGHT: { group: 'runtime', schema: int(1).default(32), doc: 'Records being delivered at once.' },
   MAX_BUFFERED: {
     group: 'runtime',

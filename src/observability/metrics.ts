@@ -110,6 +110,12 @@ export const metricCatalogue = {
     help: '1 while Redis is unreachable and the replica limits itself locally at its share.',
     labelNames: [],
   },
+  limiterMode: {
+    name: 'gong_bridge_limiter_mode',
+    type: 'gauge',
+    help: '1 for the mode the limiter is in: local (this replica alone, or its share of the account), redis (the account limits shared through Redis), local-fallback (Redis unreachable) or disabled; 0 for the others.',
+    labelNames: ['mode'],
+  },
   dailyQuotaRemaining: {
     name: 'gong_bridge_daily_quota_remaining',
     type: 'gauge',
@@ -249,6 +255,13 @@ export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalog
   (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
 );
 
+export const limiterModes: readonly LimiterSnapshot['mode'][] = [
+  'local',
+  'redis',
+  'local-fallback',
+  'disabled',
+];
+
 const legacyDefaultMetrics = [
   'nodejs_active_handles_total',
   'nodejs_active_requests_total',
@@ -311,6 +324,12 @@ function scrapeTimeCollector(key: MetricKey, sources: MetricSources): (() => voi
       return limiterField((s) => s.ratePerSecond);
     case 'limiterFallback':
       return limiterField((s) => (s.mode === 'local-fallback' ? 1 : 0));
+    case 'limiterMode':
+      return function (this: Gauge) {
+        if (sources.limiter === undefined) return;
+        const { mode } = sources.limiter();
+        for (const each of limiterModes) this.set({ mode: each }, each === mode ? 1 : 0);
+      };
     case 'dailyQuotaRemaining':
       return limiterField((s) => s.dailyRemaining);
     case 'dailyQuotaLimit':

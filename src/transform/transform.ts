@@ -174,7 +174,8 @@ function isPresent(value: string | null | undefined): value is string {
   return typeof value === 'string' && VISIBLE.test(value);
 }
 
-function toIsoTimestamp(value: unknown): string | undefined {
+/** Epoch milliseconds (number, bigint or Date) as ISO 8601 UTC, or undefined outside years 0000-9999. */
+export function toIsoTimestamp(value: unknown): string | undefined {
   let ms: number;
   if (value instanceof Date) ms = value.getTime();
   else if (typeof value === 'number') ms = value;

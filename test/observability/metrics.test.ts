@@ -40,9 +40,16 @@ describe('metric catalogue', () => {
       if (spec.type === 'histogram') expect(spec.name).toMatch(/_seconds$/);
       expect(spec.help.length).toBeGreaterThan(10);
       for (const label of spec.labelNames) {
-        expect(['topic', 'partition', 'status', 'outcome', 'reason', 'version', 'node_version']).toContain(
-          label,
-        );
+        expect([
+          'topic',
+          'partition',
+          'status',
+          'outcome',
+          'reason',
+          'mode',
+          'version',
+          'node_version',
+        ]).toContain(label);
       }
     }
   });
@@ -161,6 +168,14 @@ describe('bindLimiterMetrics', () => {
     expect(await value(metrics, 'gong_bridge_daily_quota_limit')).toBe(100);
     expect(await value(metrics, 'gong_bridge_limiter_rate_per_second')).toBe(2);
     expect(await value(metrics, 'gong_bridge_limiter_fallback')).toBe(0);
+    // One-hot over the closed set of modes, for `gong-bridge status` to add shares or count once.
+    const modes = await metrics.registry.getSingleMetric('gong_bridge_limiter_mode')!.get();
+    expect(Object.fromEntries(modes.values.map((entry) => [entry.labels.mode, entry.value]))).toEqual({
+      local: 1,
+      redis: 0,
+      'local-fallback': 0,
+      disabled: 0,
+    });
     const tokens = await value(metrics, 'gong_bridge_limiter_tokens_available');
     expect(tokens).toBeGreaterThanOrEqual(0);
     expect(tokens).toBeLessThanOrEqual(2);

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { loadConfig, requireSetting } from '../../config/config.ts';
+import { required, requireSetting } from '../../config/config.ts';
+import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
-import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
-import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts';
+import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
+import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
+import { loadConfigWithWarnings } from '../command-config.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const options = {
@@ -50,7 +52,9 @@ Options:
   --json               Print the summary as JSON on stdout.
 
 Progress lines go to stderr; the summary ends the run. Exit codes: 0 every selected record was
-delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error.
+delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error (every
+missing setting at once; also Kafka credentials or certificates the brokers refuse), 4 Kafka or
+the schema registry unreachable.
 
 Examples:
   gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
@@ -85,7 +89,13 @@ function parseTime(name: string, value: string | undefined): number | undefined 
 
 export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(options, argv, false);
-  const config = loadConfig(io.env);
+  const sendsToGong = values['to-topic'] === undefined && values['dry-run'] !== true;
+  const config = loadConfigWithWarnings(io, 'replay-dlq', [
+    (settings) => kafkaClientConfig(settings),
+    ...(values['dlq-topic'] === undefined ? required('KAFKA_TOPICS') : []),
+    (settings) => registryClientOptions(settings),
+    ...(sendsToGong ? [(settings: Settings) => authFromConfig(settings)] : []),
+  ]);
   const dlqTopic =
     values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
   const reasons = new Set(values.reason ?? []);
