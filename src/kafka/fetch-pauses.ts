@@ -13,7 +13,9 @@ import type { BackpressureChange } from './partition-buffer.ts';
  *
  * kafkajs' resume of a whole topic also lifts its partition pauses, and a consumer kafkajs
  * restarts starts with nothing paused, so `apply()` makes kafkajs' state match this one again.
- * kafkajs refuses pause and resume before run(); until `activate()` the state is only recorded.
+ * kafkajs refuses pause and resume before run() and while it restarts a crashed consumer (it
+ * throws "Consumer group was not initialized"); meanwhile the state is only recorded, and the
+ * next assignment applies it.
  */
 export interface FetchPausesOptions {
   readonly topics: readonly string[];
@@ -55,22 +57,42 @@ export class FetchPauses {
   /** kafkajs now accepts pause and resume (consumer.run was called); applies what was recorded. */
   activate(): void {
     this.#active = true;
-    if (this.#reasons.size > 0) this.#options.consumer.pause(this.#allTopics);
+    if (this.#reasons.size > 0) this.#kafkajs('pause', this.#allTopics);
+  }
+
+  /** kafkajs crashed: its consumer group is gone until it has restarted and joined again. */
+  suspend(): void {
+    this.#active = false;
   }
 
   /** A new assignment of `partitions` partitions; kafkajs' state is made to match ours. */
   assigned(partitions: number): void {
     this.#assigned = partitions;
+    this.#active = true;
     this.apply();
   }
 
+  /**
+   * Calls kafkajs' pause or resume. These run inside kafkajs' own event listeners too, where a
+   * throw would break kafkajs' crash handling; a refusal means its consumer group is gone, and
+   * the next assignment applies the state again.
+   */
+  #kafkajs(call: 'pause' | 'resume', topics: { topic: string; partitions?: number[] }[]): void {
+    if (!this.#active) return;
+    try {
+      this.#options.consumer[call](topics);
+    } catch {
+      this.#active = false;
+    }
+  }
+
   set(reason: Exclude<PauseReason, 'backpressure'>, on: boolean): void {
-    const { clock, consumer, events } = this.#options;
+    const { clock, events } = this.#options;
     if (on) {
       if (this.#reasons.has(reason)) return;
       if (this.#reasons.size === 0) {
         this.#since = clock.now();
-        if (this.#active) consumer.pause(this.#allTopics);
+        this.#kafkajs('pause', this.#allTopics);
       }
       this.#reasons.set(reason, clock.now());
       events.emit('paused', { reason, partitions: this.#assigned });
@@ -85,25 +107,23 @@ export class FetchPauses {
 
   /** Makes kafkajs' pause state match ours (after a resume, a new assignment, a restart). */
   apply(): void {
-    if (!this.#active) return;
-    const { consumer, lanes } = this.#options;
     if (this.#reasons.size > 0) {
-      consumer.pause(this.#allTopics);
+      this.#kafkajs('pause', this.#allTopics);
       return;
     }
-    consumer.resume(this.#allTopics);
-    const full = lanes.fullLanes();
-    if (full.length > 0) consumer.pause(byTopic(full));
+    this.#kafkajs('resume', this.#allTopics);
+    const full = this.#options.lanes.fullLanes();
+    if (full.length > 0) this.#kafkajs('pause', byTopic(full));
   }
 
   /** Pauses the partitions whose lane just filled up, resumes those that drained. */
   checkBackpressure(): void {
-    const { clock, consumer, events, lanes } = this.#options;
+    const { clock, events, lanes } = this.#options;
     const { pause, resume } = lanes.backpressure();
     if (pause.length === 0 && resume.length === 0) return;
-    if (this.#active && this.#reasons.size === 0) {
-      if (pause.length > 0) consumer.pause(byTopic(pause));
-      if (resume.length > 0) consumer.resume(byTopic(resume));
+    if (this.#reasons.size === 0) {
+      if (pause.length > 0) this.#kafkajs('pause', byTopic(pause));
+      if (resume.length > 0) this.#kafkajs('resume', byTopic(resume));
     }
     const full = lanes.fullLanes().length;
     if (full > 0 && this.#backpressureSince === undefined) {

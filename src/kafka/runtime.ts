@@ -592,8 +592,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       }),
       consumer.on(CRASH, (event) => {
         // kafkajs has already left the group (it disconnects before it restarts or gives up):
-        // the partitions may be someone else's by now.
+        // the partitions may be someone else's by now, and pause/resume are refused until the
+        // restarted consumer has joined.
         owned = new Set();
+        pauses.suspend();
         void revoke('the consumer crashed');
         if (event.payload.restart) return;
         joined = false;

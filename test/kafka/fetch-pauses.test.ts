@@ -87,4 +87,30 @@ describe('FetchPauses', () => {
     expect(calls).toEqual(['pause']);
     expect(pauses.pausedPartitions()).toBe(0);
   });
+
+  it('while kafkajs refuses pause (its crashed consumer restarting) nothing throws; the next assignment applies the state', () => {
+    const calls: string[] = [];
+    let initialized = true;
+    const refuse = (call: string) => () => {
+      if (!initialized)
+        throw new Error('Consumer group was not initialized, consumer#run must be called first');
+      calls.push(call);
+    };
+    const pauses = new FetchPauses({
+      topics: ['t'],
+      consumer: { pause: refuse('pause'), resume: refuse('resume') },
+      lanes: new PartitionBuffer<string>(4),
+      clock: { now: () => 0 },
+      events: new RuntimeEvents(),
+    });
+    pauses.activate();
+    initialized = false;
+    expect(() => pauses.set('revoke', true)).not.toThrow();
+    pauses.set('revoke', false);
+    pauses.set('auth-halt', true);
+    expect(calls).toEqual([]);
+    initialized = true;
+    pauses.assigned(1);
+    expect(calls).toEqual(['pause']);
+  });
 });

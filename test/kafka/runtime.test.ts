@@ -43,11 +43,14 @@ function fakeConsumer() {
       eachBatch = config.eachBatch;
       calls.push('run');
     },
+    // Like kafkajs, pause and resume throw while a crashed consumer restarts.
     pause: (topics: { topic: string; partitions?: number[] }[]) => {
+      if (!fake.initialized) throw new Error('Consumer group was not initialized');
       calls.push('pause');
       pauses.push({ call: 'pause', topics });
     },
     resume: (topics: { topic: string; partitions?: number[] }[]) => {
+      if (!fake.initialized) throw new Error('Consumer group was not initialized');
       calls.push('resume');
       pauses.push({ call: 'resume', topics });
     },
@@ -73,6 +76,7 @@ function fakeConsumer() {
     pauses,
     resolved,
     inGroup: true,
+    initialized: true,
     emit(name: string, payload: unknown) {
       for (const listener of listeners.get(name) ?? []) listener({ payload } as never);
     },
@@ -562,5 +566,19 @@ describe('consumer runtime', () => {
     expect(committed).toEqual(['1', '3']);
     await runtime.stop();
     expect(runtime.stats()).toMatchObject({ consumed: 3, delivered: 3 });
+  });
+
+  it('a crash of the consumer throws nothing into kafkajs, and the restarted consumer fetches again', async () => {
+    const { kafka, runtime } = await started();
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    // kafkajs emits CRASH after it disconnected: pause and resume now throw.
+    kafka.initialized = false;
+    expect(() => kafka.emit('crash', { error: new Error('Connection error'), restart: true })).not.toThrow();
+    await tick();
+    kafka.initialized = true;
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    expect(kafka.calls.at(-1)).toBe('resume');
+    expect(runtime.readiness().joined).toBe(true);
+    await runtime.stop();
   });
 });
