@@ -339,9 +339,9 @@ export const settings = {
     group: 'runtime',
     schema: int(1).default(20),
     doc:
-      'Settled records that may wait for a commit: reaching it commits at once, and a partition with this ' +
-      'many settled records it cannot commit yet starts no new one. A crash replays at most this many per ' +
-      'partition, plus the records in flight.',
+      'Settled records that may wait for their offset commit: reaching it commits at once. Behind a record ' +
+      'that cannot settle yet, a partition goes on until its share of MAX_BUFFERED (at least this many) ' +
+      'wait. A crash sends again what waits, plus the records in flight.',
   },
   SHUTDOWN_TIMEOUT_MS: {
     group: 'runtime',

@@ -29,9 +29,9 @@ import { recordBytes } from './record-limits.ts';
  *    paused until half its share drained. Records start round-robin over the partitions, at most
  *    MAX_IN_FLIGHT at once.
  *  - Commits follow settlements (commit-scheduler.ts): at COMMIT_MAX_PENDING settled records or
- *    COMMIT_INTERVAL_MS, one at a time; a partition with COMMIT_MAX_PENDING settled records that
- *    no commit covers yet starts nothing new until one does, so a crash replays at most that
- *    many settled records per partition, plus what was in flight.
+ *    COMMIT_INTERVAL_MS, one at a time. A partition whose settled records no commit can cover
+ *    yet starts nothing new once its share of MAX_BUFFERED (at least COMMIT_MAX_PENDING) of
+ *    them wait, so what a crash replays stays bounded even behind a stuck record.
  *  - kafkajs has no revoke callback and uses the eager protocol (a rebalance revokes every
  *    partition). The revoke starts the moment the rebalance is known (a batch's heartbeat, the
  *    REBALANCING event, a crash of the consumer): from then on no record of the old assignment
@@ -194,12 +194,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
   }
 
-  // --- Dispatch: records start round-robin over the lanes, at most MAX_IN_FLIGHT at once. A lane
-  // whose settled records cannot be committed yet (one below them is still being worked, or
-  // commits fail) waits at COMMIT_MAX_PENDING, so a crash never replays more than that.
+  // --- Dispatch: records start round-robin over the lanes, at most MAX_IN_FLIGHT at once.
+  // Settled records normally wait for a commit only until COMMIT_MAX_PENDING of them do. When
+  // they cannot be committed (a record below them is still being worked, say its dead letter
+  // waits for the DLQ, or commits fail), the lane goes on until as many wait as its share of
+  // the buffer holds (at least COMMIT_MAX_PENDING), then starts nothing new until a commit covers
+  // them: a crash never replays more, and the tracker's memory stays bounded. Stopping at
+  // COMMIT_MAX_PENDING instead would stall a partition behind every slow record.
 
   const startable = (lane: Lane<Work>) =>
-    tracker.settledUncommitted(lane.topic, lane.partition) < commitMaxPending;
+    tracker.settledUncommitted(lane.topic, lane.partition) < Math.max(commitMaxPending, buffer.share());
 
   function pump(): void {
     while (inFlight.size < options.maxInFlight) {

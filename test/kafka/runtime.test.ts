@@ -319,29 +319,33 @@ describe('consumer runtime', () => {
     await runtime.stop();
   });
 
-  it('a partition whose settled records cannot be committed yet starts nothing new at COMMIT_MAX_PENDING; others go on', async () => {
-    const { kafka, gong, runtime } = await started({ commitMaxPending: 2, maxInFlight: 3 });
+  it('a partition whose settled records cannot be committed yet starts nothing new past its share; others go on', async () => {
+    const { kafka, gong, runtime } = await started({ commitMaxPending: 2, maxInFlight: 8, maxBuffered: 12 });
+    // Two partitions: a share of 6 records each, so at most 6 settled records wait behind a stuck one.
     kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
-    await kafka.feed('t', 0, ['a', 'b', 'c', 'd'].map(event));
+    await kafka.feed('t', 0, ['a', 'b', 'c', 'd', 'e', 'f'].map(event));
     await tick();
-    expect(gong.started).toEqual(['a', 'b', 'c']);
-    // a is slow; b and c settle above it and cannot be committed.
-    gong.settle('b');
-    gong.settle('c');
+    // a is slow (a long retry, say); the others settle above it and cannot be committed.
+    for (const id of ['b', 'c', 'd', 'e', 'f']) gong.settle(id);
     await tick();
-    expect(runtime.stats().settledUncommitted).toBe(2);
-    // Two slots are free, but d would be a third settled record a crash could replay.
-    expect(gong.started).toEqual(['a', 'b', 'c']);
+    await kafka.feed('t', 0, [event('g')], 6);
+    await tick();
+    gong.settle('g');
+    await tick();
+    expect(runtime.stats().settledUncommitted).toBe(6);
+    // h is fetched but not started: a crash would replay a seventh settled record.
+    await kafka.feed('t', 0, [event('h')], 7);
+    await tick();
+    expect(gong.started).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
     await kafka.feed('t', 1, [event('x')]);
     await tick();
-    expect(gong.started).toEqual(['a', 'b', 'c', 'x']);
+    expect(gong.started.at(-1)).toBe('x');
     gong.settle('a');
     await tick();
-    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
-    expect(gong.started).toEqual(['a', 'b', 'c', 'x', 'd']);
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '7' }]);
+    expect(gong.started.at(-1)).toBe('h');
     await runtime.stop();
   });
-
   it('pauses every partition and reports unready during an auth halt, and resumes after it', async () => {
     const { kafka, gong, runtime } = await started();
     kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
