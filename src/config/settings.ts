@@ -109,6 +109,11 @@ export const settings = {
     doc: 'Registry basic-auth password.',
     secret: true,
   },
+  SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS: {
+    group: 'registry',
+    schema: int(0).default(30_000),
+    doc: 'How long a schema id the registry does not know (404, error_code 40403) is asked about again before its records are dead-lettered as UNKNOWN_SCHEMA_ID, counted from the first such answer: a record can arrive before a lagging registry follower has its new schema. The record waits meanwhile (its partition does not commit past it). 0 dead-letters at once.',
+  },
 
   GONG_BASE_URL: {
     group: 'gong',

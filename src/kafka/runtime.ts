@@ -4,8 +4,10 @@ import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts
 import { isBridgeError } from '../errors.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';
 import { transformEvent, type TransformResult } from '../transform/transform.ts';
+import { decodeFailureAction } from './decode-policy.ts';
 import type { Decoder } from './decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
+import type { HaltSource, HaltSourceName } from './halt-state.ts';
 import { RuntimeEvents, type PauseReason, type Readiness } from './events.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 import { recordBytes } from './record-limits.ts';
@@ -156,9 +158,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const queued = () => queue.length - queueHead;
   const buffered = () => queued() + inFlight.size;
 
+  /** Dependencies that refuse us (dlq.ts, decoder.ts): each pauses fetching and makes us unready. */
+  const haltSources = [dlq.halts, decoder.halts].filter(
+    (source): source is HaltSource => source !== undefined,
+  );
+
   function readiness(): Readiness {
     const authOk = !engine.isHalted();
-    return { ready: joined && authOk && !shuttingDown, joined, authOk, shuttingDown };
+    const halts: HaltSourceName[] = haltSources
+      .filter((source) => source.isHalted())
+      .map((source) => source.name);
+    return {
+      ready: joined && authOk && halts.length === 0 && !shuttingDown,
+      joined,
+      authOk,
+      halts,
+      shuttingDown,
+    };
   }
 
   function publishReadiness(): void {
@@ -168,6 +184,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       lastReadiness.ready !== next.ready ||
       lastReadiness.joined !== next.joined ||
       lastReadiness.authOk !== next.authOk ||
+      lastReadiness.halts.join() !== next.halts.join() ||
       lastReadiness.shuttingDown !== next.shuttingDown
     ) {
       lastReadiness = next;
@@ -227,13 +244,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
 
   async function deadLetter(record: SourceRecord, why: DeadLetterReason, signal: AbortSignal) {
-    await dlq.write(record, why, signal);
+    // A letter too large for the topic is replaced by a reference letter with a reason of its own.
+    const written = await dlq.write(record, why, signal);
     counts.deadLettered += 1;
     events.emit('dead-lettered', {
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
-      reason: why.reason,
+      reason: written.reason,
       dlqTopic: dlq.topic,
       ...(why.eventId === undefined ? {} : { eventId: why.eventId }),
       ...(why.status === undefined ? {} : { status: why.status }),
@@ -248,12 +266,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         // cannot take would block its partition behind a write that never succeeds.
         return await decoder.decode(record.value, recordBytes(record));
       } catch (error) {
-        if (!(isBridgeError(error) && error.code === 'REGISTRY_UNAVAILABLE')) throw error;
+        // decode-policy.ts: poison came back as a result; what is left is retried, or waits out
+        // a halt (the lookup probes, reported once through its halt source). The rest is a bug.
+        const action = decodeFailureAction(error);
+        if (!isBridgeError(error) || (action !== 'retry' && action !== 'halt')) throw error;
+        if (action === 'halt') {
+          await sleep(registryBase, signal);
+          continue;
+        }
         const retryInMs = Math.min(registryMax, registryBase * 2 ** Math.min(attempt - 1, 16));
         events.emit('registry-unavailable', {
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
+          code: error.code,
           error: error.message,
           retryInMs,
         });
@@ -609,6 +635,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         events.emit('unhalted', { reason: 'auth', haltedMs: event.haltedMs });
         publishReadiness();
       }),
+      ...haltSources.flatMap((source) => [
+        source.on('halted', ({ error }) => {
+          setPause(`${source.name}-halt`, true);
+          events.emit('halted', { reason: source.name, error });
+          publishReadiness();
+        }),
+        source.on('recovered', ({ haltedMs }) => {
+          setPause(`${source.name}-halt`, false);
+          events.emit('unhalted', { reason: source.name, haltedMs });
+          publishReadiness();
+        }),
+      ]),
     );
     if (options.limiter !== undefined) {
       unsubscribers.push(

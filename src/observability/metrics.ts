@@ -3,6 +3,7 @@ import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
 import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
 import { errorCatalogue, type ErrorCode } from '../errors.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
+import type { ProduceFailureClass } from '../kafka/producer-error-policy.ts';
 
 /**
  * The metrics catalogue. Definitions are data so docs and tests can list every name, type, help
@@ -173,13 +174,25 @@ export const metricCatalogue = {
   dlqProduceErrors: {
     name: 'gong_bridge_dlq_produce_errors_total',
     type: 'counter',
-    help: 'Failed writes to the dead-letter topic (the record is retried, never dropped).',
+    help: 'Failed produce requests to the dead-letter topic, by outcome: retry (sent again), too-large (split, or a reference letter written instead), halt (the topic refuses every write; probed). No dead letter is ever dropped.',
+    labelNames: ['outcome'],
+  },
+  dlqUnwritable: {
+    name: 'gong_bridge_dlq_unwritable',
+    type: 'gauge',
+    help: '1 while delivery is halted because the dead-letter topic refuses every write (authorization, missing or deleted topic).',
     labelNames: [],
   },
   schemaRegistryErrors: {
     name: 'gong_bridge_schema_registry_errors_total',
     type: 'counter',
-    help: 'Schema registry lookups that failed because the registry was unavailable.',
+    help: 'Schema lookups retried because the registry was unavailable or did not know the id yet.',
+    labelNames: [],
+  },
+  schemaRegistryAuthFailed: {
+    name: 'gong_bridge_schema_registry_auth_failed',
+    type: 'gauge',
+    help: '1 while delivery is halted because the schema registry refuses the credentials (401/403).',
     labelNames: [],
   },
   authFailed: {
@@ -245,6 +258,7 @@ export interface CreateMetricsOptions {
 // against them work before the first occurrence (an absent series makes `x == 0` silently empty).
 export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
 export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
+export const dlqProduceOutcomes: readonly ProduceFailureClass[] = ['retry', 'too-large', 'halt'];
 export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
   (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
 );
@@ -288,6 +302,9 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   for (const outcome of deliveryOutcomes) metrics.deliveries.inc({ outcome }, 0);
   for (const reason of retryReasons) metrics.retries.inc({ reason }, 0);
   for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
+  for (const outcome of dlqProduceOutcomes) metrics.dlqProduceErrors.inc({ outcome }, 0);
+  metrics.dlqUnwritable.set(0);
+  metrics.schemaRegistryAuthFailed.set(0);
   metrics.quotaProjectedExhaustion.set(Number.POSITIVE_INFINITY);
   if (options.defaultMetrics !== false) {
     collectDefaultMetrics({ register: registry });
@@ -499,7 +516,15 @@ export function bindRuntimeMetrics(
       if (metrics.sources.pausedPartitions === undefined) metrics.pausedPartitions.set(0);
     }),
     events.on('registry-unavailable', () => metrics.schemaRegistryErrors.inc()),
-    events.on('dlq-write-failed', () => metrics.dlqProduceErrors.inc()),
+    events.on('dlq-write-failed', (event) => metrics.dlqProduceErrors.inc({ outcome: event.outcome })),
+    events.on('halted', (event) => {
+      if (event.reason === 'dlq') metrics.dlqUnwritable.set(1);
+      if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(1);
+    }),
+    events.on('unhalted', (event) => {
+      if (event.reason === 'dlq') metrics.dlqUnwritable.set(0);
+      if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(0);
+    }),
     events.on('ready-state', (state) => {
       if (metrics.sources.ready === undefined) metrics.ready.set(state.ready ? 1 : 0);
     }),
