@@ -123,7 +123,7 @@ export function createBatchedProducer(options: BatchedProducerOptions): BatchedP
   const retryBase = options.retryBaseMs ?? 200;
   const retryMax = options.retryMaxMs ?? 10_000;
   const probeBase = options.probeBaseMs ?? 1_000;
-  const probeMax = options.probeMaxMs ?? 30_000;
+  const probeMax = options.probeMaxMs ?? 10_000;
   const onHalt = options.onHalt ?? 'probe';
   const halts = new HaltState(options.haltName ?? 'dlq', () => clock.now());
   const closing = new AbortController();

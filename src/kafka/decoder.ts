@@ -204,7 +204,7 @@ export function createRegistryLookup(options: RegistryLookupOptions): RegistryLo
   const windowMs = options.unknownIdRetryMs ?? 30_000;
   const recheckMs = options.unknownIdRecheckMs ?? 5_000;
   const probeBase = options.probeBaseMs ?? 1_000;
-  const probeMax = options.probeMaxMs ?? 30_000;
+  const probeMax = options.probeMaxMs ?? 10_000;
   const now = options.now ?? (() => performance.now());
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = {
