@@ -143,9 +143,11 @@ describe('a schema registry that refuses the credentials', () => {
     events.on('registry-unavailable', () => seen.push('registry-unavailable'));
     events.on('internal-error', (event) => seen.push(`internal-error ${event.error}`));
 
+    // Joined first, then unready once the first lookup is refused (the old code stayed ready).
+    await waitFor('the group joined', () => bridge.graph.runtime.readiness().joined, 30_000);
     await waitFor(
-      'the registry-auth halt',
-      () => bridge.graph.runtime.readiness().halts.includes('registry-auth'),
+      'unready while the registry refuses us',
+      () => !bridge.graph.runtime.readiness().ready,
       30_000,
     );
     expect(bridge.graph.runtime.readiness()).toMatchObject({ ready: false, halts: ['registry-auth'] });
