@@ -292,7 +292,10 @@ async function dlqSizeCheck(
       ? ''
       : `; ${larger.map((topic) => `${topic} allows ${limits.get(topic)}`).join(', ')} bytes: records over ` +
         `${dlqLimit - dlqHeadroomBytes} bytes are dead-lettered as RECORD_TOO_LARGE reference letters (no value)`;
-  report.ok('dlq', `${dlq} exists, max.message.bytes ${dlqLimit} (takes every record up to MAX_RECORD_BYTES ${maxRecordBytes})${note}`);
+  report.ok(
+    'dlq',
+    `${dlq} exists, max.message.bytes ${dlqLimit} (takes every record up to MAX_RECORD_BYTES ${maxRecordBytes})${note}`,
+  );
 }
 
 /** Effective max.message.bytes per topic (the broker's default when the topic sets none). */

@@ -78,7 +78,9 @@ beforeAll(async () => {
   // The DLQ as run creates it: sized for MAX_RECORD_BYTES plus our headers.
   await admin.createTopics({
     waitForLeaders: true,
-    topics: [{ topic: dlq, numPartitions: 3, replicationFactor: 1, configEntries: dlqTopicConfig(1_048_576) }],
+    topics: [
+      { topic: dlq, numPartitions: 3, replicationFactor: 1, configEntries: dlqTopicConfig(1_048_576) },
+    ],
   });
   await registerSubject(`${topic}-value`);
   sandbox = await startSandbox({ port: 0, accessKey: 'doctor-key', accessKeySecret: 'doctor-secret' });
@@ -226,7 +228,9 @@ describe('gong-bridge doctor against the real stack', () => {
     const big = uniqueName('doctor-big-in');
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic: big, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '5242880' }] }],
+      topics: [
+        { topic: big, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '5242880' }] },
+      ],
     });
     await registerSubject(`${big}-value`);
     try {
