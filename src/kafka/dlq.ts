@@ -1,5 +1,6 @@
 import type { Admin, IHeaders } from 'kafkajs';
 import { BridgeError, isBridgeError, type ErrorCode } from '../errors.ts';
+import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 import {
   batchCompression,
   type BatchedProducer,
@@ -40,6 +41,10 @@ export const dlqHeaders = [
     doc: 'JSON array of strings: Gong\'s errors[] for a rejection, or validation errors as "<path>: <message>".',
   },
   { name: 'gong-bridge.request-id', doc: "Gong's requestId of the rejecting answer." },
+  {
+    name: 'gong-bridge.inferred-rules',
+    doc: 'Comma-separated inferred rules (rules Gong does not document, docs/reference/body-rules.md) the event broke. With GONG_REJECTED: the event was sent flagged and these rules predicted the rejection. With GONG_INVALID: the event was withheld, for these rules when they are set to reject.',
+  },
   { name: 'gong-bridge.event-id', doc: 'eventId of the decoded event, when it decoded.' },
   { name: 'gong-bridge.schema-id', doc: 'Registry schema id from the Confluent frame, when framed.' },
   { name: 'gong-bridge.source-topic', doc: 'Topic the record was consumed from.' },
@@ -108,6 +113,7 @@ export interface DeadLetterReason {
   readonly eventId?: string | undefined;
   readonly schemaId?: number | undefined;
   readonly attempts?: number | undefined;
+  readonly inferredRules?: readonly InferredRuleName[] | undefined;
 }
 
 export interface DlqWriteResult {
@@ -167,6 +173,9 @@ export function deadLetterHeaders(
   set('gong-bridge.http-status', why.status);
   if (why.errors !== undefined) set('gong-bridge.errors', boundedErrors(why.errors, 4_096));
   set('gong-bridge.request-id', truncate(why.requestId, 256));
+  if (why.inferredRules !== undefined && why.inferredRules.length > 0) {
+    set('gong-bridge.inferred-rules', why.inferredRules.join(','));
+  }
   set('gong-bridge.event-id', truncate(why.eventId, 256));
   set('gong-bridge.schema-id', why.schemaId);
   set('gong-bridge.source-topic', record.topic);

@@ -255,6 +255,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       dlqTopic: dlq.topic,
       ...(why.eventId === undefined ? {} : { eventId: why.eventId }),
       ...(why.status === undefined ? {} : { status: why.status }),
+      ...(why.inferredRules === undefined ? {} : { inferredRules: why.inferredRules }),
     });
   }
 
@@ -313,6 +314,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           reason: 'GONG_INVALID',
           message: 'the event does not make a valid Gong body',
           errors: transformed.errors,
+          inferredRules: transformed.inferredRules,
           ...ids,
         },
         signal,
@@ -351,6 +353,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             errors: outcome.errors,
             requestId: outcome.requestId,
             attempts: outcome.attempts,
+            inferredRules: outcome.inferredRules,
             ...ids,
           },
           signal,
@@ -363,6 +366,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             reason: 'GONG_INVALID',
             message: 'the Gong body failed validation',
             errors: outcome.errors,
+            inferredRules: outcome.inferredRules,
             ...ids,
           },
           signal,
