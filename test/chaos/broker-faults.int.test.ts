@@ -30,6 +30,10 @@ describe('chaos: broker connection faults', () => {
    * Holds every reply from the broker for 400 ms, and each time `served` says a request has
    * taken effect on the broker (read directly, not through the proxy), resets the connections:
    * the reply still held is lost. Up to `times` times within `withinMs`.
+   *
+   * The reset toxic is in the chain from the start, after the latency, switched on and off by its
+   * toxicity: adding a toxic interrupts the one before it, and Toxiproxy's latency toxic then lets
+   * the reply it holds through at once, which is exactly the reply that must be lost.
    */
   async function loseRepliesOnceServed(
     served: () => Promise<boolean>,
@@ -37,15 +41,16 @@ describe('chaos: broker connection faults', () => {
     withinMs: number,
   ): Promise<number> {
     await proxy.addToxic({ type: 'latency', attributes: { latency: 400, jitter: 0 } });
+    let reset = await proxy.addToxic({ type: 'reset_peer', attributes: { timeout: 0 }, toxicity: 0 });
     let lost = 0;
     const deadline = Date.now() + withinMs;
     try {
       while (lost < times && Date.now() < deadline) {
         if (await served().catch(() => false)) {
-          const reset = await proxy.addToxic({ type: 'reset_peer', attributes: { timeout: 0 } });
+          reset = await reset.update({ ...reset.toJson(), toxicity: 1 });
           lost += 1;
           await sleep(500);
-          await reset.remove();
+          reset = await reset.update({ ...reset.toJson(), toxicity: 0 });
         }
         await sleep(10);
       }

@@ -2,7 +2,7 @@ import { KafkaJSProtocolError, type ProducerRecord } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { isBridgeError } from '../../src/errors.ts';
 import {
-  batchProducerConfig,
+  nonIdempotentProducerConfig,
   createBatchedProducer,
   type BatchedProducerOptions,
   type ProducerSendFailure,
@@ -63,7 +63,7 @@ const message = (key: string, bytes = 1) => ({ key, value: Buffer.alloc(bytes) }
 
 describe('serialized, batched producer', () => {
   it('is not idempotent and leaves retries to the policy', () => {
-    expect(batchProducerConfig).toMatchObject({
+    expect(nonIdempotentProducerConfig).toMatchObject({
       idempotent: false,
       allowAutoTopicCreation: false,
       retry: { retries: 0 },

@@ -5,7 +5,7 @@ import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { kafkaClientConfig } from '../../src/kafka/connection.ts';
 import {
   createBatchedProducer,
-  createBatchProducer,
+  createNonIdempotentProducer,
   type ProducerSendFailure,
 } from '../../src/kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, type SourceRecord } from '../../src/kafka/dlq.ts';
@@ -49,7 +49,7 @@ describe('dead letters whose produce reply is lost', () => {
     const config = loadConfig(bridgeEnv({ KAFKA_BROKERS: proxy.brokers.join(','), KAFKA_TOPICS: 'x' }));
     const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
     // ...and the dead-letter producer exactly as `run` builds it.
-    const producer = createBatchProducer(kafka);
+    const producer = createNonIdempotentProducer(kafka);
     const failures: ProducerSendFailure[] = [];
     const batches = createBatchedProducer({
       ...dlqProducerOptions,
