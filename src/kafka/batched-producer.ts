@@ -15,7 +15,7 @@ import { recordBytes } from './record-limits.ts';
  * every failure is seen and classified in one place (producer-error-policy.ts) instead of by
  * many concurrent senders.
  *
- * Why not idempotent (createBatchProducer below): kafkajs 2.2.4's idempotent producer rolls a
+ * Why not idempotent (createNonIdempotentProducer below): kafkajs 2.2.4's idempotent producer rolls a
  * partition's sequence number back when a produce request fails, also when the broker had
  * already stored it (a lost reply). The next request reuses that number and the broker drops it
  * as a duplicate while acknowledging it: a write that resolves and is not stored. Sending one
@@ -55,7 +55,7 @@ export interface ProducerSendFailure {
 }
 
 export interface BatchedProducerOptions {
-  /** A kafkajs producer built by createBatchProducer (or one as safe); connected by the caller. */
+  /** A kafkajs producer built by createNonIdempotentProducer (or one as safe); connected by the caller. */
   readonly producer: Pick<Producer, 'send'>;
   readonly topic: string;
   readonly clock: Pick<Clock, 'now'>;
@@ -98,14 +98,14 @@ export interface BatchedProducer {
  * The kafkajs producer behind a BatchedProducer: not idempotent (see above), never creating
  * topics, and without kafkajs' retries so every failure reaches the policy.
  */
-export const batchProducerConfig: ProducerConfig = Object.freeze({
+export const nonIdempotentProducerConfig: ProducerConfig = Object.freeze({
   idempotent: false,
   allowAutoTopicCreation: false,
   retry: { retries: 0 },
 });
 
-export function createBatchProducer(kafka: Pick<Kafka, 'producer'>): Producer {
-  return kafka.producer({ ...batchProducerConfig, retry: { ...batchProducerConfig.retry } });
+export function createNonIdempotentProducer(kafka: Pick<Kafka, 'producer'>): Producer {
+  return kafka.producer({ ...nonIdempotentProducerConfig, retry: { ...nonIdempotentProducerConfig.retry } });
 }
 
 interface Entry {

@@ -261,21 +261,18 @@ export function createDlqWriter(options: DlqWriterOptions): DlqWriter {
       } catch (error) {
         if (!tooLarge(error)) throw error;
       }
-      for (const originals of [true, false]) {
-        try {
-          await producer.send(
-            referenceLetter(record, why, version, at, { originals, topic: producer.topic }),
-            signal,
-          );
-          return { reason: 'DEAD_LETTER_TOO_LARGE', reference: true };
-        } catch (error) {
-          // Even a letter of our own headers alone is refused: the topic's max.message.bytes is
-          // below a couple of kilobytes. That is a misconfiguration (doctor reports it); the
-          // error reaches the runtime, which retries the record loudly.
-          if (!tooLarge(error) || !originals) throw error;
-        }
+      const reference = (originals: boolean) =>
+        referenceLetter(record, why, version, at, { originals, topic: producer.topic });
+      try {
+        await producer.send(reference(true), signal);
+      } catch (error) {
+        if (!tooLarge(error)) throw error;
+        // The original key and headers alone are too large: a letter without them. If even that
+        // is refused, the topic's max.message.bytes is below a couple of kilobytes, a
+        // misconfiguration doctor reports; the error reaches the runtime, which retries loudly.
+        await producer.send(reference(false), signal);
       }
-      throw new BridgeError('INTERNAL', 'unreachable');
+      return { reason: 'DEAD_LETTER_TOO_LARGE', reference: true };
     },
   };
 }

@@ -7,7 +7,7 @@ import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
-import { createBatchedProducer, createBatchProducer } from '../../kafka/batched-producer.ts';
+import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { decodeFailureAction } from '../../kafka/decode-policy.ts';
 import { createDecoderFromConfig, type DecodeResult } from '../../kafka/decoder.ts';
@@ -179,7 +179,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   // Concurrent republishing goes through one serialized, batched, non-idempotent producer, as
   // dead letters do: an idempotent one could acknowledge a record it dropped (batched-producer.ts).
   // A target that refuses every write ends the run instead of probing.
-  const producer = toTopic === undefined || dryRun ? undefined : createBatchProducer(kafka);
+  const producer = toTopic === undefined || dryRun ? undefined : createNonIdempotentProducer(kafka);
   const republisher =
     producer === undefined || toTopic === undefined
       ? undefined

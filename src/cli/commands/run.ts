@@ -16,7 +16,7 @@ import {
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
-import { createBatchedProducer, createBatchProducer } from '../../kafka/batched-producer.ts';
+import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
@@ -110,7 +110,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
   // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
-  const producer = createBatchProducer(kafka);
+  const producer = createNonIdempotentProducer(kafka);
   const dlqProducer = createBatchedProducer({
     ...dlqProducerOptions,
     producer,
