@@ -142,16 +142,17 @@ describe('chaos: broker connection faults', () => {
 
   it('a fetch response cut mid-transfer: fetching starts over, nothing is skipped or lost', async () => {
     const cutMs = 4_000;
+    const limitBytes = 16_384;
     let consumedWhileCut = -1;
     await runScenario({
       name: 'fetch-cut',
       kafka,
       admin,
       brokers: proxy.brokers.join(','),
-      // Every connection closes after 8 KiB from the broker: enough for start-up (metadata,
-      // join, offsets), not for a fetch response carrying the traffic (tens of KiB).
+      // Every connection closes after 16 KiB from the broker: enough for start-up (metadata,
+      // join, offsets), not for a fetch response carrying the traffic (about 45 KiB for 120 events).
       beforeStart: async () => {
-        await proxy.addToxic({ type: 'limit_data', attributes: { bytes: 8_192 } });
+        await proxy.addToxic({ type: 'limit_data', attributes: { bytes: limitBytes } });
       },
       during: async (context) => {
         await sleep(cutMs);
@@ -161,7 +162,7 @@ describe('chaos: broker connection faults', () => {
         );
         await proxy.clearToxics();
       },
-      faults: () => ({ limitBytes: 8_192, cutMs, consumedWhileCut }),
+      faults: () => ({ limitBytes, cutMs, consumedWhileCut }),
     });
     // The records were there all along; only cut fetches kept them from the bridge.
     expect(consumedWhileCut).toBe(0);
