@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inferredRuleModes, inferredRuleNames, type InferredRuleName } from '../gong/rule-catalogue.ts';
 
 /**
  * The single catalogue of environment variables gong-bridge reads. Every entry carries its doc,
@@ -148,6 +149,11 @@ export const settings = {
     doc: 'Registry basic-auth password.',
     secret: true,
   },
+  SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS: {
+    group: 'registry',
+    schema: int(0).default(30_000),
+    doc: 'How long a schema id the registry does not know (404, error_code 40403) is asked about again before its records are dead-lettered as UNKNOWN_SCHEMA_ID, counted from the first such answer: a record can arrive before a lagging registry follower has its new schema. The record waits meanwhile (its partition does not commit past it). 0 dead-letters at once.',
+  },
 
   GONG_BASE_URL: {
     group: 'gong',
@@ -193,6 +199,37 @@ export const settings = {
     group: 'gong',
     schema: int(1024).default(1_048_576),
     doc: 'Largest request body sent to Gong; larger bodies are dead-lettered.',
+  },
+  // Gong's contract states no string or list limits. These bounds are the bridge's: the string
+  // default equals the body limit, so it withholds nothing the body limit would let through and
+  // only names the field; the list default bounds what one broken record costs the validator,
+  // which keeps one problem per bad item (about 1,000 x 300 B per record in flight).
+  GONG_MAX_STRING_LENGTH: {
+    group: 'gong',
+    schema: int(1).optional(),
+    doc: 'Longest string in a body (UTF-16 code units); an event with a longer one is dead-lettered (GONG_INVALID) naming the field.',
+    defaultDoc: 'GONG_MAX_BODY_BYTES',
+  },
+  GONG_MAX_LIST_ITEMS: {
+    group: 'gong',
+    schema: int(1).default(1_000),
+    doc: 'Most items in one list of a body (custom fields, labels, steps, CRM contexts); an event with more is dead-lettered (GONG_INVALID) naming the list.',
+  },
+  GONG_INFERRED_RULES: {
+    group: 'gong',
+    schema: z.enum(inferredRuleModes).default('send'),
+    doc:
+      'Events that break a rule Gong does not document (docs/reference/body-rules.md): send them and ' +
+      'count them per rule, or reject them (dead-letter as GONG_INVALID without a call).',
+  },
+  GONG_INFERRED_RULES_REJECT: {
+    group: 'gong',
+    schema: csv
+      .pipe(z.array(z.enum(inferredRuleNames as [InferredRuleName, ...InferredRuleName[]])))
+      .optional(),
+    doc:
+      'Comma-separated inferred rules to reject even when GONG_INFERRED_RULES=send, e.g. the ones ' +
+      `Gong has confirmed (gong_bridge_inferred_rule_verdicts_total). Rules: ${inferredRuleNames.join(', ')}.`,
   },
   GONG_RETRY_BASE_MS: {
     group: 'gong',

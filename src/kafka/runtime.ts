@@ -5,10 +5,12 @@ import { isBridgeError } from '../errors.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';
 import { transformEvent, type TransformResult } from '../transform/transform.ts';
 import { CommitScheduler } from './commit-scheduler.ts';
+import { decodeFailureAction } from './decode-policy.ts';
 import type { Decoder } from './decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
 import { RuntimeEvents, type Readiness } from './events.ts';
 import { FetchPauses } from './fetch-pauses.ts';
+import type { HaltSource, HaltSourceName } from './halt-state.ts';
 import { OffsetTracker, recordFingerprint, type TrackedRecord } from './offset-tracker.ts';
 import { laneKey, PartitionBuffer, type Lane } from './partition-buffer.ts';
 import { recordBytes } from './record-limits.ts';
@@ -175,9 +177,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
 
+  /** Dependencies that refuse us (dlq.ts, decoder.ts): each pauses fetching and makes us unready. */
+  const haltSources = [dlq.halts, decoder.halts].filter(
+    (source): source is HaltSource => source !== undefined,
+  );
+
   function readiness(): Readiness {
     const authOk = !engine.isHalted();
-    return { ready: joined && authOk && !shuttingDown, joined, authOk, shuttingDown };
+    const halts: HaltSourceName[] = haltSources
+      .filter((source) => source.isHalted())
+      .map((source) => source.name);
+    return {
+      ready: joined && authOk && halts.length === 0 && !shuttingDown,
+      joined,
+      authOk,
+      halts,
+      shuttingDown,
+    };
   }
 
   function publishReadiness(): void {
@@ -187,6 +203,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       lastReadiness.ready !== next.ready ||
       lastReadiness.joined !== next.joined ||
       lastReadiness.authOk !== next.authOk ||
+      lastReadiness.halts.join() !== next.halts.join() ||
       lastReadiness.shuttingDown !== next.shuttingDown
     ) {
       lastReadiness = next;
@@ -223,16 +240,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   // --- One record, from decode to delivered or dead-lettered.
 
   async function deadLetter(record: SourceRecord, why: DeadLetterReason, signal: AbortSignal) {
-    await dlq.write(record, why, signal);
+    // A letter too large for the topic is replaced by a reference letter with a reason of its own.
+    const written = await dlq.write(record, why, signal);
     counts.deadLettered += 1;
     events.emit('dead-lettered', {
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
-      reason: why.reason,
+      reason: written.reason,
       dlqTopic: dlq.topic,
       ...(why.eventId === undefined ? {} : { eventId: why.eventId }),
       ...(why.status === undefined ? {} : { status: why.status }),
+      ...(why.inferredRules === undefined ? {} : { inferredRules: why.inferredRules }),
     });
   }
 
@@ -244,12 +263,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         // cannot take would block its partition behind a write that never succeeds.
         return await decoder.decode(record.value, recordBytes(record));
       } catch (error) {
-        if (!(isBridgeError(error) && error.code === 'REGISTRY_UNAVAILABLE')) throw error;
+        // decode-policy.ts: poison came back as a result; what is left is retried, or waits out
+        // a halt (the lookup probes, reported once through its halt source). The rest is a bug.
+        const action = decodeFailureAction(error);
+        if (!isBridgeError(error) || (action !== 'retry' && action !== 'halt')) throw error;
+        if (action === 'halt') {
+          await sleep(registryBase, signal);
+          continue;
+        }
         const retryInMs = Math.min(registryMax, registryBase * 2 ** Math.min(attempt - 1, 16));
         events.emit('registry-unavailable', {
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
+          code: error.code,
           error: error.message,
           retryInMs,
         });
@@ -283,6 +310,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           reason: 'GONG_INVALID',
           message: 'the event does not make a valid Gong body',
           errors: transformed.errors,
+          inferredRules: transformed.inferredRules,
           ...ids,
         },
         signal,
@@ -321,6 +349,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             errors: outcome.errors,
             requestId: outcome.requestId,
             attempts: outcome.attempts,
+            inferredRules: outcome.inferredRules,
             ...ids,
           },
           signal,
@@ -333,6 +362,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             reason: 'GONG_INVALID',
             message: 'the Gong body failed validation',
             errors: outcome.errors,
+            inferredRules: outcome.inferredRules,
             ...ids,
           },
           signal,
@@ -617,6 +647,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         events.emit('unhalted', { reason: 'auth', haltedMs: event.haltedMs });
         publishReadiness();
       }),
+      ...haltSources.flatMap((source) => [
+        source.on('halted', ({ error }) => {
+          pauses.set(`${source.name}-halt`, true);
+          events.emit('halted', { reason: source.name, error });
+          publishReadiness();
+        }),
+        source.on('recovered', ({ haltedMs }) => {
+          pauses.set(`${source.name}-halt`, false);
+          events.emit('unhalted', { reason: source.name, haltedMs });
+          publishReadiness();
+        }),
+      ]),
     );
     if (options.limiter !== undefined) {
       unsubscribers.push(

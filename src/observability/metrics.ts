@@ -2,7 +2,9 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
 import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
 import { errorCatalogue, type ErrorCode } from '../errors.ts';
+import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
+import type { ProduceFailureClass } from '../kafka/producer-error-policy.ts';
 
 /**
  * The metrics catalogue. Definitions are data so docs and tests can list every name, type, help
@@ -10,8 +12,9 @@ import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
  * the caller owns (never the global one, so tests and several bridges in one process never mix).
  *
  * Labels are closed sets only: topic and partition (bounded by the topics configured), an HTTP
- * status, an outcome, a retry reason or an error code. Never an eventId, an email or a URL: each
- * distinct value is a new time series for as long as the process lives.
+ * status, an outcome, a retry reason, an error code or an inferred rule (rule-catalogue.ts).
+ * Never an eventId, an email or a URL: each distinct value is a new time series for as long as
+ * the process lives.
  */
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -47,6 +50,18 @@ export const metricCatalogue = {
     type: 'counter',
     help: 'Records written to the dead-letter topic, by reason (error code).',
     labelNames: ['reason'],
+  },
+  inferredRuleFlagged: {
+    name: 'gong_bridge_inferred_rule_flagged_total',
+    type: 'counter',
+    help: 'Events that broke an inferred rule (one Gong does not document), by rule and by what the bridge did: sent (flagged) or withheld (dead-lettered as GONG_INVALID, no call).',
+    labelNames: ['rule', 'action'],
+  },
+  inferredRuleVerdicts: {
+    name: 'gong_bridge_inferred_rule_verdicts_total',
+    type: 'counter',
+    help: "Gong's answers to events sent flagged, by inferred rule: confirmed (Gong refused the body, 400/422) or refuted (Gong accepted it). Evidence for GONG_INFERRED_RULES_REJECT.",
+    labelNames: ['rule', 'verdict'],
   },
   gongCalls: {
     name: 'gong_bridge_gong_calls_total',
@@ -179,13 +194,25 @@ export const metricCatalogue = {
   dlqProduceErrors: {
     name: 'gong_bridge_dlq_produce_errors_total',
     type: 'counter',
-    help: 'Failed writes to the dead-letter topic (the record is retried, never dropped).',
+    help: 'Failed produce requests to the dead-letter topic, by outcome: retry (sent again), too-large (split, or a reference letter written instead), halt (the topic refuses every write; probed). No dead letter is ever dropped.',
+    labelNames: ['outcome'],
+  },
+  dlqUnwritable: {
+    name: 'gong_bridge_dlq_unwritable',
+    type: 'gauge',
+    help: '1 while delivery is halted because the dead-letter topic refuses every write (authorization, missing or deleted topic).',
     labelNames: [],
   },
   schemaRegistryErrors: {
     name: 'gong_bridge_schema_registry_errors_total',
     type: 'counter',
-    help: 'Schema registry lookups that failed because the registry was unavailable.',
+    help: 'Schema lookups retried because the registry was unavailable or did not know the id yet.',
+    labelNames: [],
+  },
+  schemaRegistryAuthFailed: {
+    name: 'gong_bridge_schema_registry_auth_failed',
+    type: 'gauge',
+    help: '1 while delivery is halted because the schema registry refuses the credentials (401/403).',
     labelNames: [],
   },
   authFailed: {
@@ -251,6 +278,8 @@ export interface CreateMetricsOptions {
 // against them work before the first occurrence (an absent series makes `x == 0` silently empty).
 export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
 export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
+export const dlqProduceOutcomes: readonly ProduceFailureClass[] = ['retry', 'too-large', 'halt'];
+export const inferredRuleActions = ['sent', 'withheld'] as const;
 export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
   (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
 );
@@ -301,6 +330,13 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   for (const outcome of deliveryOutcomes) metrics.deliveries.inc({ outcome }, 0);
   for (const reason of retryReasons) metrics.retries.inc({ reason }, 0);
   for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
+  for (const outcome of dlqProduceOutcomes) metrics.dlqProduceErrors.inc({ outcome }, 0);
+  metrics.dlqUnwritable.set(0);
+  metrics.schemaRegistryAuthFailed.set(0);
+  for (const rule of inferredRuleNames) {
+    for (const action of inferredRuleActions) metrics.inferredRuleFlagged.inc({ rule, action }, 0);
+    for (const verdict of inferredRuleVerdicts) metrics.inferredRuleVerdicts.inc({ rule, verdict }, 0);
+  }
   metrics.quotaProjectedExhaustion.set(Number.POSITIVE_INFINITY);
   if (options.defaultMetrics !== false) {
     collectDefaultMetrics({ register: registry });
@@ -375,10 +411,27 @@ function all(unsubscribes: Unsubscribe[]): Unsubscribe {
 
 /** Counts what the delivery engine reports. Returns the function that unsubscribes. */
 export function bindDeliveryMetrics(events: Pick<DeliveryEvents, 'on'>, metrics: BridgeMetrics): Unsubscribe {
+  const verdict = (
+    outcome: 'delivered' | 'rejected',
+    event: { status: number; inferredRules?: readonly string[] },
+  ) => {
+    const found = verdictOfAnswer(outcome, event.status);
+    if (found === undefined) return;
+    for (const rule of event.inferredRules ?? []) metrics.inferredRuleVerdicts.inc({ rule, verdict: found });
+  };
   return all([
-    events.on('delivered', () => metrics.deliveries.inc({ outcome: 'delivered' })),
+    events.on('delivered', (event) => {
+      metrics.deliveries.inc({ outcome: 'delivered' });
+      verdict('delivered', event);
+    }),
     events.on('duplicate', () => metrics.deliveries.inc({ outcome: 'duplicate' })),
-    events.on('rejected', () => metrics.deliveries.inc({ outcome: 'rejected' })),
+    events.on('rejected', (event) => {
+      metrics.deliveries.inc({ outcome: 'rejected' });
+      verdict('rejected', event);
+    }),
+    events.on('flagged', (event) => {
+      for (const rule of event.inferredRules) metrics.inferredRuleFlagged.inc({ rule, action: 'sent' });
+    }),
     events.on('invalid', () => metrics.deliveries.inc({ outcome: 'invalid' })),
     events.on('retry', (event) => metrics.retries.inc({ reason: event.reason })),
     events.on('retry-alert', () => metrics.retryAlerts.inc()),
@@ -495,6 +548,11 @@ export function bindRuntimeMetrics(
     events.on('delivered', (event) => pending.settle(event)),
     events.on('dead-lettered', (event) => {
       metrics.deadLettered.inc({ reason: event.reason });
+      // Withheld without a call; a GONG_REJECTED one was sent, and counted when it was flagged.
+      if (event.reason === 'GONG_INVALID') {
+        for (const rule of event.inferredRules ?? [])
+          metrics.inferredRuleFlagged.inc({ rule, action: 'withheld' });
+      }
       pending.settle(event);
     }),
     events.on('committed', (event) => {
@@ -518,7 +576,15 @@ export function bindRuntimeMetrics(
       if (metrics.sources.pausedPartitions === undefined) metrics.pausedPartitions.set(0);
     }),
     events.on('registry-unavailable', () => metrics.schemaRegistryErrors.inc()),
-    events.on('dlq-write-failed', () => metrics.dlqProduceErrors.inc()),
+    events.on('dlq-write-failed', (event) => metrics.dlqProduceErrors.inc({ outcome: event.outcome })),
+    events.on('halted', (event) => {
+      if (event.reason === 'dlq') metrics.dlqUnwritable.set(1);
+      if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(1);
+    }),
+    events.on('unhalted', (event) => {
+      if (event.reason === 'dlq') metrics.dlqUnwritable.set(0);
+      if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(0);
+    }),
     events.on('ready-state', (state) => {
       if (metrics.sources.ready === undefined) metrics.ready.set(state.ready ? 1 : 0);
     }),

@@ -81,6 +81,7 @@ export async function startObservability(options: ObservabilityOptions): Promise
       : {
           consumerGroupJoined: () => runtime.readiness().joined,
           shuttingDown: () => runtime.readiness().shuttingDown,
+          runtimeHalts: () => runtime.readiness().halts,
         }),
   });
   metrics.sources.authFailed = () => engine.isHalted();

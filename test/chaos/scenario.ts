@@ -1,5 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
+import type { ProducedSample } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
 import { Writable } from 'node:stream';
 import { buildRunGraph, type RunGraph } from '../../src/cli/commands/run.ts';
@@ -27,6 +28,8 @@ export interface ScenarioContext {
   readonly dlqTopic: string;
   readonly groupId: string;
   readonly records: readonly ProducedRecord[];
+  /** The running bridges; set for `during` and `faults`, not for `beforeStart`. */
+  readonly bridges?: readonly TracedBridge[];
 }
 
 export interface ScenarioOptions {
@@ -47,6 +50,8 @@ export interface ScenarioOptions {
   /** What was injected, for the books. */
   readonly faults: (context: ScenarioContext) => Record<string, number | string>;
   readonly events?: number;
+  /** Records of the scenario's own, produced after the traffic; they count as bad records. */
+  readonly extraRecords?: (kafka: Kafka, topic: string) => Promise<ProducedSample[]>;
   readonly timeoutMs?: number;
   /** Bridges in the same consumer group, sharing the quota; default 1. */
   readonly replicas?: number;
@@ -78,6 +83,7 @@ export async function prepareScenario(options: {
   readonly events?: number;
   /** Share of the traffic Gong would reject (dead-lettered); default 10%. */
   readonly invalidRatio?: number;
+  readonly extraRecords?: (kafka: Kafka, topic: string) => Promise<ProducedSample[]>;
 }): Promise<PreparedScenario> {
   const { kafka, admin } = options;
   const topic = uniqueName(`chaos-${options.name}`);
@@ -96,7 +102,13 @@ export async function prepareScenario(options: {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   };
   try {
-    const records = await produceTraffic(kafka, topic, options.events ?? chaosEvents, options.invalidRatio);
+    const records = await produceTraffic(
+      kafka,
+      topic,
+      options.events ?? chaosEvents,
+      options.invalidRatio,
+      options.extraRecords,
+    );
     const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));
     cleanups.unshift(() => deadLetters.stop());
     const monitor = startCommitMonitor({
@@ -167,7 +179,8 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
         }
       }
     }
-    await options.during?.(context);
+    const running: ScenarioContext = { ...context, bridges };
+    await options.during?.(running);
     // A fresh admin per look: after a broker restart a long-lived kafkajs admin kept answering
     // fetchOffsets with -1 for partitions that had commits.
     const look = async <T>(read: (fresh: Admin) => Promise<T>): Promise<T> => {
@@ -210,7 +223,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       dlqTopic,
       records,
       sandbox,
-      faults: options.faults(context),
+      faults: options.faults(running),
       monitor: await monitor.stop(),
       startedAt,
     });

@@ -6,6 +6,7 @@ import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { BridgeError } from '../../src/errors.ts';
 import type { Decoder } from '../../src/kafka/decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from '../../src/kafka/dlq.ts';
+import { HaltState } from '../../src/kafka/halt-state.ts';
 import { createRuntime, type RuntimeOptions } from '../../src/kafka/runtime.ts';
 import type { InteractionEvent } from '../../src/transform/interaction-event.ts';
 
@@ -169,8 +170,10 @@ function recordingDlq() {
   const letters: { record: SourceRecord; why: DeadLetterReason }[] = [];
   const dlq: DlqWriter = {
     topic: 't.dlq',
+    halts: new HaltState('dlq', () => performance.now()),
     async write(record, why) {
       letters.push({ record, why });
+      return { reason: why.reason, reference: false };
     },
   };
   return { dlq, letters };
@@ -359,6 +362,88 @@ describe('consumer runtime', () => {
     expect(runtime.readiness().ready).toBe(true);
     expect(kafka.calls.at(-1)).toBe('resume');
     await runtime.stop();
+  });
+
+  it.each(['dlq', 'registry-auth'] as const)(
+    'halts on its own dependency (%s): pauses, turns unready, and resumes when its probe succeeds',
+    async (name) => {
+      const kafka = fakeConsumer();
+      const gong = controlledEngine();
+      const halts = new HaltState(name, () => performance.now());
+      const { dlq } = recordingDlq();
+      const runtime = build({
+        consumer: kafka.consumer,
+        engine: gong.engine,
+        ...(name === 'dlq' ? { dlq: { ...dlq, halts } } : { decoder: { ...decoder, halts } }),
+      });
+      const seen: string[] = [];
+      runtime.events.on('halted', (event) => seen.push(`halted ${event.reason}: ${event.error}`));
+      runtime.events.on('unhalted', (event) => seen.push(`unhalted ${event.reason}`));
+      await runtime.start();
+      kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
+      expect(runtime.readiness().ready).toBe(true);
+      halts.halt('refused');
+      expect(runtime.readiness()).toMatchObject({ ready: false, halts: [name], authOk: true, joined: true });
+      expect(kafka.calls.at(-1)).toBe('pause');
+      halts.recover();
+      expect(runtime.readiness()).toMatchObject({ ready: true, halts: [] });
+      expect(kafka.calls.at(-1)).toBe('resume');
+      expect(seen).toEqual([`halted ${name}: refused`, `unhalted ${name}`]);
+      await runtime.stop();
+    },
+  );
+
+  it('waits out registry failures as decode-policy.ts says, and treats only unknown errors as bugs', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const failures = ['REGISTRY_UNAVAILABLE', 'SCHEMA_ID_NOT_FOUND_YET', 'REGISTRY_AUTH_FAILED'] as const;
+    let attempt = 0;
+    const runtime = build({
+      consumer: kafka.consumer,
+      engine: gong.engine,
+      registryRetryBaseMs: 1,
+      registryRetryMaxMs: 2,
+      decoder: {
+        async decode(value) {
+          const code = failures[attempt++];
+          if (code !== undefined) throw new BridgeError(code, code);
+          return decoder.decode(value);
+        },
+      },
+    });
+    const retried: string[] = [];
+    const bugs: string[] = [];
+    runtime.events.on('registry-unavailable', (event) => retried.push(event.code));
+    runtime.events.on('internal-error', (event) => bugs.push(event.error));
+    await runtime.start();
+    await kafka.feed('t', 0, [event('a')]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gong.settle('a');
+    await tick();
+    await runtime.stop();
+    // The auth failure waits silently: the lookup reports the halt once, not every retry.
+    expect(retried).toEqual(['REGISTRY_UNAVAILABLE', 'SCHEMA_ID_NOT_FOUND_YET']);
+    expect(bugs).toEqual([]);
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '1' }]);
+  });
+
+  it('counts a reference letter under its own reason', async () => {
+    const kafka = fakeConsumer();
+    const gong = controlledEngine();
+    const { dlq } = recordingDlq();
+    const runtime = build({
+      consumer: kafka.consumer,
+      engine: gong.engine,
+      dlq: { ...dlq, write: async () => ({ reason: 'DEAD_LETTER_TOO_LARGE', reference: true }) },
+    });
+    const reasons: string[] = [];
+    runtime.events.on('dead-lettered', (event) => reasons.push(event.reason));
+    await runtime.start();
+    await kafka.feed('t', 0, ['poison']);
+    await tick();
+    await runtime.stop();
+    expect(reasons).toEqual(['DEAD_LETTER_TOO_LARGE']);
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
   });
 
   it('on a rebalance starts no call for what is not on the wire yet, waits for the rest, commits, and resends nothing settled', async () => {

@@ -103,12 +103,12 @@ describe('applyMapping: run-time errors become dead letters', () => {
       email: 'a@b.example',
     });
     expect(result.ok === false && result.error.code).toBe('GONG_INVALID');
+    // The blank title breaks only an inferred rule (issue 14 §7): by default it is sent, not refused.
     expect(result.ok === false && result.error.context.details).toEqual([
-      'content.contentTitle: must not be blank',
       'trackingId: must be absent when person is sent (send either person or trackingId)',
     ]);
     expect(result.ok === false && result.error.message).toBe(
-      'mapping "orders" built a body Gong would refuse: content.contentTitle: must not be blank; trackingId: must be absent when person is sent (send either person or trackingId)',
+      'mapping "orders" built a body Gong would refuse: trackingId: must be absent when person is sent (send either person or trackingId)',
     );
   });
 

@@ -49,6 +49,10 @@ describe('metric catalogue', () => {
           'mode',
           'version',
           'node_version',
+          // Closed sets from src/gong/rule-catalogue.ts: seven rule names, two actions, two verdicts.
+          'rule',
+          'action',
+          'verdict',
         ]).toContain(label);
       }
     }
@@ -134,6 +138,53 @@ describe('bindDeliveryMetrics', () => {
     unbind();
     events.emit('delivered', { status: 200, attempts: 1, elapsedMs: 1 });
     expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'delivered' })).toBe(1);
+  });
+
+  it('counts inferred rules per rule: sent flagged, then confirmed or refuted by Gong', async () => {
+    const metrics = fresh();
+    const events = createDeliveryEvents();
+    const runtime = new RuntimeEvents();
+    bindDeliveryMetrics(events, metrics);
+    bindRuntimeMetrics(runtime, metrics, { clock: new ManualClock() });
+    const flagged = (rule: string, action: string) =>
+      value(metrics, 'gong_bridge_inferred_rule_flagged_total', { rule, action });
+    const verdicts = (rule: string, verdict: string) =>
+      value(metrics, 'gong_bridge_inferred_rule_verdicts_total', { rule, verdict });
+    // Every rule's series exist from the start, so a ratio of confirmed to refuted never divides
+    // an absent series.
+    expect(await flagged('custom-field-value-type', 'withheld')).toBe(0);
+    expect(await verdicts('unknown-field', 'refuted')).toBe(0);
+
+    const rules = ['numeric-value-in-range', 'step-in-available-steps'] as const;
+    events.emit('flagged', { eventId: 'a', inferredRules: rules, warnings: ['w1', 'w2'] });
+    events.emit('rejected', { eventId: 'a', status: 400, errors: ['x'], attempts: 1, inferredRules: rules });
+    events.emit('flagged', { eventId: 'b', inferredRules: ['numeric-value-in-range'], warnings: ['w'] });
+    events.emit('delivered', {
+      eventId: 'b',
+      status: 200,
+      attempts: 1,
+      elapsedMs: 5,
+      inferredRules: ['numeric-value-in-range'],
+    });
+    // A refusal for size says nothing about the rules, nor does a 409.
+    events.emit('flagged', { eventId: 'c', inferredRules: ['unknown-field'], warnings: ['w'] });
+    events.emit('rejected', { status: 413, errors: ['x'], attempts: 1, inferredRules: ['unknown-field'] });
+    events.emit('duplicate', { attempts: 1, elapsedMs: 1, inferredRules: ['unknown-field'] });
+    // Withheld (GONG_INFERRED_RULES=reject) shows up as the runtime's dead letter.
+    const ref = { topic: 't', partition: 0, offset: '7', dlqTopic: 't.dlq' };
+    runtime.emit('dead-lettered', { ...ref, reason: 'GONG_INVALID', inferredRules: ['steps-not-empty'] });
+    runtime.emit('dead-lettered', { ...ref, reason: 'GONG_REJECTED', inferredRules: ['steps-not-empty'] });
+
+    expect(await flagged('numeric-value-in-range', 'sent')).toBe(2);
+    expect(await flagged('step-in-available-steps', 'sent')).toBe(1);
+    expect(await flagged('unknown-field', 'sent')).toBe(1);
+    expect(await flagged('steps-not-empty', 'withheld')).toBe(1);
+    expect(await flagged('steps-not-empty', 'sent')).toBe(0);
+    expect(await verdicts('numeric-value-in-range', 'confirmed')).toBe(1);
+    expect(await verdicts('numeric-value-in-range', 'refuted')).toBe(1);
+    expect(await verdicts('step-in-available-steps', 'confirmed')).toBe(1);
+    expect(await verdicts('unknown-field', 'confirmed')).toBe(0);
+    expect(await verdicts('unknown-field', 'refuted')).toBe(0);
   });
 
   it('reads the auth state from the engine at scrape time when a source is given', async () => {
@@ -313,11 +364,36 @@ describe('bindRuntimeMetrics', () => {
     expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(3);
     events.emit('resumed', { reason: 'backpressure', pausedMs: 10 });
     expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(0);
-    events.emit('registry-unavailable', { ...ref(1), error: 'down', retryInMs: 500 });
-    events.emit('dlq-write-failed', { error: 'x', attempt: 1, retryInMs: 100 });
+    events.emit('registry-unavailable', {
+      ...ref(1),
+      code: 'REGISTRY_UNAVAILABLE',
+      error: 'down',
+      retryInMs: 500,
+    });
+    const failure = {
+      error: 'x',
+      matched: 'REQUEST_TIMED_OUT',
+      attempt: 1,
+      messages: 3,
+      retryInMs: 100,
+    } as const;
+    events.emit('dlq-write-failed', { ...failure, outcome: 'retry' });
+    events.emit('dlq-write-failed', { ...failure, outcome: 'halt' });
     expect(await value(metrics, 'gong_bridge_schema_registry_errors_total')).toBe(1);
-    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total')).toBe(1);
-    events.emit('ready-state', { ready: true, joined: true, authOk: true, shuttingDown: false });
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total', { outcome: 'retry' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total', { outcome: 'halt' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total', { outcome: 'too-large' })).toBe(0);
+    // The halts of the runtime's own dependencies, each a gauge an alert watches.
+    expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(0);
+    events.emit('halted', { reason: 'dlq', error: 'TOPIC_AUTHORIZATION_FAILED' });
+    events.emit('halted', { reason: 'registry-auth', error: '401' });
+    expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_schema_registry_auth_failed')).toBe(1);
+    events.emit('unhalted', { reason: 'dlq', haltedMs: 10 });
+    events.emit('unhalted', { reason: 'registry-auth', haltedMs: 10 });
+    expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(0);
+    expect(await value(metrics, 'gong_bridge_schema_registry_auth_failed')).toBe(0);
+    events.emit('ready-state', { ready: true, joined: true, authOk: true, halts: [], shuttingDown: false });
     expect(await value(metrics, 'gong_bridge_ready')).toBe(1);
   });
 });

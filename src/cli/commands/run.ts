@@ -16,12 +16,14 @@ import {
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
-import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
+import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
+import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
+import { transformEvent } from '../../transform/transform.ts';
 import { version } from '../../version.ts';
 import { loadCommandConfig } from '../command-config.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
@@ -104,27 +106,29 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     logger: logger.child({ component: 'limiter' }),
   });
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
-  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+  const engineSettings = deliveryEngineSettings(config);
+  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
-  const dlq = createDlqWriter({
+  // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
+  const producer = createNonIdempotentProducer(kafka);
+  const dlqProducer = createBatchedProducer({
+    ...dlqProducerOptions,
     producer,
     topic: dlqTopic,
-    version,
+    clock,
     sleep,
-    wallNow: () => clock.wallNow(),
-    onWriteFailed: (failure) =>
+    onFailure: (failure) =>
       events.emit('dlq-write-failed', {
         error: failure.error,
+        outcome: failure.outcome,
+        matched: failure.matched,
         attempt: failure.attempt,
+        messages: failure.messages,
         retryInMs: failure.retryInMs,
       }),
   });
+  const dlq = createDlqWriter({ producer: dlqProducer, version, wallNow: () => clock.wallNow() });
   // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
   const revokeTimeoutMs = Math.min(
     10_000,
@@ -158,6 +162,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     limiter,
     clock,
     sleep,
+    // The engine's validator: the limits and inferred-rule settings apply before the engine too.
+    transform: (event) => transformEvent(event, engineSettings.validate),
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
@@ -195,7 +201,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
             { context: { variable: 'KAFKA_TOPICS' } },
           );
         }
-        await ensureDlqTopic(admin, dlqTopic);
+        await ensureDlqTopic(admin, dlqTopic, config.MAX_RECORD_BYTES);
       } finally {
         await admin.disconnect();
       }
@@ -216,6 +222,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     dlqTopic,
     async close() {
       engine.close();
+      dlqProducer.close();
+      decoder.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});
@@ -234,18 +242,38 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
   events.on('resumed', (event) => log.info({ event: 'resumed', ...event }, 'fetching resumed'));
   // The cause (auth-failed, quota-exhausted) is already a warn line from the engine and limiter
   // bindings; this one only says what the consumer does about it, so it must not page twice.
-  events.on('halted', (event) =>
-    log.info({ event: 'halted', ...event }, `consumer holds its records (${event.reason})`),
-  );
+  // Gong auth and the quota are already a warn line from the engine and limiter bindings; a halt
+  // of the runtime's own dependencies (the DLQ, the registry) has no other line, so it warns here.
+  events.on('halted', (event) => {
+    const fields = { event: 'halted', ...event };
+    if (event.reason === 'dlq')
+      log.error(
+        fields,
+        'the dead-letter topic refuses writes: delivery halted, probing until a write succeeds',
+      );
+    else if (event.reason === 'registry-auth')
+      log.error(fields, 'the schema registry refuses the credentials: delivery halted, probing');
+    else log.info(fields, `consumer holds its records (${event.reason})`);
+  });
   events.on('unhalted', (event) => log.info({ event: 'unhalted', ...event }, `halt over (${event.reason})`));
   events.on('commit-failed', (event) =>
     log.warn({ event: 'commit-failed', ...event }, 'commit failed; retried'),
   );
   events.on('registry-unavailable', (event) =>
-    log.warn({ event: 'registry-unavailable', ...event }, 'schema registry unavailable; the record waits'),
+    log.warn(
+      { event: 'registry-unavailable', ...event },
+      event.code === 'SCHEMA_ID_NOT_FOUND_YET'
+        ? 'the registry does not know the schema id yet; the record waits'
+        : 'schema registry unavailable; the record waits',
+    ),
   );
   events.on('dlq-write-failed', (event) =>
-    log.warn({ event: 'dlq-write-failed', ...event }, 'dead-letter write failed; retrying'),
+    log.warn(
+      { event: 'dlq-write-failed', ...event },
+      event.outcome === 'too-large'
+        ? 'dead letter too large for the topic; splitting the batch or writing a reference letter'
+        : 'dead-letter write failed; retrying',
+    ),
   );
   events.on('internal-error', (event) =>
     log.error({ event: 'internal-error', ...event }, 'bug: unexpected error while processing a record'),
