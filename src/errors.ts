@@ -15,7 +15,20 @@ export const errorCatalogue = {
     retriable: false,
     description: 'The record value does not start with the Confluent magic byte and a schema id.',
   },
-  UNKNOWN_SCHEMA_ID: { retriable: false, description: 'The registry does not know the schema id.' },
+  UNKNOWN_SCHEMA_ID: {
+    retriable: false,
+    description:
+      'The registry does not know the schema id, still after SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS of asking again.',
+  },
+  SCHEMA_NOT_AVRO: {
+    retriable: false,
+    description: 'The schema id belongs to a JSON Schema or Protobuf schema; this topic is read as Avro.',
+  },
+  SCHEMA_UNPARSEABLE: {
+    retriable: false,
+    description:
+      'The registry holds the schema as Avro, but it is not a valid Avro schema (avsc refuses it).',
+  },
   AVRO_DECODE_FAILED: { retriable: false, description: 'The bytes do not decode with the writer schema.' },
   SCHEMA_INCOMPATIBLE: {
     retriable: false,
@@ -33,9 +46,24 @@ export const errorCatalogue = {
   },
   GONG_INVALID: { retriable: false, description: 'The Gong body fails validation against the API contract.' },
   GONG_REJECTED: { retriable: false, description: 'Gong answered 400, 413 or 422: it rejected the body.' },
+  DEAD_LETTER_TOO_LARGE: {
+    retriable: false,
+    description:
+      'The dead letter is larger than the dead-letter topic accepts (max.message.bytes); a reference letter (headers, source coordinates and sizes, no value) was written instead.',
+  },
 
   // Transient: wait and retry, never dead-letter.
   REGISTRY_UNAVAILABLE: { retriable: true, description: 'The schema registry is down or timing out.' },
+  SCHEMA_ID_NOT_FOUND_YET: {
+    retriable: true,
+    description:
+      'The registry does not know the schema id yet (a follower may lag behind a new registration); asked again until SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS has passed.',
+  },
+  REGISTRY_AUTH_FAILED: {
+    retriable: true,
+    description:
+      'The schema registry answered 401 or 403: decoding halts until it accepts the credentials again.',
+  },
   GONG_THROTTLED: { retriable: true, description: 'Gong answered 429.' },
   GONG_TRANSIENT: {
     retriable: true,
@@ -53,6 +81,16 @@ export const errorCatalogue = {
       'Kafka refused the connection: SASL credentials rejected, broker certificate not trusted, or client certificate refused.',
   },
   DLQ_WRITE_FAILED: { retriable: true, description: 'Producing to the dead-letter topic failed.' },
+  TOPIC_UNWRITABLE: {
+    retriable: true,
+    description:
+      'A topic the bridge writes to refuses every write (authorization, missing or deleted topic, a configuration it rejects). For the dead-letter topic delivery halts until a probe write succeeds; a one-shot command stops.',
+  },
+  PRODUCE_TOO_LARGE: {
+    retriable: false,
+    description:
+      "The broker refused a record for its size (the topic's max.message.bytes); it can never be written as it is.",
+  },
   REDIS_UNAVAILABLE: { retriable: true, description: 'Redis did not answer; the limiter falls back.' },
 
   SHUTTING_DOWN: {

@@ -26,6 +26,10 @@ export const exitCodeByError: Readonly<Partial<Record<ErrorCode, number>>> = {
   INPUT_UNREADABLE: ExitCode.usage,
   CONFIG_INVALID: ExitCode.config,
   KAFKA_AUTH_FAILED: ExitCode.config,
+  // Refused registry credentials and a target topic that refuses writes are fixed in the
+  // settings or the ACLs, like refused Kafka credentials.
+  REGISTRY_AUTH_FAILED: ExitCode.config,
+  TOPIC_UNWRITABLE: ExitCode.config,
   KAFKA_UNAVAILABLE: ExitCode.unavailable,
   REGISTRY_UNAVAILABLE: ExitCode.unavailable,
   REDIS_UNAVAILABLE: ExitCode.unavailable,

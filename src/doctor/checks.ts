@@ -14,6 +14,7 @@ import {
   registryClientOptions,
   type RegistryClientOptions,
 } from '../kafka/connection.ts';
+import { dlqHeadroomBytes, dlqMaxMessageBytes, dlqTopicConfig } from '../kafka/dlq.ts';
 import { secretValues, valueRedactor } from '../observability/logger.ts';
 
 /**
@@ -224,7 +225,7 @@ async function kafkaChecks(
     return undefined;
   }
   try {
-    const existing = await topicChecks(admin, inputTopics, dlq, opts, report);
+    const existing = await topicChecks(admin, inputTopics, dlq, settings.MAX_RECORD_BYTES, opts, report);
     await groupCheck(admin, settings.KAFKA_GROUP_ID, opts.timeoutMs, report);
     return existing;
   } finally {
@@ -236,6 +237,7 @@ async function topicChecks(
   admin: Admin,
   inputTopics: string[] | undefined,
   dlq: string | undefined,
+  maxRecordBytes: number,
   opts: DoctorOptions,
   report: Reporter,
 ): Promise<string[] | undefined> {
@@ -267,11 +269,83 @@ async function topicChecks(
   if (dlq === undefined) {
     report.skip('dlq', 'no input topic to name it after; set KAFKA_DLQ_TOPIC');
   } else if (listed.has(dlq)) {
-    report.ok('dlq', `${dlq} exists`);
+    await dlqSizeCheck(admin, dlq, existing, maxRecordBytes, opts.timeoutMs, report);
   } else {
-    await missingDlq(admin, dlq, existing[0], opts, report);
+    await missingDlq(admin, dlq, existing[0], maxRecordBytes, opts, report);
   }
   return existing;
+}
+
+/**
+ * A dead letter is the record plus our headers. A DLQ topic whose max.message.bytes cannot take
+ * that for every record the bridge accepts (MAX_RECORD_BYTES) turns such dead letters into
+ * reference letters, without their value. Records a source topic allows above MAX_RECORD_BYTES
+ * are dead-lettered as RECORD_TOO_LARGE, whole when the DLQ takes them, else as reference letters.
+ */
+async function dlqSizeCheck(
+  admin: Admin,
+  dlq: string,
+  sources: readonly string[],
+  maxRecordBytes: number,
+  timeoutMs: number,
+  report: Reporter,
+): Promise<void> {
+  let limits: Map<string, number>;
+  try {
+    limits = await withTimeout(timeoutMs, 'no answer', () => maxMessageBytes(admin, [dlq, ...sources]));
+  } catch (error) {
+    report.ok(
+      'dlq',
+      `${dlq} exists; its max.message.bytes could not be read (${oneLine(error)}): grant this principal DescribeConfigs on it to have it checked`,
+    );
+    return;
+  }
+  const dlqLimit = limits.get(dlq);
+  const needed = dlqMaxMessageBytes(maxRecordBytes);
+  if (dlqLimit === undefined) {
+    report.ok('dlq', `${dlq} exists; the broker did not report its max.message.bytes`);
+    return;
+  }
+  if (dlqLimit < needed) {
+    report.fail(
+      'dlq',
+      `${dlq} has max.message.bytes ${dlqLimit}, below MAX_RECORD_BYTES (${maxRecordBytes}) plus ${dlqHeadroomBytes} for our headers: ` +
+        'the dead letter of a record near the limit would not fit and is written as a reference letter, without its value',
+      `raise it: kafka-configs.sh --alter --entity-type topics --entity-name ${dlq} --add-config max.message.bytes=${needed} ` +
+        `(or lower MAX_RECORD_BYTES to ${Math.max(0, dlqLimit - dlqHeadroomBytes)}); see docs/runbook.md#dlq-sizing`,
+    );
+    return;
+  }
+  const larger = sources.filter((topic) => (limits.get(topic) ?? 0) > dlqLimit - dlqHeadroomBytes);
+  const note =
+    larger.length === 0
+      ? ''
+      : `; ${larger.map((topic) => `${topic} allows ${limits.get(topic)}`).join(', ')} bytes: records over ` +
+        `${dlqLimit - dlqHeadroomBytes} bytes are dead-lettered as RECORD_TOO_LARGE reference letters (no value)`;
+  report.ok(
+    'dlq',
+    `${dlq} exists, max.message.bytes ${dlqLimit} (takes every record up to MAX_RECORD_BYTES ${maxRecordBytes})${note}`,
+  );
+}
+
+/** Effective max.message.bytes per topic (the broker's default when the topic sets none). */
+async function maxMessageBytes(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const described = await admin.describeConfigs({
+    resources: topics.map((name) => ({
+      // ConfigResourceTypes.TOPIC; kafkajs does not export the enum to ES modules under Node.
+      type: 2,
+      name,
+      configNames: ['max.message.bytes'],
+    })),
+    includeSynonyms: false,
+  });
+  const out = new Map<string, number>();
+  for (const resource of described.resources) {
+    const entry = resource.configEntries.find((config) => config.configName === 'max.message.bytes');
+    if (entry !== undefined && Number.isFinite(Number(entry.configValue)))
+      out.set(resource.resourceName, Number(entry.configValue));
+  }
+  return out;
 }
 
 /**
@@ -284,12 +358,15 @@ async function missingDlq(
   admin: Admin,
   dlq: string,
   firstTopic: string | undefined,
+  maxRecordBytes: number,
   opts: DoctorOptions,
   report: Reporter,
 ): Promise<void> {
-  // Same partition count as the first input topic, so dead letters keep their partitioning.
+  // Same partition count as the first input topic, so dead letters keep their partitioning; the
+  // same size limit and compression run gives a DLQ it creates.
   const partitions = await partitionCount(admin, firstTopic, opts.timeoutMs);
-  const spec = { topic: dlq, numPartitions: partitions ?? -1 };
+  const spec = { topic: dlq, numPartitions: partitions ?? -1, configEntries: dlqTopicConfig(maxRecordBytes) };
+  const sized = `max.message.bytes ${dlqMaxMessageBytes(maxRecordBytes)}, gzip`;
   const cannot =
     'ask the Kafka admins to create it or grant this principal Create on it, or set KAFKA_DLQ_TOPIC to an existing topic';
   if (opts.createDlq) {
@@ -297,7 +374,10 @@ async function missingDlq(
       await withTimeout(opts.timeoutMs, 'no answer', () =>
         admin.createTopics({ topics: [spec], waitForLeaders: true }),
       );
-      report.ok('dlq', `${dlq} created with ${partitions ?? "the broker's default number of"} partitions`);
+      report.ok(
+        'dlq',
+        `${dlq} created with ${partitions ?? "the broker's default number of"} partitions, ${sized}`,
+      );
     } catch (error) {
       report.fail('dlq', `${dlq} could not be created: ${oneLine(error)}`, cannot);
     }
@@ -309,7 +389,7 @@ async function missingDlq(
     );
     report.ok(
       'dlq',
-      `${dlq} does not exist yet; run creates it at start-up (dry run passed; --create-dlq creates it now)`,
+      `${dlq} does not exist yet; run creates it at start-up with ${sized} (dry run passed; --create-dlq creates it now)`,
     );
   } catch (error) {
     report.fail(

@@ -1,6 +1,8 @@
 import { TypedEmitter } from '../delivery/rate-limit/typed-emitter.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
+import type { HaltSourceName } from './halt-state.ts';
+import type { ProduceFailureClass } from './producer-error-policy.ts';
 
 /**
  * The typed events of the consumer runtime (`gong-bridge run`). Metrics, logs and tests subscribe
@@ -14,7 +16,11 @@ export interface RecordRef {
   readonly offset: string;
 }
 
-export type PauseReason = 'backpressure' | 'auth-halt' | 'quota-exhausted' | 'shutdown' | 'revoke';
+export type PauseReason =
+  'backpressure' | 'auth-halt' | 'quota-exhausted' | 'shutdown' | 'revoke' | `${HaltSourceName}-halt`;
+
+/** Why delivery stopped: Gong auth, the daily quota, the DLQ refusing writes, the registry refusing us. */
+export type HaltReason = 'auth' | 'quota' | HaltSourceName;
 
 export interface RuntimeEventMap {
   /** A record was fetched and accepted for processing. */
@@ -45,16 +51,38 @@ export interface RuntimeEventMap {
   paused: { readonly reason: PauseReason; readonly partitions: number };
   /** The last pause reason cleared; fetching goes on. */
   resumed: { readonly reason: PauseReason; readonly pausedMs: number };
-  /** Delivery cannot proceed: Gong refused the credentials, or the daily quota is spent. */
-  halted: { readonly reason: 'auth' | 'quota'; readonly until?: number };
+  /**
+   * Delivery cannot proceed: Gong refused the credentials, the daily quota is spent, the
+   * dead-letter topic refuses writes, or the schema registry refuses the credentials.
+   */
+  halted: { readonly reason: HaltReason; readonly until?: number; readonly error?: string };
   /** A halt ended. */
-  unhalted: { readonly reason: 'auth' | 'quota'; readonly haltedMs: number };
+  unhalted: { readonly reason: HaltReason; readonly haltedMs: number };
   /** Readiness changed; see Runtime.readiness(). */
   'ready-state': Readiness;
-  /** A schema lookup failed transiently; the record waits and retries, it is never dead-lettered. */
-  'registry-unavailable': RecordRef & { readonly error: string; readonly retryInMs: number };
-  /** A dead-letter write failed; it is retried, never skipped. */
-  'dlq-write-failed': { readonly error: string; readonly attempt: number; readonly retryInMs: number };
+  /**
+   * A schema lookup failed transiently (REGISTRY_UNAVAILABLE, or SCHEMA_ID_NOT_FOUND_YET); the
+   * record waits and retries, it is not dead-lettered.
+   */
+  'registry-unavailable': RecordRef & {
+    readonly code: ErrorCode;
+    readonly error: string;
+    readonly retryInMs: number;
+  };
+  /**
+   * A produce to the dead-letter topic failed (producer-error-policy.ts): `retry` is sent again,
+   * `too-large` is split or replaced by a reference letter, `halt` probes every `retryInMs` while
+   * delivery is halted. Never skipped.
+   */
+  'dlq-write-failed': {
+    readonly error: string;
+    readonly outcome: ProduceFailureClass;
+    /** The broker error type or kafkajs error name that decided it. */
+    readonly matched: string;
+    readonly attempt: number;
+    readonly messages: number;
+    readonly retryInMs: number;
+  };
   /** The group is rebalancing (`revoking`), or this member got its partitions (`assigned`). */
   rebalance:
     | { readonly phase: 'revoking'; readonly inFlight: number; readonly dropped: number }
@@ -75,6 +103,8 @@ export interface Readiness {
   readonly ready: boolean;
   readonly joined: boolean;
   readonly authOk: boolean;
+  /** Dependencies that halted delivery (the DLQ refusing writes, the registry refusing us). */
+  readonly halts: readonly HaltSourceName[];
   readonly shuttingDown: boolean;
 }
 

@@ -75,7 +75,10 @@ export function sampleKinds(
   return kinds;
 }
 
-/** Registers the newest event schema for `topic`; a registry failure is REGISTRY_UNAVAILABLE. */
+/**
+ * Registers the newest event schema for `topic`; refused credentials (401/403) are
+ * REGISTRY_AUTH_FAILED, any other registry failure REGISTRY_UNAVAILABLE.
+ */
 export async function registerNewestSchema(registry: Pick<SchemaRegistry, 'register'>, topic: string) {
   const subject = `${topic}-value`;
   try {
@@ -85,6 +88,14 @@ export async function registerNewestSchema(registry: Pick<SchemaRegistry, 'regis
     );
     return id;
   } catch (error) {
+    const status = (error as { status?: unknown }).status;
+    if (status === 401 || status === 403) {
+      throw new BridgeError(
+        'REGISTRY_AUTH_FAILED',
+        `the schema registry refused the credentials (${status}) registering subject ${subject}: check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD`,
+        { cause: error, context: { status, variable: 'SCHEMA_REGISTRY_PASSWORD' } },
+      );
+    }
     // Without this a refused or unreachable registry surfaced as a Kafka problem to the user.
     throw new BridgeError(
       'REGISTRY_UNAVAILABLE',

@@ -6,6 +6,7 @@ import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/
 import { errorCatalogue, type ErrorCode } from '../errors.ts';
 import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
+import type { ProduceFailureClass } from '../kafka/producer-error-policy.ts';
 
 /**
  * The metrics catalogue. Definitions are data so docs and tests can list every name, type, help
@@ -195,13 +196,25 @@ export const metricCatalogue = {
   dlqProduceErrors: {
     name: 'gong_bridge_dlq_produce_errors_total',
     type: 'counter',
-    help: 'Failed writes to the dead-letter topic (the record is retried, never dropped).',
+    help: 'Failed produce requests to the dead-letter topic, by outcome: retry (sent again), too-large (split, or a reference letter written instead), halt (the topic refuses every write; probed). No dead letter is ever dropped.',
+    labelNames: ['outcome'],
+  },
+  dlqUnwritable: {
+    name: 'gong_bridge_dlq_unwritable',
+    type: 'gauge',
+    help: '1 while delivery is halted because the dead-letter topic refuses every write (authorization, missing or deleted topic).',
     labelNames: [],
   },
   schemaRegistryErrors: {
     name: 'gong_bridge_schema_registry_errors_total',
     type: 'counter',
-    help: 'Schema registry lookups that failed because the registry was unavailable.',
+    help: 'Schema lookups retried because the registry was unavailable or did not know the id yet.',
+    labelNames: [],
+  },
+  schemaRegistryAuthFailed: {
+    name: 'gong_bridge_schema_registry_auth_failed',
+    type: 'gauge',
+    help: '1 while delivery is halted because the schema registry refuses the credentials (401/403).',
     labelNames: [],
   },
   authFailed: {
@@ -282,6 +295,7 @@ export interface CreateMetricsOptions {
 export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
 export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
 export const deliveryHaltReasons: readonly SuspensionReason[] = [...haltReasons, 'gong-unavailable'];
+export const dlqProduceOutcomes: readonly ProduceFailureClass[] = ['retry', 'too-large', 'halt'];
 export const inferredRuleActions = ['sent', 'withheld'] as const;
 export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
   (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
@@ -335,6 +349,9 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
   for (const reason of deliveryHaltReasons) metrics.deliveryHalted.set({ reason }, 0);
   metrics.internalErrors.inc(0);
+  for (const outcome of dlqProduceOutcomes) metrics.dlqProduceErrors.inc({ outcome }, 0);
+  metrics.dlqUnwritable.set(0);
+  metrics.schemaRegistryAuthFailed.set(0);
   for (const rule of inferredRuleNames) {
     for (const action of inferredRuleActions) metrics.inferredRuleFlagged.inc({ rule, action }, 0);
     for (const verdict of inferredRuleVerdicts) metrics.inferredRuleVerdicts.inc({ rule, verdict }, 0);
@@ -599,8 +616,16 @@ export function bindRuntimeMetrics(
       if (metrics.sources.pausedPartitions === undefined) metrics.pausedPartitions.set(0);
     }),
     events.on('registry-unavailable', () => metrics.schemaRegistryErrors.inc()),
-    events.on('dlq-write-failed', () => metrics.dlqProduceErrors.inc()),
+    events.on('dlq-write-failed', (event) => metrics.dlqProduceErrors.inc({ outcome: event.outcome })),
     events.on('internal-error', () => metrics.internalErrors.inc()),
+    events.on('halted', (event) => {
+      if (event.reason === 'dlq') metrics.dlqUnwritable.set(1);
+      if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(1);
+    }),
+    events.on('unhalted', (event) => {
+      if (event.reason === 'dlq') metrics.dlqUnwritable.set(0);
+      if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(0);
+    }),
     events.on('ready-state', (state) => {
       if (metrics.sources.ready === undefined) metrics.ready.set(state.ready ? 1 : 0);
     }),

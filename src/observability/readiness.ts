@@ -2,7 +2,8 @@ import type { LimiterSnapshot } from '../delivery/limiter-types.ts';
 
 /**
  * What /readyz reports. Ready means this replica can make progress: it is in the consumer group
- * with partitions to work on, Gong accepts its credentials, and it is not shutting down. Quota
+ * with partitions to work on, Gong accepts its credentials, the dead-letter topic takes writes,
+ * the schema registry accepts its credentials, and it is not shutting down. Quota
  * state is reported but does not make the replica unready: a spent quota is shared by every
  * replica, and taking them all out of the Service would only hide the cause.
  */
@@ -11,6 +12,10 @@ export interface ReadinessReport {
   readonly checks: {
     readonly consumerGroupJoined: boolean;
     readonly gongAuthOk: boolean;
+    /** False while the dead-letter topic refuses every write (delivery halted). */
+    readonly dlqWritable: boolean;
+    /** False while the schema registry refuses the credentials (delivery halted). */
+    readonly schemaRegistryAuthOk: boolean;
     readonly shuttingDown: boolean;
   };
   readonly quota: QuotaReport | null;
@@ -33,6 +38,8 @@ export interface ReadinessSources {
   limiter?: () => LimiterSnapshot;
   /** The runtime's own view (it stops fetching before the process is told to). */
   shuttingDown?: () => boolean;
+  /** Dependencies that halted the runtime (runtime.readiness().halts). */
+  runtimeHalts?: () => readonly string[];
 }
 
 export interface Readiness {
@@ -65,10 +72,19 @@ export function createReadiness(sources: ReadinessSources = {}): Readiness {
       const consumerGroupJoined = state.consumerGroupJoined?.() ?? joined;
       const gongAuthOk = !(state.authHalted?.() ?? halted);
       const stopping = shuttingDown || state.shuttingDown?.() === true;
+      const halts = state.runtimeHalts?.() ?? [];
+      const dlqWritable = !halts.includes('dlq');
+      const schemaRegistryAuthOk = !halts.includes('registry-auth');
       const snapshot = state.limiter?.();
       return {
-        ready: consumerGroupJoined && gongAuthOk && !stopping,
-        checks: { consumerGroupJoined, gongAuthOk, shuttingDown: stopping },
+        ready: consumerGroupJoined && gongAuthOk && dlqWritable && schemaRegistryAuthOk && !stopping,
+        checks: {
+          consumerGroupJoined,
+          gongAuthOk,
+          dlqWritable,
+          schemaRegistryAuthOk,
+          shuttingDown: stopping,
+        },
         quota: snapshot === undefined ? null : quotaReport(snapshot),
       };
     },

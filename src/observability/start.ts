@@ -81,13 +81,18 @@ export async function startObservability(options: ObservabilityOptions): Promise
       : {
           consumerGroupJoined: () => runtime.readiness().joined,
           shuttingDown: () => runtime.readiness().shuttingDown,
+          runtimeHalts: () => runtime.readiness().halts,
         }),
   });
   // The breaker's halt has its own alert: Gong answers, it is the events it refuses.
   metrics.sources.authFailed = () => engine.isHalted() && engine.suspension()?.reason !== 'rejections';
   metrics.sources.deliveryHalted = () => engine.suspension()?.reason;
   metrics.sources.ready = () => readiness.report().ready;
-  if (runtime !== undefined) metrics.sources.inFlight = () => runtime.stats().inFlight;
+  if (runtime !== undefined) {
+    metrics.sources.inFlight = () => runtime.stats().inFlight;
+    // Partitions pause one by one (a full share of the buffer) as well as all together.
+    metrics.sources.pausedPartitions = () => runtime.stats().pausedPartitions;
+  }
 
   const unbind = [
     bindDeliveryMetrics(engine.events, metrics),

@@ -95,6 +95,17 @@ const haltRules: readonly { metric: string; when: (value: number) => boolean; ca
     cause: 'Gong refuses the credentials (401/403): delivery halted, probing until they work',
   },
   {
+    metric: 'gong_bridge_dlq_unwritable',
+    when: (value) => value > 0,
+    cause:
+      'the dead-letter topic refuses writes (ACL, missing or deleted topic): delivery halted, probing until a write succeeds',
+  },
+  {
+    metric: 'gong_bridge_schema_registry_auth_failed',
+    when: (value) => value > 0,
+    cause: 'the schema registry refuses the credentials (401/403): delivery halted, probing until they work',
+  },
+  {
     metric: statusMetrics.quotaRemaining,
     when: (value) => value <= 0,
     cause: 'daily Gong quota spent: calls wait until the window resets',

@@ -14,9 +14,10 @@ import { runScenario } from './scenario.ts';
 
 /**
  * The dead-letter topic refuses writes (an ACL denies them) from the start of the run, then is
- * opened again. Good records must keep flowing to Gong the whole time, and no bad record's
- * offset may be committed while its dead letter cannot be written. A broker of its own, with
- * ACLs on, so the shared stack is untouched.
+ * opened again. That is a halt (issue 13 §2): the replica pauses fetching and turns unready, and
+ * probes until a write succeeds. Records already fetched keep flowing to Gong the whole time, and
+ * no bad record's offset may be committed while its dead letter cannot be written. A broker of
+ * its own, with ACLs on, so the shared stack is untouched.
  */
 describe('chaos: DLQ topic unavailable', () => {
   let broker: SecureKafka;
@@ -63,6 +64,9 @@ describe('chaos: DLQ topic unavailable', () => {
     await admin.connect();
     const earlyCommits: string[] = [];
     let validDeliveredWhileBlocked = 0;
+    let haltedWhileBlocked = false;
+    let unreadyWhileBlocked = false;
+    let resumedAfterMs = -1;
     try {
       const books = await runScenario({
         name: 'dlq-unavailable',
@@ -72,7 +76,8 @@ describe('chaos: DLQ topic unavailable', () => {
         beforeStart: async ({ dlqTopic }) => {
           await admin.createAcls({ acl: blockWrites(dlqTopic) });
         },
-        during: async ({ sandbox, topic, dlqTopic, groupId, records }) => {
+        during: async ({ sandbox, topic, dlqTopic, groupId, records, bridges }) => {
+          const runtime = bridges?.[0]?.graph.runtime;
           const valid = records.filter((record) => record.kind === 'valid').length;
           const bad = records.filter((record) => record.kind !== 'valid');
           const deadline = Date.now() + blockedMs;
@@ -97,18 +102,32 @@ describe('chaos: DLQ topic unavailable', () => {
             60_000,
           );
           validDeliveredWhileBlocked = sandbox.stats().accepted;
+          haltedWhileBlocked = runtime?.readiness().halts.includes('dlq') === true;
+          unreadyWhileBlocked = runtime?.readiness().ready === false;
           await admin.deleteAcls({
             filters: [acl(dlqTopic, AclOperationTypes.WRITE, AclPermissionTypes.DENY)],
           });
+          // The next probe finds the topic writable again: the halt ends by itself.
+          const opened = Date.now();
+          await waitFor('the DLQ halt to end', () => runtime?.readiness().halts.length === 0, 30_000);
+          resumedAfterMs = Date.now() - opened;
         },
         faults: () => ({
           dlqBlockedMs: blockedMs,
           validDeliveredWhileBlocked,
           earlyCommits: earlyCommits.length,
+          haltedWhileBlocked: String(haltedWhileBlocked),
+          haltEndedAfterMs: resumedAfterMs,
         }),
       });
       expect(earlyCommits).toEqual([]);
       expect(validDeliveredWhileBlocked).toBe(books.valid);
+      expect({ haltedWhileBlocked, unreadyWhileBlocked }).toEqual({
+        haltedWhileBlocked: true,
+        unreadyWhileBlocked: true,
+      });
+      // Probes back off to at most 10 s.
+      expect(resumedAfterMs).toBeLessThan(12_000);
     } finally {
       await admin.disconnect();
     }

@@ -34,6 +34,8 @@ export async function produceTraffic(
   topic: string,
   count: number,
   invalidRatio = 0.1,
+  /** Records of a scenario's own (an oversized record, a foreign schema id), produced after the traffic. */
+  extra?: (kafka: Kafka, topic: string) => Promise<ProducedSample[]>,
 ): Promise<ProducedRecord[]> {
   const registry = new SchemaRegistry({ host: inject('services').schemaRegistryUrl });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -46,6 +48,7 @@ export async function produceTraffic(
   } finally {
     await producer.disconnect();
   }
+  if (extra !== undefined) manifest.push(...(await extra(kafka, topic)));
   const placed = new Map((await readAll(kafka, topic)).map((record) => [record.key, record]));
   return manifest.map((sample) => {
     const record = placed.get(sample.key);
@@ -151,6 +154,8 @@ export interface Accounting {
   readonly deadLettered: number;
   readonly lost: number;
   readonly validDeadLettered: number;
+  /** Dead letters stored more than once (a produce retried after its reply was lost): harmless. */
+  readonly dlqDuplicates: number;
   readonly storedTwice: number;
   readonly duplicatesSent: number;
   readonly absorbedAs409: number;
@@ -189,6 +194,7 @@ export async function account(options: {
     deadLettered,
     lost: records.length - delivered - deadLettered,
     validDeadLettered: valid.filter((record) => dlqKeys.has(record.key)).length,
+    dlqDuplicates: dlq.length - dlqKeys.size,
     storedTwice: stats.accepted - delivered,
     duplicatesSent: stats.duplicates,
     absorbedAs409: stats.byStatus['409'] ?? 0,
@@ -207,6 +213,7 @@ export async function account(options: {
     `chaos ${result.scenario}: events=${result.events} (valid ${result.valid}, bad ${result.bad}) ` +
       `faults: ${faults} | delivered=${result.delivered} dead-lettered=${result.deadLettered} ` +
       `lost=${result.lost} duplicates sent=${result.duplicatesSent} absorbed as 409=${result.absorbedAs409} ` +
+      `dead letters stored twice=${result.dlqDuplicates} ` +
       `calls/delivered=${result.callsPerDelivered} commit samples=${result.commitSamples} ` +
       `violations=${result.commitViolations.length} in ${result.seconds}s`,
   );

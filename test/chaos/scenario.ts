@@ -1,5 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { expect } from 'vitest';
+import type { ProducedSample } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
 import { Writable } from 'node:stream';
 import { buildRunGraph, type RunGraph } from '../../src/cli/commands/run.ts';
@@ -27,6 +28,8 @@ export interface ScenarioContext {
   readonly dlqTopic: string;
   readonly groupId: string;
   readonly records: readonly ProducedRecord[];
+  /** The running bridges; set for `during` and `faults`, not for `beforeStart`. */
+  readonly bridges?: readonly TracedBridge[];
 }
 
 export interface ScenarioOptions {
@@ -47,6 +50,8 @@ export interface ScenarioOptions {
   /** What was injected, for the books. */
   readonly faults: (context: ScenarioContext) => Record<string, number | string>;
   readonly events?: number;
+  /** Records of the scenario's own, produced after the traffic; they count as bad records. */
+  readonly extraRecords?: (kafka: Kafka, topic: string) => Promise<ProducedSample[]>;
   readonly timeoutMs?: number;
   /** Bridges in the same consumer group, sharing the quota; default 1. */
   readonly replicas?: number;
@@ -79,6 +84,9 @@ export async function prepareScenario(options: {
   readonly admin: Admin;
   readonly sandbox?: SandboxOptions;
   readonly events?: number;
+  /** Share of the traffic Gong would reject (dead-lettered); default 10%. */
+  readonly invalidRatio?: number;
+  readonly extraRecords?: (kafka: Kafka, topic: string) => Promise<ProducedSample[]>;
 }): Promise<PreparedScenario> {
   const { kafka, admin } = options;
   const topic = uniqueName(`chaos-${options.name}`);
@@ -97,7 +105,13 @@ export async function prepareScenario(options: {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   };
   try {
-    const records = await produceTraffic(kafka, topic, options.events ?? chaosEvents);
+    const records = await produceTraffic(
+      kafka,
+      topic,
+      options.events ?? chaosEvents,
+      options.invalidRatio,
+      options.extraRecords,
+    );
     const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));
     cleanups.unshift(() => deadLetters.stop());
     const monitor = startCommitMonitor({
@@ -171,7 +185,8 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       return bridge;
     };
     for (let replica = 0; replica < (options.replicas ?? 1); replica++) await startReplica();
-    await options.during?.({ ...context, bridges, startReplica });
+    const running: RunningScenario = { ...context, bridges, startReplica };
+    await options.during?.(running);
     // A fresh admin per look: after a broker restart a long-lived kafkajs admin kept answering
     // fetchOffsets with -1 for partitions that had commits.
     const look = async <T>(read: (fresh: Admin) => Promise<T>): Promise<T> => {
@@ -202,7 +217,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
     }
     // What Prometheus would scrape goes into the secret check too: label values come from
     // settings and errors, so a secret could leak there as easily as into a log line.
-    for (const bridge of bridges.filter((running) => !running.stopped)) {
+    for (const bridge of bridges.filter((replica) => !replica.stopped)) {
       const scraped = await bridge.scrape();
       expect(scraped).toContain('gong_bridge_deliveries_total');
       output.push(scraped);
@@ -214,7 +229,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       dlqTopic,
       records,
       sandbox,
-      faults: options.faults(context),
+      faults: options.faults(running),
       monitor: await monitor.stop(),
       startedAt,
     });

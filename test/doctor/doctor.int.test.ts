@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { formatChecklist } from '../../src/cli/commands/doctor.ts';
 import { runDoctor, type CheckResult } from '../../src/doctor/checks.ts';
+import { dlqMaxMessageBytes, dlqTopicConfig } from '../../src/kafka/dlq.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { runCli } from '../cli/run-cli.ts';
@@ -73,7 +74,14 @@ async function doctor(
 beforeAll(async () => {
   admin = testKafka().admin();
   await admin.connect();
-  dropTopics = await createTopics(admin, [topic, dlq], 3);
+  dropTopics = await createTopics(admin, [topic], 3);
+  // The DLQ as run creates it: sized for MAX_RECORD_BYTES plus our headers.
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: dlq, numPartitions: 3, replicationFactor: 1, configEntries: dlqTopicConfig(1_048_576) },
+    ],
+  });
   await registerSubject(`${topic}-value`);
   sandbox = await startSandbox({ port: 0, accessKey: 'doctor-key', accessKeySecret: 'doctor-secret' });
   closedPort = await freePort();
@@ -82,6 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sandbox?.close();
   await dropTopics?.();
+  await admin?.deleteTopics({ topics: [dlq] }).catch(() => {});
   await admin?.disconnect();
 });
 
@@ -188,10 +197,51 @@ describe('gong-bridge doctor against the real stack', () => {
     expect(await admin.listTopics()).not.toContain(missing);
     const created = await doctor(env, { createDlq: true });
     expect(created.results.find((result) => result.id === 'dlq')?.detail).toBe(
-      `${missing} created with 3 partitions`,
+      `${missing} created with 3 partitions, max.message.bytes ${dlqMaxMessageBytes(1_048_576)}, gzip`,
     );
     expect(await admin.listTopics()).toContain(missing);
     await admin.deleteTopics({ topics: [missing] }).catch(() => {});
+  });
+
+  // Issue 13 §2: the default limit (1,048,588) cannot take the dead letter of a record just
+  // under MAX_RECORD_BYTES (1 MiB) plus our headers.
+  it('a dead-letter topic too small for MAX_RECORD_BYTES plus headers gives one ✗ line saying how to size it', async () => {
+    const small = uniqueName('doctor-small-dlq');
+    const drop = await createTopics(admin, [small], 1);
+    try {
+      const { failures, results } = await doctor({ ...healthyEnv(), KAFKA_DLQ_TOPIC: small });
+      expect(failures).toEqual([
+        `✗ dead-letter topic: ${small} has max.message.bytes 1048588, below MAX_RECORD_BYTES (1048576) plus 16384 for our headers: the dead letter of a record near the limit would not fit and is written as a reference letter, without its value`,
+      ]);
+      expect(results.find((result) => result.id === 'dlq')?.fix).toContain(
+        `max.message.bytes=${dlqMaxMessageBytes(1_048_576)}`,
+      );
+      // Sized for a smaller MAX_RECORD_BYTES, the same topic is fine.
+      const fits = await doctor({ ...healthyEnv(), KAFKA_DLQ_TOPIC: small, MAX_RECORD_BYTES: '1000000' });
+      expect(fits.failures).toEqual([]);
+    } finally {
+      await drop();
+    }
+  });
+
+  it('notes a source topic that allows larger records than the dead-letter topic can hold', async () => {
+    const big = uniqueName('doctor-big-in');
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: big, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '5242880' }] },
+      ],
+    });
+    await registerSubject(`${big}-value`);
+    try {
+      const { failures, results } = await doctor({ ...healthyEnv(), KAFKA_TOPICS: big });
+      expect(failures).toEqual([]);
+      expect(results.find((result) => result.id === 'dlq')?.detail).toContain(
+        `${big} allows 5242880 bytes: records over 1048576 bytes are dead-lettered as RECORD_TOO_LARGE reference letters (no value)`,
+      );
+    } finally {
+      await admin.deleteTopics({ topics: [big] }).catch(() => {});
+    }
   });
 
   it('the command prints JSON with --json and exits 1 on a failure, 0 when healthy', async () => {

@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { isBridgeError } from '../../src/errors.ts';
+import { BridgeError } from '../../src/errors.ts';
+import type { OutgoingMessage } from '../../src/kafka/batched-producer.ts';
 import {
   createDlqWriter,
   deadLetterHeaders,
   dlqHeaders,
+  dlqMaxMessageBytes,
+  dlqOwnHeadersMaxBytes,
+  dlqTopicConfig,
   readDeadLetterHeaders,
+  referenceLetter,
   type SourceRecord,
 } from '../../src/kafka/dlq.ts';
+import { HaltState } from '../../src/kafka/halt-state.ts';
+import { recordBytes } from '../../src/kafka/record-limits.ts';
 
 const record: SourceRecord = {
   topic: 'interactions',
@@ -17,6 +24,14 @@ const record: SourceRecord = {
   value: Buffer.from([0, 0, 0, 0, 7, 1, 2, 3]),
   headers: { traceparent: '00-abc-def-01', 'gong-bridge.reason': 'STALE' },
 };
+
+const referenceOnly = new Set([
+  'gong-bridge.original-reason',
+  'gong-bridge.original-key-bytes',
+  'gong-bridge.original-value-bytes',
+  'gong-bridge.original-headers-bytes',
+  'gong-bridge.original-headers-dropped',
+]);
 
 describe('dead-letter headers', () => {
   it('keeps the original headers, replaces stale gong-bridge.* ones and adds every documented one', () => {
@@ -56,75 +71,156 @@ describe('dead-letter headers', () => {
       'gong-bridge.dead-lettered-at': '2026-11-24T00:00:00.000Z',
     });
     // Every header the code writes is in the documented list, and vice versa.
-    expect(Object.keys(ours).sort()).toEqual(dlqHeaders.map((entry) => entry.name).sort());
+    expect(Object.keys(ours).sort()).toEqual(
+      dlqHeaders
+        .map((entry) => entry.name)
+        .filter((name) => !referenceOnly.has(name))
+        .sort(),
+    );
     for (const entry of dlqHeaders) expect(entry.doc.length).toBeGreaterThan(10);
+  });
+
+  it('keeps our own headers within dlqOwnHeadersMaxBytes whatever Gong and validation say', () => {
+    const headers = deadLetterHeaders(
+      { ...record, headers: {} },
+      {
+        reason: 'GONG_REJECTED',
+        message: 'm'.repeat(50_000),
+        errors: Array.from({ length: 5_000 }, (_, i) => `field${i}: ${'x'.repeat(300)}`),
+        requestId: 'r'.repeat(5_000),
+        eventId: 'e'.repeat(5_000),
+      },
+      '1.2.3',
+      0,
+    );
+    const errors = JSON.parse(String(headers['gong-bridge.errors'])) as string[];
+    expect(errors.at(-1)).toMatch(/^… \d+ more$/);
+    expect(recordBytes({ key: null, value: null, headers })).toBeLessThanOrEqual(dlqOwnHeadersMaxBytes);
+  });
+
+  it('a reference letter has no value, every original header, the sizes and a reason of its own', () => {
+    const letter = referenceLetter(
+      record,
+      { reason: 'AVRO_DECODE_FAILED', message: 'truncated', schemaId: 7 },
+      '1.2.3',
+      0,
+      { originals: true, topic: 'interactions.dlq' },
+    );
+    expect(letter.value).toBeNull();
+    expect(letter.key).toBe(record.key);
+    expect(letter.headers?.traceparent).toBe('00-abc-def-01');
+    const ours = readDeadLetterHeaders(letter.headers);
+    expect(ours).toMatchObject({
+      'gong-bridge.reason': 'DEAD_LETTER_TOO_LARGE',
+      'gong-bridge.original-reason': 'AVRO_DECODE_FAILED',
+      'gong-bridge.original-key-bytes': '5',
+      'gong-bridge.original-value-bytes': '8',
+      'gong-bridge.original-headers-bytes': String(
+        recordBytes({ key: null, value: null, headers: record.headers }),
+      ),
+      'gong-bridge.schema-id': '7',
+      'gong-bridge.source-topic': 'interactions',
+      'gong-bridge.source-partition': '2',
+      'gong-bridge.source-offset': '41',
+    });
+    expect(ours['gong-bridge.message']).toContain('interactions/2/41');
+    expect(ours['gong-bridge.original-headers-dropped']).toBeUndefined();
+
+    const bare = referenceLetter(record, { reason: 'AVRO_DECODE_FAILED', message: 'x' }, '1', 0, {
+      originals: false,
+      topic: 'interactions.dlq',
+    });
+    expect(bare.key).toBeNull();
+    expect(bare.headers?.traceparent).toBeUndefined();
+    expect(readDeadLetterHeaders(bare.headers)['gong-bridge.original-headers-dropped']).toBe('true');
+  });
+
+  it('a DLQ topic the bridge creates takes MAX_RECORD_BYTES plus our headers, compressed with gzip', () => {
+    expect(dlqMaxMessageBytes(1_048_576)).toBeGreaterThanOrEqual(1_048_576 + dlqOwnHeadersMaxBytes + 1_000);
+    expect(dlqTopicConfig(1_048_576)).toEqual([
+      { name: 'max.message.bytes', value: String(dlqMaxMessageBytes(1_048_576)) },
+      { name: 'compression.type', value: 'gzip' },
+    ]);
   });
 });
 
-describe('DLQ writer', () => {
-  it('sends key and value bytes unchanged with acks=all', async () => {
-    const sent: unknown[] = [];
-    const writer = createDlqWriter({
-      producer: { send: async (payload) => (sent.push(payload), []) },
+/** A stand-in for the batched producer that refuses messages above `limit` bytes. */
+function sizeLimitedProducer(limit: number) {
+  const sent: OutgoingMessage[] = [];
+  return {
+    sent,
+    producer: {
       topic: 'interactions.dlq',
-      version: '0.1.0',
-      sleep: async () => {},
-      wallNow: () => 0,
+      halts: new HaltState('dlq', () => 0),
+      async send(message: OutgoingMessage) {
+        if (
+          recordBytes({
+            key: message.key as Buffer | null,
+            value: message.value as Buffer | null,
+            headers: message.headers,
+          }) > limit
+        ) {
+          throw new BridgeError('PRODUCE_TOO_LARGE', 'too large');
+        }
+        sent.push(message);
+      },
+    },
+  };
+}
+
+describe('DLQ writer', () => {
+  it('sends key and value bytes unchanged', async () => {
+    const { producer, sent } = sizeLimitedProducer(1_000_000);
+    const writer = createDlqWriter({ producer, version: '0.1.0', wallNow: () => 0 });
+    expect(await writer.write(record, { reason: 'AVRO_DECODE_FAILED', message: 'truncated' })).toEqual({
+      reason: 'AVRO_DECODE_FAILED',
+      reference: false,
     });
-    await writer.write(record, { reason: 'AVRO_DECODE_FAILED', message: 'truncated' });
     expect(sent).toHaveLength(1);
-    const payload = sent[0] as { topic: string; acks: number; messages: { key: Buffer; value: Buffer }[] };
-    expect(payload.topic).toBe('interactions.dlq');
-    expect(payload.acks).toBe(-1);
-    expect(payload.messages[0]!.key).toBe(record.key);
-    expect(payload.messages[0]!.value).toBe(record.value);
+    expect(sent[0]!.key).toBe(record.key);
+    expect(sent[0]!.value).toBe(record.value);
   });
 
-  it('retries a failed write with backoff until it is acknowledged, never skipping it', async () => {
-    let calls = 0;
-    const sleeps: number[] = [];
-    const failures: number[] = [];
-    const writer = createDlqWriter({
-      producer: {
-        send: async () => {
-          calls += 1;
-          if (calls < 5) throw new Error('NOT_ENOUGH_REPLICAS');
-          return [];
-        },
-      },
-      topic: 'dlq',
-      version: '0.1.0',
-      sleep: async (ms) => void sleeps.push(ms),
-      wallNow: () => 0,
-      retryBaseMs: 100,
-      retryMaxMs: 500,
-      onWriteFailed: (failure) => failures.push(failure.attempt),
+  it('writes a reference letter for a dead letter the topic refuses for its size', async () => {
+    const { producer, sent } = sizeLimitedProducer(2_000);
+    const writer = createDlqWriter({ producer, version: '0.1.0', wallNow: () => 0 });
+    const big = { ...record, value: Buffer.alloc(5_000) };
+    expect(await writer.write(big, { reason: 'RECORD_TOO_LARGE', message: 'big' })).toEqual({
+      reason: 'DEAD_LETTER_TOO_LARGE',
+      reference: true,
     });
-    await writer.write(record, { reason: 'GONG_INVALID', message: 'x' });
-    expect(calls).toBe(5);
-    expect(sleeps).toEqual([100, 200, 400, 500]);
-    expect(failures).toEqual([1, 2, 3, 4]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.value).toBeNull();
+    expect(sent[0]!.key).toBe(record.key);
+    expect(readDeadLetterHeaders(sent[0]!.headers)['gong-bridge.original-value-bytes']).toBe('5000');
   });
 
-  it('gives up only when aborted, with SHUTTING_DOWN so the offset is not committed', async () => {
-    const controller = new AbortController();
+  it('drops the original key and headers when they alone are too large', async () => {
+    const { producer, sent } = sizeLimitedProducer(2_000);
+    const writer = createDlqWriter({ producer, version: '0.1.0', wallNow: () => 0 });
+    const heavy = { ...record, headers: { trace: 'x'.repeat(3_000) } };
+    expect(await writer.write(heavy, { reason: 'GONG_INVALID', message: 'x' })).toEqual({
+      reason: 'DEAD_LETTER_TOO_LARGE',
+      reference: true,
+    });
+    expect(sent[0]!.headers?.trace).toBeUndefined();
+    expect(sent[0]!.key).toBeNull();
+  });
+
+  it('passes a refusal that is not about size to the caller', async () => {
     const writer = createDlqWriter({
       producer: {
+        topic: 'dlq',
+        halts: new HaltState('dlq', () => 0),
         send: async () => {
-          throw new Error('broker down');
+          throw new BridgeError('SHUTTING_DOWN', 'aborted');
         },
       },
-      topic: 'dlq',
       version: '0.1.0',
-      sleep: async (_ms, signal) => {
-        controller.abort();
-        signal?.throwIfAborted();
-      },
       wallNow: () => 0,
     });
-    const error = await writer
-      .write(record, { reason: 'GONG_INVALID', message: 'x' }, controller.signal)
-      .catch((caught: unknown) => caught);
-    expect(isBridgeError(error) && error.code).toBe('SHUTTING_DOWN');
+    await expect(writer.write(record, { reason: 'GONG_INVALID', message: 'x' })).rejects.toMatchObject({
+      code: 'SHUTTING_DOWN',
+    });
   });
 });

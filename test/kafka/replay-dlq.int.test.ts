@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.ts';
 import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
 import { runReplayDlq, type ReplaySummary } from '../../src/cli/commands/replay-dlq.ts';
-import { deadLetterHeaders } from '../../src/kafka/dlq.ts';
+import { deadLetterHeaders, referenceLetter } from '../../src/kafka/dlq.ts';
 import { registerNewestSchema } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { newestSchema } from '../../src/schemas/registry-files.ts';
@@ -144,5 +144,36 @@ describe('produce-sample and replay-dlq', () => {
     const again = cliIo(env);
     expect(await runReplayDlq(['--reason', 'GONG_REJECTED', '--json'], again.io)).toBe(0);
     expect(JSON.parse(again.out())).toMatchObject({ selected: 1, delivered: 0, duplicates: 1 });
+  });
+
+  it('replay-dlq counts a reference letter as not replayable and says where the original is', async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    const source = {
+      topic,
+      partition: 2,
+      offset: '77',
+      timestamp: '0',
+      key: Buffer.from('too-big'),
+      value: Buffer.alloc(10),
+    };
+    const letter = referenceLetter(source, { reason: 'RECORD_TOO_LARGE', message: 'big' }, '0.0.1', 0, {
+      originals: true,
+      topic: dlqTopic,
+    });
+    await producer.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: [{ key: letter.key, value: letter.value, headers: letter.headers ?? {} }],
+    });
+    await producer.disconnect();
+    const cli = cliIo(env);
+    expect(await runReplayDlq(['--reason', 'DEAD_LETTER_TOO_LARGE', '--json'], cli.io), cli.err()).toBe(1);
+    expect(JSON.parse(cli.out())).toMatchObject({
+      selected: 1,
+      delivered: 0,
+      notReplayable: 1,
+      byReason: { [`not replayable (DEAD_LETTER_TOO_LARGE: the original is at ${topic}/2/77)`]: 1 },
+    });
   });
 });

@@ -94,7 +94,13 @@ describe('observability HTTP server', () => {
     expect(after.status).toBe(200);
     expect(JSON.parse(after.body)).toEqual({
       ready: true,
-      checks: { consumerGroupJoined: true, gongAuthOk: true, shuttingDown: false },
+      checks: {
+        consumerGroupJoined: true,
+        gongAuthOk: true,
+        dlqWritable: true,
+        schemaRegistryAuthOk: true,
+        shuttingDown: false,
+      },
       quota: {
         mode: 'local',
         dailyLimit: 10_000,

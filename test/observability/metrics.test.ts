@@ -402,14 +402,39 @@ describe('bindRuntimeMetrics', () => {
     expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(3);
     events.emit('resumed', { reason: 'backpressure', pausedMs: 10 });
     expect(await value(metrics, 'gong_bridge_paused_partitions')).toBe(0);
-    events.emit('registry-unavailable', { ...ref(1), error: 'down', retryInMs: 500 });
-    events.emit('dlq-write-failed', { error: 'x', attempt: 1, retryInMs: 100 });
+    events.emit('registry-unavailable', {
+      ...ref(1),
+      code: 'REGISTRY_UNAVAILABLE',
+      error: 'down',
+      retryInMs: 500,
+    });
+    const failure = {
+      error: 'x',
+      matched: 'REQUEST_TIMED_OUT',
+      attempt: 1,
+      messages: 3,
+      retryInMs: 100,
+    } as const;
+    events.emit('dlq-write-failed', { ...failure, outcome: 'retry' });
+    events.emit('dlq-write-failed', { ...failure, outcome: 'halt' });
     expect(await value(metrics, 'gong_bridge_schema_registry_errors_total')).toBe(1);
-    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total', { outcome: 'retry' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total', { outcome: 'halt' })).toBe(1);
+    expect(await value(metrics, 'gong_bridge_dlq_produce_errors_total', { outcome: 'too-large' })).toBe(0);
+    // The halts of the runtime's own dependencies, each a gauge an alert watches.
+    expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(0);
+    events.emit('halted', { reason: 'dlq', error: 'TOPIC_AUTHORIZATION_FAILED' });
+    events.emit('halted', { reason: 'registry-auth', error: '401' });
+    expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_schema_registry_auth_failed')).toBe(1);
+    events.emit('unhalted', { reason: 'dlq', haltedMs: 10 });
+    events.emit('unhalted', { reason: 'registry-auth', haltedMs: 10 });
+    expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(0);
+    expect(await value(metrics, 'gong_bridge_schema_registry_auth_failed')).toBe(0);
     expect(await value(metrics, 'gong_bridge_internal_errors_total')).toBe(0);
     events.emit('internal-error', { ...ref(2), error: 'TypeError: x is undefined' });
     expect(await value(metrics, 'gong_bridge_internal_errors_total')).toBe(1);
-    events.emit('ready-state', { ready: true, joined: true, authOk: true, shuttingDown: false });
+    events.emit('ready-state', { ready: true, joined: true, authOk: true, halts: [], shuttingDown: false });
     expect(await value(metrics, 'gong_bridge_ready')).toBe(1);
   });
 });

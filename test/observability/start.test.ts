@@ -18,7 +18,7 @@ describe('startObservability', () => {
   it('wires readiness to the runtime and the engine, and turns unready as soon as shutdown begins', async () => {
     const events = createDeliveryEvents();
     let halted: HaltReason | undefined;
-    let state: Readiness = { ready: true, joined: true, authOk: true, shuttingDown: false };
+    let state: Readiness = { ready: true, joined: true, authOk: true, halts: [], shuttingDown: false };
     const runtime = {
       events: new RuntimeEvents(),
       readiness: () => state,
@@ -30,6 +30,8 @@ describe('startObservability', () => {
         buffered: 2,
         inFlight: 2,
         commits: 0,
+        pausedPartitions: 0,
+        settledUncommitted: 0,
       }),
     };
     const limiter = new LocalLimiter({
@@ -88,6 +90,20 @@ describe('startObservability', () => {
       state = { ...state, joined: false, ready: false };
       expect(await readyz()).toMatchObject({ status: 503, body: { checks: { consumerGroupJoined: false } } });
       state = { ...state, joined: true, ready: true };
+      expect((await readyz()).status).toBe(200);
+
+      // A halt of the runtime's own dependencies: the DLQ refusing writes, the registry refusing us.
+      state = { ...state, ready: false, halts: ['dlq'] };
+      expect(await readyz()).toMatchObject({
+        status: 503,
+        body: { checks: { dlqWritable: false, schemaRegistryAuthOk: true } },
+      });
+      state = { ...state, halts: ['registry-auth'] };
+      expect(await readyz()).toMatchObject({
+        status: 503,
+        body: { checks: { dlqWritable: true, schemaRegistryAuthOk: false } },
+      });
+      state = { ...state, ready: true, halts: [] };
       expect((await readyz()).status).toBe(200);
 
       // SIGTERM: unready before the runtime itself has begun to stop.

@@ -36,6 +36,8 @@ function startRun(env: Record<string, string>) {
       GONG_AUTH_PROBE_INTERVAL_MS: '500',
       COMMIT_INTERVAL_MS: '200',
       LAG_POLL_INTERVAL_MS: '1000',
+      // The unknown-schema samples wait this long before they are dead-lettered (default 30 s).
+      SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS: '1000',
       HTTP_PORT: '0',
       HTTP_HOST: '127.0.0.1',
       LOG_FORMAT: 'json',

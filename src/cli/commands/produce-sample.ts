@@ -145,7 +145,10 @@ export async function runProduceSample(argv: string[], io: CliIo): Promise<numbe
       );
     return ExitCode.ok;
   } catch (error) {
-    if (error instanceof BridgeError && error.code === 'REGISTRY_UNAVAILABLE') {
+    if (
+      error instanceof BridgeError &&
+      (error.code === 'REGISTRY_UNAVAILABLE' || error.code === 'REGISTRY_AUTH_FAILED')
+    ) {
       io.stderr.write(
         `gong-bridge produce-sample: ${error.message} (SCHEMA_REGISTRY_URL ${registryLocation(config.SCHEMA_REGISTRY_URL)})\n`,
       );

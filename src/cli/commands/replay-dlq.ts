@@ -7,8 +7,10 @@ import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
+import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { createDecoderFromConfig } from '../../kafka/decoder.ts';
+import { decodeFailureAction } from '../../kafka/decode-policy.ts';
+import { createDecoderFromConfig, type DecodeResult } from '../../kafka/decoder.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
@@ -51,10 +53,14 @@ Options:
   --dry-run            Read and classify, send nothing.
   --json               Print the summary as JSON on stdout.
 
+Reference letters (reason DEAD_LETTER_TOO_LARGE) carry no value: they are counted as not
+replayable, with where the original record is (its source topic, partition and offset).
+
 Progress lines go to stderr; the summary ends the run. Exit codes: 0 every selected record was
-delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error (every
-missing setting at once; also Kafka credentials or certificates the brokers refuse), 4 Kafka or
-the schema registry unreachable.
+delivered or republished, 1 some are still invalid or not replayable, 2 usage error, 3
+configuration error (every missing setting at once; also Kafka credentials or certificates the
+brokers refuse, a schema registry that refuses the credentials, a --to-topic that refuses
+writes), 4 Kafka or the schema registry unreachable.
 
 Examples:
   gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
@@ -68,6 +74,8 @@ export interface ReplaySummary {
   duplicates: number;
   republished: number;
   stillInvalid: number;
+  /** Reference letters: no value to replay; the original is in its source topic. */
+  notReplayable: number;
   byReason: Record<string, number>;
   elapsedMs: number;
 }
@@ -128,6 +136,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     duplicates: 0,
     republished: 0,
     stillInvalid: 0,
+    notReplayable: 0,
     byReason: {},
     elapsedMs: 0,
   };
@@ -167,45 +176,63 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       ? undefined
       : createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
-  const producer =
-    toTopic === undefined || dryRun
+  // Concurrent republishing goes through one serialized, batched, non-idempotent producer, as
+  // dead letters do: an idempotent one could acknowledge a record it dropped (batched-producer.ts).
+  // A target that refuses every write ends the run instead of probing.
+  const producer = toTopic === undefined || dryRun ? undefined : createNonIdempotentProducer(kafka);
+  const republisher =
+    producer === undefined || toTopic === undefined
       ? undefined
-      : kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      : createBatchedProducer({ producer, topic: toTopic, clock, sleep, onHalt: 'fail' });
   await producer?.connect();
 
   const tally = (bucket: string) => {
     summary.byReason[bucket] = (summary.byReason[bucket] ?? 0) + 1;
   };
 
+  /** Decodes as `run` does: waits out what decode-policy.ts retries; a halt ends the run. */
+  async function decode(value: Buffer | null): Promise<DecodeResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await decoder.decode(value);
+      } catch (error) {
+        // Refused credentials (a halt for `run`) cannot get better while a one-shot command waits.
+        if (decodeFailureAction(error) !== 'retry' || io.signal.aborted) throw error;
+        await sleep(Math.min(10_000, 500 * 2 ** attempt), io.signal).catch(() => {});
+      }
+    }
+  }
+
   async function replayOne(partition: number, message: KafkaMessage): Promise<void> {
     const ours = readDeadLetterHeaders(message.headers);
+    if (ours['gong-bridge.reason'] === 'DEAD_LETTER_TOO_LARGE') {
+      summary.notReplayable += 1;
+      tally(
+        `not replayable (DEAD_LETTER_TOO_LARGE: the original is at ${ours['gong-bridge.source-topic']}/` +
+          `${ours['gong-bridge.source-partition']}/${ours['gong-bridge.source-offset']})`,
+      );
+      return;
+    }
     if (toTopic !== undefined) {
-      if (dryRun || producer === undefined) return;
+      if (dryRun || republisher === undefined) return;
       const headers: Record<string, Buffer | string> = {};
       for (const [name, value] of Object.entries(message.headers ?? {})) {
         if (name.startsWith(dlqHeaderPrefix) || value === undefined) continue;
         headers[name] = Array.isArray(value) ? value[0]! : value;
       }
       headers[`${dlqHeaderPrefix}replayed-from`] = `${dlqTopic}/${partition}/${message.offset}`;
-      await producer.send({
-        topic: toTopic,
-        acks: -1,
-        messages: [{ key: message.key, value: message.value, headers }],
-      });
+      try {
+        await republisher.send({ key: message.key, value: message.value, headers });
+      } catch (error) {
+        if (!(error instanceof BridgeError && error.code === 'PRODUCE_TOO_LARGE')) throw error;
+        summary.stillInvalid += 1;
+        tally(`not republished: too large for ${toTopic}`);
+        return;
+      }
       summary.republished += 1;
       return;
     }
-    let decoded = await decoder.decode(message.value ?? null).catch((error: unknown) => error as BridgeError);
-    for (
-      let attempt = 0;
-      decoded instanceof BridgeError && decoded.code === 'REGISTRY_UNAVAILABLE';
-      attempt++
-    ) {
-      if (io.signal.aborted) throw decoded;
-      await sleep(Math.min(10_000, 500 * 2 ** attempt));
-      decoded = await decoder.decode(message.value ?? null).catch((error: unknown) => error as BridgeError);
-    }
-    if (decoded instanceof Error) throw decoded;
+    const decoded = await decode(message.value ?? null);
     if (!decoded.ok) {
       summary.stillInvalid += 1;
       tally(`still ${decoded.error.code}`);
@@ -297,12 +324,21 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   } finally {
     clearInterval(progress);
     await consumer.disconnect().catch(() => {});
+    republisher?.close();
+    decoder.close();
     await producer?.disconnect().catch(() => {});
     engine?.close();
     await client?.close().catch(() => {});
     await limiter?.close().catch(() => {});
   }
   if (failure !== undefined && !(failure instanceof BridgeError && failure.code === 'SHUTTING_DOWN')) {
+    if (
+      failure instanceof BridgeError &&
+      (failure.code === 'REGISTRY_AUTH_FAILED' || failure.code === 'TOPIC_UNWRITABLE')
+    ) {
+      io.stderr.write(`gong-bridge replay-dlq: ${failure.message}\n`);
+      return ExitCode.config;
+    }
     throw failure instanceof BridgeError ? failure : explainKafkaError(failure, config);
   }
   summary.elapsedMs = Math.round(clock.now() - started);
@@ -316,10 +352,11 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
           ? [`delivered     ${summary.delivered}`, `duplicates    ${summary.duplicates}`]
           : [`republished   ${summary.republished} to ${toTopic}`]),
         `still invalid ${summary.stillInvalid}`,
+        ...(summary.notReplayable === 0 ? [] : [`not replayable ${summary.notReplayable}`]),
         ...Object.entries(summary.byReason).map(([reason, n]) => `  ${reason}: ${n}`),
         '',
       ].join('\n'),
     );
   }
-  return summary.stillInvalid === 0 ? ExitCode.ok : ExitCode.failure;
+  return summary.stillInvalid === 0 && summary.notReplayable === 0 ? ExitCode.ok : ExitCode.failure;
 }

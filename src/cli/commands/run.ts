@@ -16,7 +16,8 @@ import {
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
-import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
+import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
+import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
@@ -38,7 +39,8 @@ All settings come from the environment (see docs/reference/configuration.md); re
   KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
   (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
+  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
+  GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
 settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
@@ -108,28 +110,38 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
-  const dlq = createDlqWriter({
+  // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
+  const producer = createNonIdempotentProducer(kafka);
+  const dlqProducer = createBatchedProducer({
+    ...dlqProducerOptions,
     producer,
     topic: dlqTopic,
-    version,
+    clock,
     sleep,
-    wallNow: () => clock.wallNow(),
-    onWriteFailed: (failure) =>
+    onFailure: (failure) =>
       events.emit('dlq-write-failed', {
         error: failure.error,
+        outcome: failure.outcome,
+        matched: failure.matched,
         attempt: failure.attempt,
+        messages: failure.messages,
         retryInMs: failure.retryInMs,
       }),
   });
+  const dlq = createDlqWriter({ producer: dlqProducer, version, wallNow: () => clock.wallNow() });
+  // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
+  const revokeTimeoutMs = Math.min(
+    10_000,
+    config.SHUTDOWN_TIMEOUT_MS,
+    Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
+  );
   const consumer = kafka.consumer({
     groupId,
     sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
-    rebalanceTimeout: 60_000,
+    // How long the coordinator holds a rebalance open for members to rejoin. A live member
+    // rejoins within a heartbeat plus its revoke; a dead one is dropped when its session ends.
+    // kafkajs' 60 s would let one stuck member hold the whole group that long.
+    rebalanceTimeout: Math.max(config.KAFKA_SESSION_TIMEOUT_MS, revokeTimeoutMs + 10_000),
     // Kafka's advice: a third of the session timeout at most, so two lost heartbeats are survivable.
     heartbeatInterval: Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 10)),
     allowAutoTopicCreation: false,
@@ -155,13 +167,9 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    commitMaxPending: config.COMMIT_MAX_PENDING,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
-    revokeTimeoutMs: Math.min(
-      10_000,
-      config.SHUTDOWN_TIMEOUT_MS,
-      Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
-    ),
+    revokeTimeoutMs,
     events,
   });
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
@@ -193,7 +201,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
             { context: { variable: 'KAFKA_TOPICS' } },
           );
         }
-        await ensureDlqTopic(admin, dlqTopic);
+        await ensureDlqTopic(admin, dlqTopic, config.MAX_RECORD_BYTES);
       } finally {
         await admin.disconnect();
       }
@@ -214,6 +222,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     dlqTopic,
     async close() {
       engine.close();
+      dlqProducer.close();
+      decoder.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});
@@ -232,18 +242,38 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
   events.on('resumed', (event) => log.info({ event: 'resumed', ...event }, 'fetching resumed'));
   // The cause (auth-failed, quota-exhausted) is already a warn line from the engine and limiter
   // bindings; this one only says what the consumer does about it, so it must not page twice.
-  events.on('halted', (event) =>
-    log.info({ event: 'halted', ...event }, `consumer holds its records (${event.reason})`),
-  );
+  // Gong auth and the quota are already a warn line from the engine and limiter bindings; a halt
+  // of the runtime's own dependencies (the DLQ, the registry) has no other line, so it warns here.
+  events.on('halted', (event) => {
+    const fields = { event: 'halted', ...event };
+    if (event.reason === 'dlq')
+      log.error(
+        fields,
+        'the dead-letter topic refuses writes: delivery halted, probing until a write succeeds',
+      );
+    else if (event.reason === 'registry-auth')
+      log.error(fields, 'the schema registry refuses the credentials: delivery halted, probing');
+    else log.info(fields, `consumer holds its records (${event.reason})`);
+  });
   events.on('unhalted', (event) => log.info({ event: 'unhalted', ...event }, `halt over (${event.reason})`));
   events.on('commit-failed', (event) =>
     log.warn({ event: 'commit-failed', ...event }, 'commit failed; retried'),
   );
   events.on('registry-unavailable', (event) =>
-    log.warn({ event: 'registry-unavailable', ...event }, 'schema registry unavailable; the record waits'),
+    log.warn(
+      { event: 'registry-unavailable', ...event },
+      event.code === 'SCHEMA_ID_NOT_FOUND_YET'
+        ? 'the registry does not know the schema id yet; the record waits'
+        : 'schema registry unavailable; the record waits',
+    ),
   );
   events.on('dlq-write-failed', (event) =>
-    log.warn({ event: 'dlq-write-failed', ...event }, 'dead-letter write failed; retrying'),
+    log.warn(
+      { event: 'dlq-write-failed', ...event },
+      event.outcome === 'too-large'
+        ? 'dead letter too large for the topic; splitting the batch or writing a reference letter'
+        : 'dead-letter write failed; retrying',
+    ),
   );
   events.on('internal-error', (event) =>
     log.error({ event: 'internal-error', ...event }, 'bug: unexpected error while processing a record'),
