@@ -22,4 +22,25 @@ export default tseslint.config(
     files: ['src/config/**', 'test/**', 'bench/**', 'scripts/**', 'vitest.config.ts', 'src/cli/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
+  {
+    // A test is never skipped silently: every skip goes through test/helpers/requirements.ts, which
+    // records its reason for the closing lines of `make test` (and fails CI).
+    files: ['test/**'],
+    ignores: ['test/helpers/requirements.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.property.name=/^(skip|skipIf|runIf|todo|only)$/]',
+          message:
+            'Skip with skipUnless() or requires() from test/helpers/requirements.ts, so the reason reaches the closing lines of make test.',
+        },
+        {
+          selector: 'ObjectExpression > Property[key.name=/^(skip|todo|only)$/]',
+          message:
+            'Skip with skipUnless() or requires() from test/helpers/requirements.ts, so the reason reaches the closing lines of make test.',
+        },
+      ],
+    },
+  },
 );
