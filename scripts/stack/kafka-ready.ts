@@ -1,9 +1,10 @@
 // Exits 0 once the broker answers a metadata request, so stack-up waits for a Kafka that can
 // really serve clients rather than for an open port.
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 
 const broker = process.argv[2] ?? '127.0.0.1:19092';
-const kafka = new Kafka({
+const kafka = kafkaClient({
   clientId: 'gong-bridge-stack-check',
   brokers: [broker],
   logLevel: logLevel.NOTHING,

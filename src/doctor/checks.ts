@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { kafkaClient } from '../kafka/kafka-client.ts';
 import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
@@ -162,7 +163,7 @@ async function kafkaChecks(
   opts: DoctorOptions,
   report: Reporter,
 ): Promise<string[] | undefined> {
-  const client = new Kafka({
+  const client = kafkaClient({
     ...kafkaConfig,
     connectionTimeout: Math.min(kafkaConfig.connectionTimeout ?? opts.timeoutMs, opts.timeoutMs),
     authenticationTimeout: opts.timeoutMs,

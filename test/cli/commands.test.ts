@@ -59,12 +59,7 @@ function runBounded(args: string[], timeoutMs = 15_000): Promise<Run> {
 }
 
 function stderrLines(run: Run): string[] {
-  // kafkajs on Node 24 prints a TimeoutNegativeWarning that is not ours to fix; it is not an error line.
-  return run.stderr
-    .split('\n')
-    .filter(
-      (line) => line !== '' && !/TimeoutNegativeWarning|Timeout duration was set|--trace-warnings/.test(line),
-    );
+  return run.stderr.split('\n').filter((line) => line !== '');
 }
 
 describe('every command follows the CLI conventions', () => {

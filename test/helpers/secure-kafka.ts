@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 
 /**
  * A dedicated, throw-away Kafka broker with every security mode the bridge supports, so the TLS
@@ -250,7 +251,7 @@ async function waitForBroker(port: number, child: ChildProcess, log: string): Pr
   child.once('exit', (code, signal) => {
     exited = `broker exited (code ${String(code)}, signal ${String(signal)})`;
   });
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     clientId: 'secure-kafka-probe',
     brokers: [`${host}:${port}`],
     logLevel: logLevel.NOTHING,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { logLevel, type KafkaMessage } from 'kafkajs';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { loadConfig, requireSetting } from '../../config/config.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
@@ -109,7 +110,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
 
   const clock = systemClock;
   const sleep = systemSleep;
-  const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const summary: ReplaySummary = {
     read: 0,

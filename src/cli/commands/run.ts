@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { type Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import type { Logger } from 'pino';
 import { loadConfig, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
@@ -78,7 +79,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const dlqTopic = config.KAFKA_DLQ_TOPIC ?? `${topics[0]}.dlq`;
   const groupId = config.KAFKA_GROUP_ID;
   const kafkaLog = logger.child({ component: 'kafkajs' });
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     ...kafkaClientConfig(config),
     logLevel: logLevel.WARN,
     logCreator:
@@ -155,7 +156,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
   // seconds with a clear message, not after kafkajs' minute of backoff (the orchestrator restarts
   // us). The consumer and producer keep the patient retries for trouble once running.
-  const quickKafka = new Kafka({
+  const quickKafka = kafkaClient({
     ...kafkaClientConfig(config),
     retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
     logLevel: logLevel.NOTHING,
