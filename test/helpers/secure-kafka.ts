@@ -55,6 +55,8 @@ export async function startSecureKafka(
     version?: string;
     /** Turn on ACLs (StandardAuthorizer), allowing everything no ACL mentions, so a test can deny one thing. */
     authorizer?: boolean;
+    /** Partitions of __consumer_offsets (default 1); more make the group coordinator take longer to start. */
+    offsetsTopicPartitions?: number;
   } = {},
 ): Promise<SecureKafka> {
   const version = options.version ?? process.env.KAFKA_VERSION ?? '4.1.1';
@@ -74,7 +76,7 @@ export async function startSecureKafka(
     const properties = join(dir, 'server.properties');
     await writeFile(
       properties,
-      brokerProperties(dir, ports, controllerPort) +
+      brokerProperties(dir, ports, controllerPort, options.offsetsTopicPartitions ?? 1) +
         (options.authorizer === true
           ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n'
           : ''),
@@ -146,7 +148,12 @@ export async function startSecureKafka(
   }
 }
 
-function brokerProperties(dir: string, ports: SecureKafka['ports'], controllerPort: number): string {
+function brokerProperties(
+  dir: string,
+  ports: SecureKafka['ports'],
+  controllerPort: number,
+  offsetsTopicPartitions: number,
+): string {
   const plainJaas =
     'org.apache.kafka.common.security.plain.PlainLoginModule required ' +
     `user_${plainUser.username}="${plainUser.password}";`;
@@ -177,7 +184,7 @@ function brokerProperties(dir: string, ports: SecureKafka['ports'], controllerPo
     'num.partitions=1',
     'auto.create.topics.enable=true',
     'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=1',
+    `offsets.topic.num.partitions=${offsetsTopicPartitions}`,
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'group.initial.rebalance.delay.ms=0',

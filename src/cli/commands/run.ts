@@ -1,4 +1,5 @@
 import { type Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { awaitGroupCoordinator } from '../../kafka/group-coordinator.ts';
 import { kafkaClient } from '../../kafka/kafka-client.ts';
 import type { Logger } from 'pino';
 import { loadConfig, requireSetting } from '../../config/config.ts';
@@ -48,6 +49,12 @@ Example:
 
 /** Exit code when Kafka cannot be reached or the consumer stops for good. */
 export const kafkaFailureExitCode = 4;
+
+/**
+ * How long start-up waits for a group coordinator that is still loading before the consumer joins
+ * anyway (kafkajs then retries on its own). Seconds is normal; this only bounds a slow load.
+ */
+const coordinatorWaitMs = 30_000;
 
 /** Everything `run` builds, in one place, so tests and observability can reach each part. */
 export interface RunGraph {
@@ -162,6 +169,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     logLevel: logLevel.NOTHING,
   });
   const admin = quickKafka.admin();
+  // Ends a start-up wait when the bridge is stopped before it has started.
+  const starting = new AbortController();
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
@@ -183,6 +192,30 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
           );
         }
         await ensureDlqTopic(admin, dlqTopic);
+        // On a broker that has just started, the group coordinator is still creating or loading
+        // __consumer_offsets; a consumer joining then crashes and restarts with an alarming
+        // "The coordinator is loading" error. Waiting for it keeps that normal state quiet.
+        const coordinator = await awaitGroupCoordinator(admin, groupId, {
+          timeoutMs: coordinatorWaitMs,
+          clock,
+          sleep,
+          signal: starting.signal,
+          onWaiting: (kind) =>
+            logger.info(
+              { event: 'coordinator-starting', groupId, kind },
+              'waiting for the group coordinator, which is still starting (normal right after a broker starts)',
+            ),
+        });
+        if (!coordinator.ready)
+          logger.warn(
+            {
+              event: 'coordinator-starting',
+              groupId,
+              kind: coordinator.last,
+              waitedMs: coordinator.waitedMs,
+            },
+            'the group coordinator is still starting; starting the consumer anyway (it retries)',
+          );
       } finally {
         await admin.disconnect();
       }
@@ -202,6 +235,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     runtime: wrapped,
     dlqTopic,
     async close() {
+      starting.abort();
       engine.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
