@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { logLevel } from 'kafkajs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -8,7 +5,7 @@ import { runDoctor } from '../../src/doctor/checks.ts';
 import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { produceSamples } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
-import { waitFor } from '../helpers/bridge.ts';
+import { spawnBridge, waitFor } from '../helpers/bridge.ts';
 import { uniqueName } from '../helpers/kafka.ts';
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
 
@@ -20,7 +17,6 @@ import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
  * case gets a broker of its own, fresh, because the first FindCoordinator changes that state.
  */
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const services = inject('services');
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -73,33 +69,21 @@ describe('a group coordinator that is still starting', () => {
     const topic = uniqueName('coordinator-run');
     const { brokers } = await freshBroker(topic);
     const gong = await sandbox();
-    const bridge = spawn(process.execPath, [join(root, 'src/cli/main.ts'), 'run'], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        KAFKA_BROKERS: brokers,
-        KAFKA_TOPICS: topic,
-        KAFKA_GROUP_ID: uniqueName('coordinator-run'),
-        SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-        GONG_BASE_URL: gong.url,
-        GONG_ACCESS_KEY: 'k',
-        GONG_ACCESS_KEY_SECRET: 's',
-        GONG_RATE_PER_SECOND: '50',
-        HTTP_PORT: '0',
-        LOG_LEVEL: 'info',
-        COMMIT_INTERVAL_MS: '200',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const bridge = spawnBridge({
+      KAFKA_BROKERS: brokers,
+      KAFKA_TOPICS: topic,
+      KAFKA_GROUP_ID: uniqueName('coordinator-run'),
+      SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
+      GONG_BASE_URL: gong.url,
+      GONG_ACCESS_KEY: 'k',
+      GONG_ACCESS_KEY_SECRET: 's',
+      GONG_RATE_PER_SECOND: '50',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+      COMMIT_INTERVAL_MS: '200',
     });
-    let output = '';
-    bridge.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    bridge.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => bridge.once('exit', (code) => resolve(code)));
-    cleanups.push(async () => {
-      if (bridge.exitCode === null && bridge.signalCode === null) bridge.kill('SIGKILL');
-      await exited;
-    });
-    await waitFor('the bridge to start', () => output.includes('"gong-bridge running"'));
+    cleanups.push(() => bridge.kill());
+    await waitFor('the bridge to start', () => bridge.stdout().includes('"gong-bridge running"'));
 
     const producer = kafkaClient({ brokers: [brokers], logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
@@ -112,12 +96,10 @@ describe('a group coordinator that is still starting', () => {
     await producer.disconnect();
     await waitFor('five deliveries', () => gong.stats().accepted === 5);
 
-    bridge.kill('SIGTERM');
-    expect(await exited, output).toBe(0);
-    const lines = output
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { level: string; msg: string });
+    bridge.child.kill('SIGTERM');
+    const output = `${bridge.stdout()}\n${bridge.stderr()}`;
+    expect(await bridge.exited, output).toBe(0);
+    const lines = bridge.logLines();
     expect(lines.some((line) => line.msg === 'gong-bridge stopped')).toBe(true);
     // What a starting coordinator used to print: kafkajs' "The coordinator is loading" and
     // "Restarting the consumer", and the lag poll's "not the correct coordinator" warning. (The

@@ -35,8 +35,9 @@ Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, create
   MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
-settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
-the last settled record was ever committed.
+settled offsets are committed, exit 0. Signals within 3 s of the first are the same request (a
+terminal's Ctrl-C and a wrapper's SIGTERM); one after that exits at once (130), which is safe:
+nothing past the last settled record was ever committed.
 
 Exit codes: 0 stopped on a signal, 3 configuration error (including an input topic that does
 not exist), 4 Kafka unreachable or the consumer crashed.
