@@ -64,8 +64,8 @@ stack-status: ## Show the local stack
 demo: prereqs-demo install ## Run the bridge on local defaults: stack, Gong sandbox, sample events
 	bash scripts/demo.sh
 
-doctor: install ## Check the local stack's configuration end to end (add GONG_* for the Gong checks)
-	set -a; . $${STACK_DIR:-.stack}/env; set +a; node src/cli/main.ts doctor
+doctor: prereqs-doctor install ## gong-bridge doctor --gong-auth on what make demo uses: stack, Gong sandbox, topic (DOCTOR_FLAGS=--json)
+	bash scripts/doctor-local.sh
 
 docs: install ## Regenerate docs/reference/ and the README's DLQ header table from the code
 	npm run docs:gen

@@ -1,12 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/bridge.ts';
-import { freePort } from '../helpers/redis.ts';
+import { localRun, scratch, type LocalRun } from '../helpers/local-setup.ts';
 import { program, requires } from '../helpers/requirements.ts';
 
 /**
@@ -21,80 +19,12 @@ import { program, requires } from '../helpers/requirements.ts';
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const work = mkdtempSync(join(tmpdir(), 'gong-bridge-demo-interrupt-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Demo {
-  readonly marker: string;
-  readonly env: Record<string, string>;
-  readonly stackDir: string;
-  readonly sandboxUrl: string;
-}
-
-/** Distinct free ports; the OS may hand the same free port out twice in a row. */
-async function distinctPorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
-
-async function demo(name: string): Promise<Demo> {
-  const [kafka, controller, proxied, registry, redis, sandbox, http] = await distinctPorts(7);
-  const marker = randomUUID();
-  markers.push(marker);
-  const stackDir = join(work, name);
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined) continue;
-    if (/^(KAFKA|SCHEMA_REGISTRY|REDIS|GONG|HTTP|LOG|STACK|DEMO|TOXIPROXY|MAKE|MFLAGS)/.test(key)) continue;
-    env[key] = value;
-  }
-  Object.assign(env, {
-    GONG_BRIDGE_DEMO_MARKER: marker,
-    STACK_DIR: stackDir,
-    KAFKA_PORT: String(kafka),
-    KAFKA_CONTROLLER_PORT: String(controller),
-    KAFKA_PROXIED_PORT: String(proxied),
-    REGISTRY_PORT: String(registry),
-    REDIS_PORT: String(redis),
-    DEMO_SANDBOX_PORT: String(sandbox),
-    DEMO_HTTP_PORT: String(http),
-    // Enough events that one Ctrl-C lands while the bridge still has calls in flight.
-    DEMO_EVENTS: '300',
-  });
-  return { marker, env, stackDir, sandboxUrl: `http://127.0.0.1:${sandbox}` };
-}
-
-/** Processes that inherited the demo's marker, as "pid: command": everything it started, however detached. */
-function markedProcesses(marker: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`GONG_BRIDGE_DEMO_MARKER=${marker}`))
-        continue;
-      found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-const markers: string[] = [];
-// A failed case may leave the demo's processes (its stack) running: they are ours, stopped by pid.
-afterAll(() => {
-  for (const marker of markers)
-    for (const found of markedProcesses(marker)) {
-      try {
-        process.kill(Number(found.split(':')[0]), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-});
+/** A demo with enough events that one Ctrl-C lands while the bridge still has calls in flight. */
+const demo = (name: string) => localRun(name, { DEMO_EVENTS: '300' });
 
 /** Waits until the bridge has delivered a few events, i.e. it is mid-stream with calls in flight. */
-async function deliveringNow(run: Demo, output: () => string): Promise<void> {
+async function deliveringNow(run: LocalRun, output: () => string): Promise<void> {
   const accepted = async () => {
     try {
       const stats = (await (await fetch(`${run.sandboxUrl}/_sandbox/stats`)).json()) as { accepted: number };
@@ -116,7 +46,7 @@ interface Stopped {
   readonly output: string;
 }
 
-async function settle(run: Demo, stopped: Stopped): Promise<void> {
+async function settle(run: LocalRun, stopped: Stopped): Promise<void> {
   const bridgeLog = readFileSync(join(run.stackDir, 'demo', 'bridge.log'), 'utf8');
   const lines = bridgeLog
     .split('\n')
@@ -137,12 +67,9 @@ async function settle(run: Demo, stopped: Stopped): Promise<void> {
   expect(stopped.status, context).toBe(130);
   // Everything the demo started has already exited when it returns; a moment's grace for the
   // kernel to reap what the stack's stop waited for.
-  await waitFor(
-    'no process of the demo left',
-    () => markedProcesses(run.marker).length === 0,
-    10_000,
-    250,
-  ).catch(() => expect(markedProcesses(run.marker)).toEqual([]));
+  await waitFor('no process of the demo left', () => run.leftovers().length === 0, 10_000, 250).catch(() =>
+    expect(run.leftovers()).toEqual([]),
+  );
 }
 
 function collect(child: ChildProcess): () => string {
@@ -197,8 +124,8 @@ describe('make demo stopped by one Ctrl-C', () => {
 
   it('piped through tee: tee dies with the Ctrl-C, and the cleanup still runs to the end', async () => {
     const run = await demo('tee');
-    const log = join(work, 'tee-x.log');
-    const status = join(work, 'tee-status');
+    const log = scratch('tee-x.log');
+    const status = scratch('tee-status');
     // The wrapper shell plays the interactive shell's part: it survives the Ctrl-C (a trap, which
     // its children do not inherit) and records make's own exit status.
     const shell = spawn(
@@ -225,11 +152,11 @@ describe('make demo stopped by one Ctrl-C', () => {
     async () => {
       const run = await demo('tmux');
       const socket = `gong-bridge-${run.marker.slice(0, 8)}`;
-      const log = join(work, 'tmux-terminal.log');
-      const status = join(work, 'tmux-status');
+      const log = scratch('tmux-terminal.log');
+      const status = scratch('tmux-status');
       // The tmux server itself must not carry the marker (it outlives the demo until kill-server),
       // so the marker goes into the pane's command instead of the server's environment.
-      const { GONG_BRIDGE_DEMO_MARKER: _marker, ...inherited } = run.env;
+      const { GONG_BRIDGE_TEST_MARKER: _marker, ...inherited } = run.env;
       // The pane runs its command with the server's default shell: bash, whatever $SHELL says.
       const serverEnv = { ...inherited, SHELL: '/bin/bash' };
       const tmux = (...args: string[]) => {
@@ -240,7 +167,7 @@ describe('make demo stopped by one Ctrl-C', () => {
         if (result.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr}`);
       };
       try {
-        const command = `export GONG_BRIDGE_DEMO_MARKER=${run.marker}; trap true INT; make demo; echo $? > "${status}"`;
+        const command = `export GONG_BRIDGE_TEST_MARKER=${run.marker}; trap true INT; make demo; echo $? > "${status}"`;
         tmux('new-session', '-d', '-s', 'demo', '-x', '200', '-y', '50', '-c', root, command);
         tmux('pipe-pane', '-t', 'demo', '-o', `cat >> "${log}"`);
         const output = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
