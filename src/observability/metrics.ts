@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
 import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
-import { errorCatalogue, type ErrorCode } from '../errors.ts';
+import { deadLetterCodes, type ErrorCode } from '../errors.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
 
 /**
@@ -245,9 +245,7 @@ export interface CreateMetricsOptions {
 // against them work before the first occurrence (an absent series makes `x == 0` silently empty).
 export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
 export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
-export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
-  (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
-);
+export const deadLetterReasons: readonly ErrorCode[] = deadLetterCodes;
 
 const legacyDefaultMetrics = [
   'nodejs_active_handles_total',

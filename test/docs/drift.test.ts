@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
+import { Registry } from 'prom-client';
 import {
   generateReferences,
   readCommitted,
@@ -12,6 +13,9 @@ import { renderDlqHeaders, renderMetrics } from '../../scripts/docs/catalogues.t
 import { renderConfiguration } from '../../scripts/docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from '../../scripts/docs/event-schema.ts';
 import { settings, type SettingSpec } from '../../src/config/settings.ts';
+import { deadLetterCodes, errorCodes } from '../../src/errors.ts';
+import { dlqHeaders } from '../../src/kafka/dlq.ts';
+import { createMetrics } from '../../src/observability/metrics.ts';
 import { loadSchemaVersions, type SchemaVersion } from '../../src/schemas/registry-files.ts';
 import { skipUnless } from '../helpers/requirements.ts';
 
@@ -40,16 +44,31 @@ describe.each(references.map((reference) => [reference.file, reference] as const
 );
 
 describe('README.md', () => {
-  it('has the DLQ header table of src/kafka/dlq.ts; if not, run npm run docs:gen', async () => {
+  it('has the DLQ header and reason tables of the code; if not, run npm run docs:gen', async () => {
     const readme = readFileSync(readmePath, 'utf8');
     const next = await renderReadme(readme);
     expect(
       next,
-      'README.md lacks the dlq-headers markers, or src/kafka/dlq.ts has no header list',
+      'README.md lacks the dlq-headers or dlq-reasons markers, or src/kafka/dlq.ts has no header list',
     ).toBeDefined();
-    expect(next === readme, 'the DLQ header table in README.md is out of date: run npm run docs:gen').toBe(
-      true,
+    expect(next === readme, 'the DLQ tables in README.md are out of date: run npm run docs:gen').toBe(true);
+  });
+});
+
+describe('dead-letter reasons', () => {
+  it('are the codes the reason header documents, so the hand-written doc and the list agree', () => {
+    const doc = dlqHeaders.find((header) => header.name === 'gong-bridge.reason')?.doc ?? '';
+    const named = errorCodes.filter((code) => new RegExp(`\\b${code}\\b`).test(doc));
+    expect(named.sort()).toEqual([...deadLetterCodes].sort());
+  });
+
+  it('are exactly the reasons /metrics exports at 0 from the start', async () => {
+    const metrics = createMetrics(new Registry(), { version: '0.0.0', defaultMetrics: false });
+    const text = await metrics.registry.metrics();
+    const exported = [...text.matchAll(/^gong_bridge_dead_lettered_total\{reason="([A-Z_]+)"\} 0$/gm)].map(
+      (match) => match[1],
     );
+    expect(exported.sort()).toEqual([...deadLetterCodes].sort());
   });
 });
 

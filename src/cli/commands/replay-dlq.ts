@@ -5,7 +5,7 @@ import { loadConfig, requireSetting } from '../../config/config.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
-import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
+import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
@@ -26,6 +26,18 @@ const options = {
   json: { type: 'boolean' },
 } as const;
 
+/** Folds words into lines of at most `width` characters (the help text's list of reasons). */
+function wrap(list: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const item of list.split(' ')) {
+    const last = lines.at(-1);
+    if (last !== undefined && last.length + 1 + item.length <= width)
+      lines[lines.length - 1] = `${last} ${item}`;
+    else lines.push(item);
+  }
+  return lines;
+}
+
 const help = `Usage: gong-bridge replay-dlq [options]
 
 Reads the dead-letter topic and gives its records another chance:
@@ -44,7 +56,8 @@ Options:
   --to-offset N        Stop before offset N in every partition (default: the end at start-up).
   --since TIME         Start at the first record at or after TIME (ISO 8601 or epoch ms).
   --until TIME         Stop at records after TIME.
-  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several.
+  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several:
+                       ${wrap(`${deadLetterCodes.join(', ')}.`, 72).join('\n                       ')}
   --to-topic T         Republish instead of sending to Gong.
   --concurrency N      Deliveries in flight (default 8).
   --dry-run            Read and classify, send nothing.
@@ -55,7 +68,7 @@ delivered or republished, 1 some are still invalid, 2 usage error, 3 configurati
 
 Examples:
   gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
-  gong-bridge replay-dlq --reason REGISTRY_UNAVAILABLE --to-topic interactions
+  gong-bridge replay-dlq --reason UNKNOWN_SCHEMA_ID --to-topic interactions
 `;
 
 export interface ReplaySummary {
@@ -91,8 +104,14 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
   const reasons = new Set(values.reason ?? []);
   for (const reason of reasons) {
-    if (!errorCodes.includes(reason as ErrorCode))
-      throw new BridgeError('USAGE', `--reason ${reason} is no error code`);
+    if (isDeadLetterCode(reason)) continue;
+    const why = errorCodes.includes(reason as ErrorCode)
+      ? 'records are never dead-lettered for that'
+      : 'that is not a dead-letter reason';
+    throw new BridgeError(
+      'USAGE',
+      `--reason ${reason}: ${why}; the reasons are ${deadLetterCodes.join(', ')}`,
+    );
   }
   const fromOffset =
     values['from-offset'] === undefined
