@@ -27,7 +27,7 @@ match the schema, or whose event cannot become a valid Gong body, is not ok.
 Exit codes: 0 every line ok, 1 at least one line not ok, 2 usage error or unreadable input/schema.
 
 Examples:
-  gong-bridge transform test/fixtures/avro-events.jsonl
+  gong-bridge transform test/fixtures/avro-events.valid.jsonl
   gong-bridge transform events.jsonl --schema schemas/interaction-event.v1.avsc
   gong-bridge transform < events.jsonl | jq -c 'select(.ok) | .body' | gong-bridge check-payload
 `;
