@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/bridge.ts';
-import { localRun, scratch, type LocalRun } from '../helpers/local-setup.ts';
+import { localRun, make as makeCommand, scratch, type LocalRun } from '../helpers/local-setup.ts';
 import { program, requires } from '../helpers/requirements.ts';
 
 /**
@@ -105,7 +105,7 @@ const needsTerminal = requires(program('tmux', 'apt-get install tmux', ['-V']));
 describe('make demo stopped by one Ctrl-C', () => {
   it('plain: the bridge drains, and everything the demo started stops', async () => {
     const run = await demo('plain');
-    const make = spawn('make', ['demo'], {
+    const make = spawn('bash', ['-c', `exec ${makeCommand} demo`], {
       cwd: root,
       env: run.env,
       detached: true,
@@ -130,7 +130,7 @@ describe('make demo stopped by one Ctrl-C', () => {
     // its children do not inherit) and records make's own exit status.
     const shell = spawn(
       'bash',
-      ['-c', `trap true INT; make demo | tee "${log}"; echo "\${PIPESTATUS[0]}" > "${status}"`],
+      ['-c', `trap true INT; ${makeCommand} demo | tee "${log}"; echo "\${PIPESTATUS[0]}" > "${status}"`],
       { cwd: root, env: run.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const output = collect(shell);
@@ -167,7 +167,7 @@ describe('make demo stopped by one Ctrl-C', () => {
         if (result.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr}`);
       };
       try {
-        const command = `export GONG_BRIDGE_TEST_MARKER=${run.marker}; trap true INT; make demo; echo $? > "${status}"`;
+        const command = `export GONG_BRIDGE_TEST_MARKER=${run.marker}; trap true INT; ${makeCommand} demo; echo $? > "${status}"`;
         tmux('new-session', '-d', '-s', 'demo', '-x', '200', '-y', '50', '-c', root, command);
         tmux('pipe-pane', '-t', 'demo', '-o', `cat >> "${log}"`);
         const output = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');

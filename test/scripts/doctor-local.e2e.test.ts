@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { localRun } from '../helpers/local-setup.ts';
+import { localRun, make as makeCommand } from '../helpers/local-setup.ts';
 
 /**
  * `make doctor` as a newcomer meets it: nothing running, nothing configured. It used to fail three
@@ -17,7 +17,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 describe('make doctor on a machine with nothing running', () => {
   it('passes every check, and stops the stack and the sandbox it started', async () => {
     const run = await localRun('doctor');
-    const make = spawn('make', ['doctor'], { cwd: root, env: run.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const make = spawn('bash', ['-c', `exec ${makeCommand} doctor`], {
+      cwd: root,
+      env: run.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     make.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
