@@ -1,8 +1,8 @@
 /**
  * Generates the references in docs/reference/ from the code they describe, so they cannot drift:
- * configuration (src/config/settings.ts), the event schema (schemas/*.avsc plus the measured
- * mapping of the transform), the DLQ headers (src/kafka/dlq.ts) and the metrics
- * (src/observability/metrics.ts). test/docs/drift.test.ts regenerates them in memory and fails
+ * configuration (src/config/settings.ts), the Gong body rules (src/gong/rule-catalogue.ts), the
+ * event schema (schemas/*.avsc plus the measured mapping of the transform), the DLQ headers
+ * (src/kafka/dlq.ts) and the metrics (src/observability/metrics.ts). test/docs/drift.test.ts regenerates them in memory and fails
  * when a committed file differs or a source entry has no doc.
  *
  * Usage: node scripts/gen-docs.ts [--check]   (npm run docs:gen)
@@ -12,7 +12,10 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settings, type SettingSpec } from '../src/config/settings.ts';
+import { documentedRules, inferredRules } from '../src/gong/rule-catalogue.ts';
+import { defaultValidationSettings } from '../src/gong/validate.ts';
 import { loadSchemaVersions } from '../src/schemas/registry-files.ts';
+import { renderBodyRules } from './docs/body-rules.ts';
 import { deadLetterReasonTable, loadCatalogue, renderDlqHeaders, renderMetrics } from './docs/catalogues.ts';
 import { renderConfiguration } from './docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from './docs/event-schema.ts';
@@ -30,6 +33,10 @@ export async function generateReferences(): Promise<Reference[]> {
   const metrics = await loadCatalogue('src/observability/metrics.ts', /^metric(s|Catalogue)?$|catalogue/i);
   return [
     { file: 'configuration.md', ...renderConfiguration(settings as Record<string, SettingSpec>) },
+    {
+      file: 'body-rules.md',
+      ...renderBodyRules(documentedRules, inferredRules, defaultValidationSettings),
+    },
     { file: 'event-schema.md', ...renderEventSchema(loadSchemaVersions(), sampleEvents()) },
     'missing' in dlq
       ? { file: 'dlq-headers.md', skipped: dlq.missing }

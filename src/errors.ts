@@ -26,6 +26,11 @@ export const errorCatalogue = {
     retriable: false,
     description: 'The event cannot be expressed as a valid Gong body.',
   },
+  MAPPING_FAILED: {
+    retriable: false,
+    description:
+      "An expression of the record's mapping (MAPPINGS_FILE) threw; the message names the mapping and the field.",
+  },
   GONG_INVALID: { retriable: false, description: 'The Gong body fails validation against the API contract.' },
   GONG_REJECTED: { retriable: false, description: 'Gong answered 400, 413 or 422: it rejected the body.' },
 
@@ -74,6 +79,8 @@ export const deadLetterCodes = [
   'AVRO_DECODE_FAILED',
   'SCHEMA_INCOMPATIBLE',
   'RECORD_TOO_LARGE',
+  // With a mapping (MAPPINGS_FILE, src/mapping/): a record whose mapping throws.
+  'MAPPING_FAILED',
   'GONG_INVALID',
   'GONG_REJECTED',
 ] as const satisfies readonly ErrorCode[];
@@ -93,6 +100,8 @@ export interface ErrorContext {
   /** Gong's own error strings, or validation errors as `<path>: <message>`. */
   details?: readonly string[];
   variable?: string;
+  /** What to do when the fix is not a setting (e.g. a broker certificate to renew). */
+  fix?: string;
 }
 
 export class BridgeError extends Error {

@@ -1,16 +1,6 @@
 import { z } from 'zod';
-import type { SettingSpec } from '../../src/config/settings.ts';
+import { settingGroupTitles as groupTitles, type SettingSpec } from '../../src/config/settings.ts';
 import { generatedBanner, mdCell, type Rendered } from './markdown.ts';
-
-const groupTitles: Readonly<Record<SettingSpec['group'], string>> = {
-  kafka: 'Kafka',
-  registry: 'Schema registry',
-  gong: 'Gong API',
-  limiter: 'Rate limiter',
-  redis: 'Redis (shared quota)',
-  observability: 'Observability',
-  runtime: 'Runtime',
-};
 
 type JsonSchema = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { BridgeError } from '../errors.ts';
+import { BridgeError, type ErrorCode } from '../errors.ts';
 
 /** Exit codes shared by every command; documented in `gong-bridge --help` and the README. */
 export const ExitCode = {
@@ -8,9 +8,28 @@ export const ExitCode = {
   failure: 1,
   /** Usage error: unknown flag, bad argument, unreadable input file. */
   usage: 2,
-  /** Configuration or environment problem found at start-up. */
+  /** Configuration or environment problem found at start-up, including credentials Kafka refused. */
   config: 3,
+  /** A service the command needs (Kafka, the registry, Redis) cannot be reached. */
+  unavailable: 4,
+  /** A bug: an error nobody classified. Printed with its stack. */
+  internal: 70,
 } as const;
+
+/**
+ * The exit code of a command that ends with a BridgeError, by code. A code not listed here is a
+ * bug when it reaches the top (ExitCode.internal). Wrong Kafka credentials or certificates are a
+ * configuration error like any other bad setting: the fix is in the settings, not a retry.
+ */
+export const exitCodeByError: Readonly<Partial<Record<ErrorCode, number>>> = {
+  USAGE: ExitCode.usage,
+  INPUT_UNREADABLE: ExitCode.usage,
+  CONFIG_INVALID: ExitCode.config,
+  KAFKA_AUTH_FAILED: ExitCode.config,
+  KAFKA_UNAVAILABLE: ExitCode.unavailable,
+  REGISTRY_UNAVAILABLE: ExitCode.unavailable,
+  REDIS_UNAVAILABLE: ExitCode.unavailable,
+};
 
 export interface CliIo {
   readonly stdin: NodeJS.ReadableStream;

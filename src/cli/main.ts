@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { nearestName } from '../config/nearest-name.ts';
+import { maskUrlCredentials } from '../config/redact.ts';
 import { isBridgeError } from '../errors.ts';
-import { ExitCode, type CliCommand, type CliIo } from './command.ts';
+import { ExitCode, exitCodeByError, type CliCommand, type CliIo } from './command.ts';
 import { sameRequestMs, stopSignalPolicy } from './stop-signals.ts';
 
 /**
@@ -10,12 +12,14 @@ import { sameRequestMs, stopSignalPolicy } from './stop-signals.ts';
 const commands: Record<string, () => Promise<CliCommand>> = {
   // Add one line per command, keep alphabetical.
   'check-payload': async () => (await import('./commands/check-payload.ts')).checkPayloadCommand,
+  config: async () => (await import('./commands/config.ts')).configCommand,
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   'produce-sample': async () => (await import('./commands/produce-sample.ts')).produceSampleCommand,
   'replay-dlq': async () => (await import('./commands/replay-dlq.ts')).replayDlqCommand,
   run: async () => (await import('./commands/run.ts')).runCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
   send: async () => (await import('./commands/send.ts')).sendCommand,
+  status: async () => (await import('./commands/status.ts')).statusCommand,
   transform: async () => (await import('./commands/transform.ts')).transformCommand,
 };
 
@@ -34,23 +38,29 @@ async function mainHelp(): Promise<string> {
     'Commands:',
     ...names.map((name, index) => `  ${name.padEnd(width)}  ${summaries[index] ?? ''}`),
     '',
-    "Run `gong-bridge <command> --help` for a command's options and examples.",
-    'Settings come from the environment: docs/reference/configuration.md.',
+    "Run `gong-bridge help <command>` or `gong-bridge <command> --help` for a command's options",
+    'and examples. Settings come from the environment: docs/reference/configuration.md;',
+    '`gong-bridge config` shows the ones in force and where each came from.',
     '',
     'Examples:',
     '  gong-bridge doctor                      check the configuration end to end',
+    '  gong-bridge status                      live view of the bridge on this host (rate, quota, lag)',
     '  gong-bridge transform events.jsonl      what Gong would receive for Avro-JSON events',
     '  gong-bridge sandbox --access-key k --access-key-secret s',
     '',
     'Exit codes: 0 ok, 1 some input invalid or work failed (doctor: a check failed),',
-    '            2 usage error or unreadable input, 3 configuration error, 4 run: Kafka unreachable',
-    '            or the consumer crashed, 70 internal error (a bug), 130 interrupted again more',
-    '            than 3 s after the first Ctrl-C or SIGTERM (the first stops gracefully).',
+    '            2 usage error or unreadable input, 3 configuration error (including Kafka',
+    '            credentials or certificates refused), 4 Kafka, the registry or Redis unreachable',
+    '            (run: or the consumer crashed), 70 internal error (a bug), 130 interrupted again',
+    '            more than 3 s after the first Ctrl-C or SIGTERM (the first stops gracefully).',
   ].join('\n');
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
-  const [name, ...rest] = argv;
+  const [first, ...afterFirst] = argv;
+  // `gong-bridge help run` is `gong-bridge run --help`, as in git, npm and kubectl.
+  const helpFor = first === 'help' ? afterFirst[0] : undefined;
+  const [name, ...rest] = helpFor === undefined ? argv : [helpFor, '--help'];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(`${await mainHelp()}\n`);
     return name === undefined ? ExitCode.usage : ExitCode.ok;
@@ -62,7 +72,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const load = commands[name];
   if (load === undefined) {
-    io.stderr.write(`gong-bridge: unknown command "${name}". Run gong-bridge --help.\n`);
+    const nearest = nearestName(name, Object.keys(commands));
+    const hint = nearest === undefined ? '' : ` Did you mean "${nearest}"?`;
+    io.stderr.write(`gong-bridge: unknown command "${name}".${hint} Run gong-bridge --help.\n`);
     return ExitCode.usage;
   }
   const command = await load();
@@ -73,15 +85,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (error) {
-    if (isBridgeError(error) && (error.code === 'USAGE' || error.code === 'INPUT_UNREADABLE')) {
-      io.stderr.write(`gong-bridge ${name}: ${error.message}\n`);
-      return ExitCode.usage;
-    }
-    if (isBridgeError(error) && error.code === 'CONFIG_INVALID') {
-      io.stderr.write(`gong-bridge ${name}: ${error.message}\n`);
-      return ExitCode.config;
-    }
-    throw error;
+    const code = isBridgeError(error) ? exitCodeByError[error.code] : undefined;
+    if (code === undefined) throw error;
+    // One message, no stack: these are the operator's to fix, not ours. The message may quote a
+    // URL from the settings, so its credentials are masked like everywhere else.
+    io.stderr.write(`gong-bridge ${name}: ${maskUrlCredentials((error as Error).message)}\n`);
+    return code;
   }
 }
 

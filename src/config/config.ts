@@ -1,59 +1,116 @@
 import { readFileSync } from 'node:fs';
-import { BridgeError } from '../errors.ts';
-import { secretSettingNames, settingNames, settings, type SettingName, type Settings } from './settings.ts';
+import { BridgeError, isBridgeError } from '../errors.ts';
+import { maskUrlValue, urlSettingNames } from './redact.ts';
+import {
+  secretSettingNames,
+  settingNames,
+  settings,
+  type SettingName,
+  type SettingSpec,
+  type Settings,
+} from './settings.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ReadFile = (path: string) => string;
 
 /**
+ * A check a command needs beyond parsing, such as "KAFKA_TOPICS is set" or "the TLS files go
+ * together": it throws a CONFIG_INVALID BridgeError naming the variable. loadConfig runs every
+ * check and reports all their problems together with the parse errors.
+ */
+export type ConfigCheck = (config: Settings) => unknown;
+
+export interface LoadConfigOptions {
+  readonly readFile?: ReadFile;
+  /** What the command needs; each failure is listed, not just the first (issue 15). */
+  readonly checks?: readonly ConfigCheck[];
+}
+
+/**
  * Parses the environment once into a typed, frozen object. Empty strings count as unset, as
  * they do for most twelve-factor services. A `<SECRET>_FILE` variable is read instead of the
- * value itself. The first bad setting fails start-up with an error naming the variable.
+ * value itself. Every problem, a bad value or a missing setting the command needs, is reported
+ * in one error, so fixing a configuration takes one run rather than one run per variable.
  */
-export function loadConfig(env: Env, readFile: ReadFile = (path) => readFileSync(path, 'utf8')): Settings {
-  const raw = resolveFileSecrets(env, readFile);
+export function loadConfig(env: Env, options: LoadConfigOptions | ReadFile = {}): Settings {
+  const { readFile = (path: string) => readFileSync(path, 'utf8'), checks = [] } =
+    typeof options === 'function' ? { readFile: options } : options;
+  const problems: Problem[] = [];
+  const raw = resolveFileSecrets(env, readFile, problems);
   const out: Record<string, unknown> = {};
-  const problems: string[] = [];
   for (const name of settingNames) {
+    if (problems.some((problem) => problem.variable === name)) continue;
     const value = raw[name];
     const parsed = settings[name].schema.safeParse(value === '' ? undefined : value);
     if (parsed.success) {
       out[name] = parsed.data;
     } else {
       const message = parsed.error.issues.map((issue) => issue.message).join('; ');
-      problems.push(`${name}: ${message}${describeValue(name, value)}`);
+      problems.push({ variable: name, message: `${name}: ${message}${describeValue(name, value)}` });
     }
   }
-  if (problems.length > 0) {
-    throw new BridgeError('CONFIG_INVALID', `invalid configuration: ${problems.join(', ')}`, {
-      context: { variable: problems[0]?.split(':')[0] ?? '', details: problems },
-    });
+  const config = Object.freeze(out) as Settings;
+  for (const check of checks) {
+    try {
+      check(config);
+    } catch (error) {
+      // A check reads the parsed values; one that trips over a value already reported as
+      // malformed adds nothing.
+      if (!isBridgeError(error) || error.code !== 'CONFIG_INVALID') {
+        if (problems.length > 0) continue;
+        throw error;
+      }
+      const variable = error.context.variable;
+      if (problems.some((problem) => problem.variable === variable && variable !== undefined)) continue;
+      problems.push({ variable, message: error.message });
+    }
   }
-  return Object.freeze(out) as Settings;
+  if (problems.length > 0) throw configError(problems);
+  return config;
+}
+
+interface Problem {
+  readonly variable: string | undefined;
+  readonly message: string;
+}
+
+function configError(problems: readonly Problem[]): BridgeError {
+  const details = problems.map((problem) => problem.message);
+  const message =
+    problems.length === 1
+      ? `invalid configuration: ${details[0]}`
+      : `invalid configuration, ${problems.length} problems:\n${details.map((line) => `  - ${line}`).join('\n')}`;
+  return new BridgeError('CONFIG_INVALID', message, {
+    context: {
+      variable: problems.find((problem) => problem.variable !== undefined)?.variable ?? '',
+      details,
+    },
+  });
 }
 
 function describeValue(name: SettingName, value: string | undefined): string {
   if (value === undefined) return ' (not set)';
-  return secretSettingNames.includes(name) ? ' (value hidden)' : ` (got ${JSON.stringify(value)})`;
+  if (secretSettingNames.includes(name)) return ' (value hidden)';
+  return ` (got ${JSON.stringify(urlSettingNames.includes(name) ? maskUrlValue(value) : value)})`;
 }
 
-function resolveFileSecrets(env: Env, readFile: ReadFile): Record<string, string | undefined> {
+function resolveFileSecrets(
+  env: Env,
+  readFile: ReadFile,
+  problems: Problem[],
+): Record<string, string | undefined> {
   const raw: Record<string, string | undefined> = { ...env };
   for (const name of secretSettingNames) {
     const file = env[`${name}_FILE`];
     if (file === undefined || file === '') continue;
     if (env[name] !== undefined && env[name] !== '') {
-      throw new BridgeError('CONFIG_INVALID', `${name} and ${name}_FILE are both set; set only one`, {
-        context: { variable: name },
-      });
+      problems.push({ variable: name, message: `${name} and ${name}_FILE are both set; set only one` });
+      continue;
     }
     try {
       raw[name] = readFile(file).trim();
-    } catch (cause) {
-      throw new BridgeError('CONFIG_INVALID', `${name}_FILE: cannot read ${file}`, {
-        context: { variable: `${name}_FILE` },
-        cause,
-      });
+    } catch {
+      problems.push({ variable: name, message: `${name}_FILE: cannot read ${file}` });
     }
   }
   return raw;
@@ -70,7 +127,23 @@ export function requireSetting<K extends SettingName>(config: Settings, name: K)
   return value as NonNullable<Settings[K]>;
 }
 
+/** A ConfigCheck for settings a command cannot do without. */
+export function required(...names: SettingName[]): ConfigCheck[] {
+  return names.map((name) => (config: Settings) => requireSetting(config, name));
+}
+
 /** Every variable name the app reads, including the `_FILE` forms of secrets. */
 export function knownEnvironmentNames(): string[] {
   return [...settingNames, ...secretSettingNames.map((name) => `${name}_FILE`)];
+}
+
+/** Where a setting's value came from, for `gong-bridge config`. */
+export type SettingSource = 'environment' | 'file' | 'default' | 'unset';
+
+export function settingSource(env: Env, name: SettingName): SettingSource {
+  if (secretSettingNames.includes(name) && (env[`${name}_FILE`] ?? '') !== '') return 'file';
+  if ((env[name] ?? '') !== '') return 'environment';
+  const spec: SettingSpec = settings[name];
+  const hasDefault = spec.defaultDoc !== undefined || spec.schema.safeParse(undefined).data !== undefined;
+  return hasDefault ? 'default' : 'unset';
 }

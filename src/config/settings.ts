@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inferredRuleModes, inferredRuleNames, type InferredRuleName } from '../gong/rule-catalogue.ts';
 
 /**
  * The single catalogue of environment variables gong-bridge reads. Every entry carries its doc,
@@ -14,6 +15,17 @@ export interface SettingSpec {
   /** Shown in docs when the default is computed rather than literal. */
   readonly defaultDoc?: string;
 }
+
+/** Section titles, in the order the reference and `gong-bridge config` list the groups. */
+export const settingGroupTitles: Readonly<Record<SettingSpec['group'], string>> = {
+  kafka: 'Kafka',
+  registry: 'Schema registry',
+  gong: 'Gong API',
+  limiter: 'Rate limiter',
+  redis: 'Redis (shared quota)',
+  observability: 'Observability',
+  runtime: 'Runtime',
+};
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -31,10 +43,33 @@ const csv = z
   .pipe(z.array(z.string()).min(1, 'must list at least one entry'));
 const url = z.url();
 
+// IPv6 literals in brackets ([::1]:9092), as Kafka writes them; a port between 1 and 65535.
+const hostPortPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:/[\]@]+):(\d{1,5})$/;
+
+/** True for `host:port` with a usable port, the form every Kafka client expects a broker in. */
+export function isHostPort(entry: string): boolean {
+  const port = hostPortPattern.exec(entry)?.[1];
+  return port !== undefined && Number(port) >= 1 && Number(port) <= 65_535;
+}
+
+// Caught here rather than by kafkajs, which reports "localhost" as "Port should be >= 0 and <
+// 65536. Received type number (NaN)" from deep inside a connection attempt (issue 15).
+const hostPortList = csv.pipe(
+  z.array(z.string()).superRefine((entries, context) => {
+    for (const entry of entries) {
+      if (!isHostPort(entry))
+        context.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not host:port (for example ${entry.split(':')[0] || 'kafka-1'}:9092)`,
+        });
+    }
+  }),
+);
+
 export const settings = {
   KAFKA_BROKERS: {
     group: 'kafka',
-    schema: csv.optional(),
+    schema: hostPortList.optional(),
     doc: 'Comma-separated bootstrap brokers, host:port.',
   },
   KAFKA_TOPICS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated input topics.' },
@@ -155,6 +190,37 @@ export const settings = {
     schema: int(1024).default(1_048_576),
     doc: 'Largest request body sent to Gong; larger bodies are dead-lettered.',
   },
+  // Gong's contract states no string or list limits. These bounds are the bridge's: the string
+  // default equals the body limit, so it withholds nothing the body limit would let through and
+  // only names the field; the list default bounds what one broken record costs the validator,
+  // which keeps one problem per bad item (about 1,000 x 300 B per record in flight).
+  GONG_MAX_STRING_LENGTH: {
+    group: 'gong',
+    schema: int(1).optional(),
+    doc: 'Longest string in a body (UTF-16 code units); an event with a longer one is dead-lettered (GONG_INVALID) naming the field.',
+    defaultDoc: 'GONG_MAX_BODY_BYTES',
+  },
+  GONG_MAX_LIST_ITEMS: {
+    group: 'gong',
+    schema: int(1).default(1_000),
+    doc: 'Most items in one list of a body (custom fields, labels, steps, CRM contexts); an event with more is dead-lettered (GONG_INVALID) naming the list.',
+  },
+  GONG_INFERRED_RULES: {
+    group: 'gong',
+    schema: z.enum(inferredRuleModes).default('send'),
+    doc:
+      'Events that break a rule Gong does not document (docs/reference/body-rules.md): send them and ' +
+      'count them per rule, or reject them (dead-letter as GONG_INVALID without a call).',
+  },
+  GONG_INFERRED_RULES_REJECT: {
+    group: 'gong',
+    schema: csv
+      .pipe(z.array(z.enum(inferredRuleNames as [InferredRuleName, ...InferredRuleName[]])))
+      .optional(),
+    doc:
+      'Comma-separated inferred rules to reject even when GONG_INFERRED_RULES=send, e.g. the ones ' +
+      `Gong has confirmed (gong_bridge_inferred_rule_verdicts_total). Rules: ${inferredRuleNames.join(', ')}.`,
+  },
   GONG_RETRY_BASE_MS: {
     group: 'gong',
     schema: int(1).default(500),
@@ -251,6 +317,13 @@ export const settings = {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     doc: 'pino log level.',
   },
+  LOG_FORMAT: {
+    group: 'observability',
+    schema: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    doc:
+      'Log line format: json (one object per line, for collectors), pretty (human-readable), or ' +
+      'auto: pretty on a terminal, json when piped or in a container.',
+  },
   LOG_REDACT_PII: {
     group: 'observability',
     schema: bool.default(false),
@@ -262,6 +335,13 @@ export const settings = {
     doc: 'How often consumer lag (committed offset against the high watermark) is polled for /metrics.',
   },
 
+  MAPPINGS_FILE: {
+    group: 'runtime',
+    schema: z.string().min(1).optional(),
+    doc:
+      'YAML or JSON file of mappings that turn upstream events (any Avro writer schema, JSON, Protobuf) into ' +
+      "Gong's body (docs/mappings.md). Unset: only canonical io.gongbridge.InteractionEvent records are accepted.",
+  },
   MAX_IN_FLIGHT: { group: 'runtime', schema: int(1).default(32), doc: 'Records being delivered at once.' },
   MAX_BUFFERED: {
     group: 'runtime',

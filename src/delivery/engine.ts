@@ -1,7 +1,14 @@
 import type { Settings } from '../config/settings.ts';
 import { BridgeError, isBridgeError } from '../errors.ts';
 import type { GongCallResult, GongClient } from '../gong/client.ts';
-import { validateGongBody, type GongValidation } from '../gong/validate.ts';
+import type { InferredRuleName } from '../gong/rule-catalogue.ts';
+import {
+  createGongBodyValidator,
+  gongValidatorOptions,
+  validateGongBody,
+  type GongValidation,
+  type GongValidationSettings,
+} from '../gong/validate.ts';
 import { createDeliveryEvents, type DeliveryEvents, type RetryReason } from './events.ts';
 import type { Clock, RateLimiter, Sleep } from './limiter-types.ts';
 import {
@@ -31,18 +38,21 @@ import {
  *    time is made, using a waiting caller's own body, until the credentials work again.
  */
 
+/** `inferredRules`: the inferred rules the body broke (sent flagged, or withheld for). */
 export type DeliveryOutcome =
   | {
       readonly kind: 'delivered';
       readonly status: number;
       readonly requestId?: string;
       readonly attempts: number;
+      readonly inferredRules?: readonly InferredRuleName[];
     }
   | {
       readonly kind: 'duplicate';
       readonly status: 409;
       readonly requestId?: string;
       readonly attempts: number;
+      readonly inferredRules?: readonly InferredRuleName[];
     }
   | {
       readonly kind: 'rejected';
@@ -50,9 +60,14 @@ export type DeliveryOutcome =
       readonly errors: readonly string[];
       readonly requestId?: string;
       readonly attempts: number;
+      readonly inferredRules?: readonly InferredRuleName[];
     }
   /** Failed our validation or the size limit; no call was made. */
-  | { readonly kind: 'invalid'; readonly errors: readonly string[] };
+  | {
+      readonly kind: 'invalid';
+      readonly errors: readonly string[];
+      readonly inferredRules?: readonly InferredRuleName[];
+    };
 
 export interface DeliverOptions {
   /**
@@ -84,7 +99,7 @@ export interface DeliveryEngineOptions {
   /** The wait between probes doubles up to this; default 5 min. */
   readonly authProbeMaxIntervalMs?: number;
   readonly events?: DeliveryEvents;
-  /** Default validateGongBody; injectable for tests. */
+  /** Default validateGongBody (the default settings); deliveryEngineSettings builds the configured one. */
   readonly validate?: (input: unknown) => GongValidation;
 }
 
@@ -122,11 +137,16 @@ export function deliveryEngineSettings(
     | 'GONG_RETRY_ALERT_AFTER_MS'
     | 'GONG_AUTH_PROBE_INTERVAL_MS'
     | 'GONG_AUTH_PROBE_MAX_MS'
-  >,
-): Pick<DeliveryEngineOptions, 'retry' | 'maxBodyBytes' | 'authProbeIntervalMs' | 'authProbeMaxIntervalMs'> {
+  > &
+    GongValidationSettings,
+): Pick<
+  DeliveryEngineOptions,
+  'retry' | 'maxBodyBytes' | 'authProbeIntervalMs' | 'authProbeMaxIntervalMs' | 'validate'
+> {
   return {
     retry: retryPolicyFromConfig(config),
     maxBodyBytes: config.GONG_MAX_BODY_BYTES,
+    validate: createGongBodyValidator(gongValidatorOptions(config)),
     authProbeIntervalMs: config.GONG_AUTH_PROBE_INTERVAL_MS,
     authProbeMaxIntervalMs: config.GONG_AUTH_PROBE_MAX_MS,
   };
@@ -283,7 +303,12 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
     });
   }
 
-  async function deliverValid(body: string, eventId: string | undefined, signal: AbortSignal | undefined) {
+  async function deliverValid(
+    body: string,
+    eventId: string | undefined,
+    signal: AbortSignal | undefined,
+    flagged: { inferredRules?: readonly InferredRuleName[] },
+  ) {
     const started = clock.now();
     const idField = eventId === undefined ? {} : { eventId };
     let attempts = 0;
@@ -334,21 +359,42 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
             ...extra,
             attempts,
             elapsedMs: clock.now() - started,
+            ...flagged,
           });
-          return { kind: 'delivered', status, ...extra, attempts } as const;
+          return { kind: 'delivered', status, ...extra, attempts, ...flagged } as const;
         }
         case 'duplicate': {
           const requestId = result.kind === 'response' ? result.requestId : undefined;
           const extra = requestId === undefined ? {} : { requestId };
-          events.emit('duplicate', { ...idField, ...extra, attempts, elapsedMs: clock.now() - started });
-          return { kind: 'duplicate', status: 409, ...extra, attempts } as const;
+          events.emit('duplicate', {
+            ...idField,
+            ...extra,
+            attempts,
+            elapsedMs: clock.now() - started,
+            ...flagged,
+          });
+          return { kind: 'duplicate', status: 409, ...extra, attempts, ...flagged } as const;
         }
         case 'rejected': {
           const response = result as Extract<GongCallResult, { kind: 'response' }>;
           const errors = response.errors ?? [`HTTP ${response.status} without errors[]`];
           const extra = response.requestId === undefined ? {} : { requestId: response.requestId };
-          events.emit('rejected', { ...idField, status: response.status, ...extra, errors, attempts });
-          return { kind: 'rejected', status: response.status, errors, ...extra, attempts } as const;
+          events.emit('rejected', {
+            ...idField,
+            status: response.status,
+            ...extra,
+            errors,
+            attempts,
+            ...flagged,
+          });
+          return {
+            kind: 'rejected',
+            status: response.status,
+            errors,
+            ...extra,
+            attempts,
+            ...flagged,
+          } as const;
         }
         case 'throttled': {
           const delayMs = throttleDelay(policy, result.kind === 'response' ? result.retryAfterMs : undefined);
@@ -391,19 +437,24 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
       const validation = validate(input);
       const eventId = deliverOptions.eventId ?? (validation.ok ? validation.body.eventId : undefined);
       const idField = eventId === undefined ? {} : { eventId };
+      const { inferredRules } = validation;
+      const flagged = inferredRules === undefined ? {} : { inferredRules };
       if (!validation.ok) {
-        events.emit('invalid', { ...idField, errors: validation.errors });
-        return { kind: 'invalid', errors: validation.errors };
+        events.emit('invalid', { ...idField, errors: validation.errors, ...flagged });
+        return { kind: 'invalid', errors: validation.errors, ...flagged };
       }
       const text = JSON.stringify(validation.body);
       const bytes = Buffer.byteLength(text);
       if (bytes > options.maxBodyBytes) {
         const errors = [`body is ${bytes} bytes, more than GONG_MAX_BODY_BYTES (${options.maxBodyBytes})`];
-        events.emit('invalid', { ...idField, errors });
-        return { kind: 'invalid', errors };
+        events.emit('invalid', { ...idField, errors, ...flagged });
+        return { kind: 'invalid', errors, ...flagged };
+      }
+      if (inferredRules !== undefined) {
+        events.emit('flagged', { ...idField, inferredRules, warnings: validation.warnings ?? [] });
       }
       try {
-        return await deliverValid(text, eventId, signal);
+        return await deliverValid(text, eventId, signal, flagged);
       } catch (error) {
         if (signal?.aborted === true || closing.signal.aborted)
           throw shuttingDown(signal ?? closing.signal, error);

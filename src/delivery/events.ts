@@ -1,3 +1,5 @@
+import type { InferredRuleName } from '../gong/rule-catalogue.ts';
+
 /**
  * The typed events the delivery engine emits. Metrics and logs subscribe to them; tests await
  * them. Payloads are plain data so a subscriber never reaches into the engine.
@@ -6,11 +8,28 @@
 /** Why an attempt did not settle the record; used as a metric label, so keep it low-cardinality. */
 export type RetryReason = 'transient-status' | 'transport' | 'throttled' | 'halted';
 
+/**
+ * `inferredRules` on an event names the inferred rules (src/gong/rule-catalogue.ts) the body broke:
+ * on delivered and rejected it is the prediction Gong's answer confirms or refutes.
+ */
 export interface DeliveryEventMap {
   /** Gong answered 2xx. */
-  delivered: { eventId?: string; status: number; requestId?: string; attempts: number; elapsedMs: number };
+  delivered: {
+    eventId?: string;
+    status: number;
+    requestId?: string;
+    attempts: number;
+    elapsedMs: number;
+    inferredRules?: readonly InferredRuleName[];
+  };
   /** Gong answered 409: the event was accepted earlier (for example a reply that got lost). */
-  duplicate: { eventId?: string; requestId?: string; attempts: number; elapsedMs: number };
+  duplicate: {
+    eventId?: string;
+    requestId?: string;
+    attempts: number;
+    elapsedMs: number;
+    inferredRules?: readonly InferredRuleName[];
+  };
   /** Gong refused the body; the record belongs in the dead-letter topic. */
   rejected: {
     eventId?: string;
@@ -18,9 +37,15 @@ export interface DeliveryEventMap {
     requestId?: string;
     errors: readonly string[];
     attempts: number;
+    inferredRules?: readonly InferredRuleName[];
   };
   /** The body failed our own validation or size check; no call was made. */
-  invalid: { eventId?: string; errors: readonly string[] };
+  invalid: { eventId?: string; errors: readonly string[]; inferredRules?: readonly InferredRuleName[] };
+  /**
+   * The body breaks inferred rules set to send: it is sent all the same, once, with these
+   * warnings. Emitted before its first call.
+   */
+  flagged: { eventId?: string; inferredRules: readonly InferredRuleName[]; warnings: readonly string[] };
   /** One attempt failed transiently; the record is retried after `delayMs`. */
   retry: {
     eventId?: string;

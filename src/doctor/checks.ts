@@ -6,6 +6,8 @@ import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
 import { systemClock, systemSleep } from '../delivery/system-time.ts';
+import { maskUrlCredentials, urlCredentialValues } from '../config/redact.ts';
+import { configWarnings, unknownVariableWarnings } from '../config/warnings.ts';
 import { isBridgeError } from '../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../gong/client.ts';
 import {
@@ -14,6 +16,7 @@ import {
   registryClientOptions,
   type RegistryClientOptions,
 } from '../kafka/connection.ts';
+import { secretValues, valueRedactor } from '../observability/logger.ts';
 
 /**
  * The checks behind `gong-bridge doctor`. Each answers one question a platform engineer asks when
@@ -26,7 +29,8 @@ import {
  * library's own timers.
  */
 
-export type CheckStatus = 'ok' | 'fail' | 'skip';
+/** `warn`: passed, but something should change (a misspelt variable, TLS verification off). */
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
   readonly id: CheckId;
@@ -80,21 +84,37 @@ const configRef = 'docs/reference/configuration.md';
 
 export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const ok = (id: CheckId, detail: string) => results.push({ id, title: titles[id], status: 'ok', detail });
-  const fail = (id: CheckId, detail: string, fix: string) =>
-    results.push({ id, title: titles[id], status: 'fail', detail, fix });
-  const skip = (id: CheckId, detail: string) =>
-    results.push({ id, title: titles[id], status: 'skip', detail });
+  // Every line passes through here: URLs lose their credentials and no secret value survives,
+  // whichever check quoted a URL, an error or a setting (issue 15).
+  let redactValues = (text: string) => text;
+  const scrub = (text: string) => maskUrlCredentials(redactValues(text));
+  const add = (id: CheckId, status: CheckStatus, detail: string, fix?: string) =>
+    results.push({
+      id,
+      title: titles[id],
+      status,
+      detail: scrub(detail),
+      ...(fix === undefined ? {} : { fix: scrub(fix) }),
+    });
+  const ok = (id: CheckId, detail: string) => add(id, 'ok', detail);
+  const fail = (id: CheckId, detail: string, fix: string) => add(id, 'fail', detail, fix);
+  const skip = (id: CheckId, detail: string) => add(id, 'skip', detail);
 
   // ---- config: everything `run` validates at start-up, every problem at once.
   let config: Settings;
   try {
     config = loadConfig(options.env, options.readFile);
   } catch (error) {
-    fail('config', oneLine(error), fixFor(error));
+    const unknown = unknownVariableWarnings(options.env).map((warning) => warning.message);
+    fail('config', [...problemsOf(error), ...unknown].join('; '), fixFor(error));
     for (const id of checkIds.slice(1)) skip(id, 'needs a configuration that parses');
     return results;
   }
+  // REDIS_URL is a secret as a whole in logs; doctor shows its host (the userinfo is masked) and
+  // only its credentials count as secret values here.
+  redactValues = valueRedactor(
+    secretValues({ ...config, REDIS_URL: undefined }, urlCredentialValues(config.REDIS_URL)),
+  );
   const problems: { message: string; fix: string }[] = [];
   const attempt = <T>(build: () => T): T | undefined => {
     try {
@@ -108,12 +128,21 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   const topics = attempt(() => requireSetting(config, 'KAFKA_TOPICS'));
   const registry = attempt(() => registryClientOptions(config));
   const gongAuthUsable = attempt(() => authFromConfig(config)) !== undefined;
-  if (problems.length === 0) {
+  const warnings = configWarnings(options.env, config);
+  if (problems.length === 0 && warnings.length === 0) {
     ok('config', `${Object.keys(config).length} settings parsed`);
+  } else if (problems.length === 0) {
+    add(
+      'config',
+      'warn',
+      `${Object.keys(config).length} settings parsed; ${warnings.map((warning) => warning.message).join('; ')}`,
+    );
   } else {
     fail(
       'config',
-      problems.map((problem) => problem.message).join('; '),
+      [...problems.map((problem) => problem.message), ...warnings.map((warning) => warning.message)].join(
+        '; ',
+      ),
       [...new Set(problems.map((problem) => problem.fix))].join('; '),
     );
   }
@@ -187,9 +216,10 @@ async function kafkaChecks(
     report.fail(
       'kafka',
       explained.message,
-      explained.context.variable !== undefined
-        ? `check ${explained.context.variable} (${configRef})`
-        : 'check KAFKA_BROKERS and that the brokers are reachable from here (DNS, firewall); if the listener uses TLS or SASL, set KAFKA_SSL / KAFKA_SASL_*',
+      explained.context.fix ??
+        (explained.context.variable !== undefined
+          ? `check ${explained.context.variable} (${configRef})`
+          : 'check KAFKA_BROKERS and that the brokers are reachable from here (DNS, firewall); if the listener uses TLS or SASL, set KAFKA_SSL / KAFKA_SASL_*'),
     );
     for (const id of ['topics', 'dlq', 'group'] as const) report.skip(id, 'needs Kafka');
     await admin.disconnect().catch(() => {});
@@ -463,7 +493,7 @@ async function registryChecks(
 }
 
 async function redisCheck(url: string, timeoutMs: number, report: Reporter): Promise<void> {
-  const shown = redactUrl(url);
+  const shown = maskUrlCredentials(url);
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -619,19 +649,15 @@ function transportMessage(error: unknown): string {
   return code !== undefined && !base.includes(code) ? `${base} (${code})` : base;
 }
 
+/** Every problem of a configuration error, not only the first line. */
+function problemsOf(error: unknown): string[] {
+  if (isBridgeError(error) && error.context.details !== undefined && error.context.details.length > 0)
+    return [...error.context.details];
+  return [oneLine(error)];
+}
+
 function fixFor(error: unknown): string {
   if (isBridgeError(error) && error.context.variable !== undefined)
     return `set ${error.context.variable} correctly (${configRef})`;
   return `see ${configRef}`;
-}
-
-/** Drops the password from a Redis URL before it is printed. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'REDIS_URL';
-  }
 }

@@ -4,12 +4,11 @@ import {
   isBlank,
   isInt32,
   isIsoDateTime,
-  MAX_LIST_ITEMS,
-  MAX_LONG_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   numericProblem,
   personAndTrackingIdProblem,
   stepProblem,
+  type GongBodyLimits,
+  type RuleProblem,
 } from './body-rules.ts';
 import {
   companyObjectTypeValues,
@@ -21,29 +20,194 @@ import {
 } from './body-schema.ts';
 
 /**
- * A yes/no check of the Gong body that accepts exactly what `gongBodySchema` accepts, at a
- * fraction of zod's cost: zod builds a copy and an issue context for every object, which alone
- * kept transform+validate under 100k events/s. Valid bodies, the overwhelming case, stop here;
- * anything else goes through zod for the precise `<path>: <message>` errors. The rules themselves
- * live in body-rules.ts and are shared, and a property test holds the two verdicts equal.
+ * A quick verdict on a Gong body that agrees with the zod model (body-schema.ts) built for the
+ * same limits, at a fraction of its cost: zod builds a copy and an issue context for every
+ * object, which alone kept transform+validate under 100k events/s. Clean bodies, the
+ * overwhelming case, stop here; anything else goes through zod for the precise `<path>: <message>`
+ * errors and warnings. The rules themselves live in body-rules.ts and are shared, and a property
+ * test holds the two verdicts equal:
+ *   - clean:   zod reports no issue at all;
+ *   - flagged: zod reports only issues of inferred rules (rule-catalogue.ts);
+ *   - invalid: zod reports at least one issue of a documented rule or a limit.
  */
-export function isValidGongBodyFast(input: unknown): boolean {
-  if (!isObject(input) || !hasOnlyKeys(input, bodyKeys)) return false;
-  const { timestamp } = input;
-  return (
-    isRequiredString(input.eventId) &&
-    typeof timestamp === 'string' &&
-    isIsoDateTime(timestamp) &&
-    isRequiredString(input.eventType) &&
-    isOptionalString(input.sourceSystemName) &&
-    isOptionalString(input.sessionId) &&
-    isOptionalMember(input.device, devices) &&
-    isContent(input.content) &&
-    (isNullish(input.person) || isPerson(input.person)) &&
-    isCustomFields(input.customFields) &&
-    isOptionalString(input.trackingId) &&
-    personAndTrackingIdProblem(input.person, input.trackingId) === undefined
-  );
+export const FastVerdict = { clean: 0, flagged: 1, invalid: 2 } as const;
+export type FastVerdict = (typeof FastVerdict)[keyof typeof FastVerdict];
+
+export function createFastPath(limits: GongBodyLimits): (input: unknown) => FastVerdict {
+  const { maxStringLength, maxListItems } = limits;
+  // Set by an inferred check that failed; the walk goes on, since a documented failure further
+  // on still makes the body invalid. Reset per call; the walk is synchronous.
+  let flagged = false;
+
+  const flag = (): true => {
+    flagged = true;
+    return true;
+  };
+  const inferred = (problem: RuleProblem | undefined): boolean => {
+    if (problem === undefined) return true;
+    if (problem.rule === undefined) return false;
+    return flag();
+  };
+  const fields = (value: Obj, allowed: ReadonlySet<string>): void => {
+    for (const key in value) if (!allowed.has(key)) flag();
+  };
+  const isText = (value: unknown): value is string =>
+    typeof value === 'string' && value.length <= maxStringLength;
+  const isRequiredString = (value: unknown): boolean => {
+    if (!isText(value)) return false;
+    if (isBlank(value)) flag();
+    return true;
+  };
+  const isOptionalString = (value: unknown): boolean =>
+    value === undefined || value === null || isText(value);
+  const isList = (value: unknown): value is unknown[] => Array.isArray(value) && value.length <= maxListItems;
+
+  function isBody(input: unknown): boolean {
+    if (!isObject(input)) return false;
+    fields(input, bodyKeys);
+    const { timestamp } = input;
+    return (
+      isRequiredString(input.eventId) &&
+      typeof timestamp === 'string' &&
+      isIsoDateTime(timestamp) &&
+      isRequiredString(input.eventType) &&
+      isOptionalString(input.sourceSystemName) &&
+      isOptionalString(input.sessionId) &&
+      isOptionalMember(input.device, devices) &&
+      isContent(input.content) &&
+      (isNullish(input.person) || isPerson(input.person)) &&
+      isCustomFields(input.customFields) &&
+      isOptionalString(input.trackingId) &&
+      personAndTrackingIdProblem(input.person, input.trackingId) === undefined
+    );
+  }
+
+  function isContent(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, contentKeys);
+    const labels = value.contentLabel;
+    if (!isNullish(labels)) {
+      if (!isList(labels)) return false;
+      for (let index = 0; index < labels.length; index++) if (!isText(labels[index])) return false;
+    }
+    return (
+      isOptionalString(value.contentId) &&
+      isRequiredString(value.contentTitle) &&
+      isOptionalString(value.contentUrl) &&
+      isOptionalString(value.contentAdditionalInfoUrl) &&
+      (isNullish(value.numericContentDetails) || isNumericDetails(value.numericContentDetails)) &&
+      (isNullish(value.stepContentDetails) || isStepDetails(value.stepContentDetails)) &&
+      (isNullish(value.searchObjectDetails) || isSearchDetails(value.searchObjectDetails)) &&
+      isCustomFields(value.contentCustomFields)
+    );
+  }
+
+  function isNumericDetails(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, numericKeys);
+    return (
+      (isNullish(value.value) || isInt32Number(value.value)) &&
+      isInt32Number(value.rangeFrom) &&
+      isInt32Number(value.rangeTo) &&
+      isOptionalMember(value.numericType, numericTypes) &&
+      inferred(numericProblem(value.value, value.rangeFrom, value.rangeTo))
+    );
+  }
+
+  function isStepDetails(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, stepKeys);
+    const steps = value.availableSteps;
+    if (!isList(steps)) return false;
+    for (let index = 0; index < steps.length; index++) if (!isRequiredString(steps[index])) return false;
+    return isRequiredString(value.value) && inferred(stepProblem(value.value, steps));
+  }
+
+  function isSearchDetails(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, searchKeys);
+    return (
+      isRequiredString(value.name) &&
+      isMember(value.objectType, searchObjectTypes) &&
+      isRequiredString(value.domain) &&
+      isOptionalString(value.objectId) &&
+      isOptionalString(value.url)
+    );
+  }
+
+  function isPerson(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, personKeys);
+    return (
+      isOptionalString(value.name) &&
+      isOptionalString(value.email) &&
+      isOptionalString(value.phoneNumber) &&
+      isOptionalString(value.personId) &&
+      (isNullish(value.personBusinessContext) ||
+        isBusinessContext(value.personBusinessContext, personObjectTypes)) &&
+      (isNullish(value.location) || isLocation(value.location)) &&
+      (isNullish(value.company) || isCompany(value.company)) &&
+      isCustomFields(value.personCustomFields) &&
+      anonymousPersonProblems(value).length === 0
+    );
+  }
+
+  function isBusinessContext(value: unknown, objectTypes: ReadonlySet<unknown>): boolean {
+    if (!isObject(value)) return false;
+    fields(value, businessContextKeys);
+    return (
+      isMember(value.objectType, objectTypes) &&
+      isRequiredString(value.objectId) &&
+      isOptionalString(value.systemName)
+    );
+  }
+
+  function isLocation(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, locationKeys);
+    return (
+      isOptionalString(value.country) &&
+      isOptionalString(value.state) &&
+      isOptionalString(value.region) &&
+      isOptionalString(value.city)
+    );
+  }
+
+  function isCompany(value: unknown): boolean {
+    if (!isObject(value)) return false;
+    fields(value, companyKeys);
+    const contexts = value.companyBusinessContexts;
+    if (!isNullish(contexts)) {
+      if (!isList(contexts)) return false;
+      for (let index = 0; index < contexts.length; index++) {
+        if (!isBusinessContext(contexts[index], companyObjectTypes)) return false;
+      }
+    }
+    return (
+      isOptionalString(value.companyId) && isOptionalString(value.name) && isOptionalString(value.domain)
+    );
+  }
+
+  function isCustomFields(value: unknown): boolean {
+    if (isNullish(value)) return true;
+    if (!isList(value)) return false;
+    for (let index = 0; index < value.length; index++) {
+      const field: unknown = value[index];
+      if (!isObject(field)) return false;
+      fields(field, customFieldKeys);
+      const fieldValue = field.value;
+      if (!isRequiredString(field.name) || !isRequiredString(fieldValue)) return false;
+      if (!isOptionalMember(field.dataType, dataTypes)) return false;
+      if (customValueProblem(field.dataType, fieldValue as string) !== undefined) flag();
+    }
+    return true;
+  }
+
+  return (input) => {
+    flagged = false;
+    if (!isBody(input)) return FastVerdict.invalid;
+    return flagged ? FastVerdict.flagged : FastVerdict.clean;
+  };
 }
 
 type Obj = Record<string, unknown>;
@@ -110,142 +274,12 @@ const personObjectTypes = members(personObjectTypeValues);
 const companyObjectTypes = members(companyObjectTypeValues);
 const dataTypes = members(customFieldDataTypeValues);
 
-function isContent(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, contentKeys)) return false;
-  const labels = value.contentLabel;
-  if (!isNullish(labels)) {
-    if (!isList(labels)) return false;
-    for (let index = 0; index < labels.length; index++) {
-      const label: unknown = labels[index];
-      if (typeof label !== 'string' || label.length > MAX_TEXT_LENGTH) return false;
-    }
-  }
-  return (
-    isOptionalString(value.contentId) &&
-    isRequiredString(value.contentTitle) &&
-    isOptionalString(value.contentUrl, MAX_LONG_TEXT_LENGTH) &&
-    isOptionalString(value.contentAdditionalInfoUrl, MAX_LONG_TEXT_LENGTH) &&
-    (isNullish(value.numericContentDetails) || isNumericDetails(value.numericContentDetails)) &&
-    (isNullish(value.stepContentDetails) || isStepDetails(value.stepContentDetails)) &&
-    (isNullish(value.searchObjectDetails) || isSearchDetails(value.searchObjectDetails)) &&
-    isCustomFields(value.contentCustomFields)
-  );
-}
-
-function isNumericDetails(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, numericKeys)) return false;
-  return (
-    (isNullish(value.value) || isInt32Number(value.value)) &&
-    isInt32Number(value.rangeFrom) &&
-    isInt32Number(value.rangeTo) &&
-    isOptionalMember(value.numericType, numericTypes) &&
-    numericProblem(value.value, value.rangeFrom, value.rangeTo) === undefined
-  );
-}
-
-function isStepDetails(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, stepKeys)) return false;
-  const steps = value.availableSteps;
-  if (!isList(steps) || steps.length === 0) return false;
-  for (let index = 0; index < steps.length; index++) if (!isRequiredString(steps[index])) return false;
-  return isRequiredString(value.value) && stepProblem(value.value, steps) === undefined;
-}
-
-function isSearchDetails(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, searchKeys)) return false;
-  return (
-    isRequiredString(value.name) &&
-    isMember(value.objectType, searchObjectTypes) &&
-    isRequiredString(value.domain) &&
-    isOptionalString(value.objectId) &&
-    isOptionalString(value.url, MAX_LONG_TEXT_LENGTH)
-  );
-}
-
-function isPerson(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, personKeys)) return false;
-  return (
-    isOptionalString(value.name) &&
-    isOptionalString(value.email) &&
-    isOptionalString(value.phoneNumber) &&
-    isOptionalString(value.personId) &&
-    (isNullish(value.personBusinessContext) ||
-      isBusinessContext(value.personBusinessContext, personObjectTypes)) &&
-    (isNullish(value.location) || isLocation(value.location)) &&
-    (isNullish(value.company) || isCompany(value.company)) &&
-    isCustomFields(value.personCustomFields) &&
-    anonymousPersonProblems(value).length === 0
-  );
-}
-
-function isBusinessContext(value: unknown, objectTypes: ReadonlySet<unknown>): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, businessContextKeys)) return false;
-  return (
-    isMember(value.objectType, objectTypes) &&
-    isRequiredString(value.objectId) &&
-    isOptionalString(value.systemName)
-  );
-}
-
-function isLocation(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, locationKeys)) return false;
-  return (
-    isOptionalString(value.country) &&
-    isOptionalString(value.state) &&
-    isOptionalString(value.region) &&
-    isOptionalString(value.city)
-  );
-}
-
-function isCompany(value: unknown): boolean {
-  if (!isObject(value) || !hasOnlyKeys(value, companyKeys)) return false;
-  const contexts = value.companyBusinessContexts;
-  if (!isNullish(contexts)) {
-    if (!isList(contexts)) return false;
-    for (let index = 0; index < contexts.length; index++) {
-      if (!isBusinessContext(contexts[index], companyObjectTypes)) return false;
-    }
-  }
-  return isOptionalString(value.companyId) && isOptionalString(value.name) && isOptionalString(value.domain);
-}
-
-function isCustomFields(value: unknown): boolean {
-  if (isNullish(value)) return true;
-  if (!isList(value)) return false;
-  for (let index = 0; index < value.length; index++) {
-    const field: unknown = value[index];
-    if (!isObject(field) || !hasOnlyKeys(field, customFieldKeys)) return false;
-    const fieldValue = field.value;
-    if (!isRequiredString(field.name) || !isRequiredString(fieldValue, MAX_LONG_TEXT_LENGTH)) return false;
-    if (!isOptionalMember(field.dataType, dataTypes)) return false;
-    if (customValueProblem(field.dataType, fieldValue as string) !== undefined) return false;
-  }
-  return true;
-}
-
 function isObject(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function hasOnlyKeys(value: Obj, allowed: ReadonlySet<string>): boolean {
-  for (const key in value) if (!allowed.has(key)) return false;
-  return true;
-}
-
 function isNullish(value: unknown): boolean {
   return value === undefined || value === null;
-}
-
-function isRequiredString(value: unknown, max = MAX_TEXT_LENGTH): boolean {
-  return typeof value === 'string' && value.length <= max && !isBlank(value);
-}
-
-function isOptionalString(value: unknown, max = MAX_TEXT_LENGTH): boolean {
-  return value === undefined || value === null || (typeof value === 'string' && value.length <= max);
-}
-
-function isList(value: unknown): value is unknown[] {
-  return Array.isArray(value) && value.length <= MAX_LIST_ITEMS;
 }
 
 function isInt32Number(value: unknown): boolean {

@@ -1,31 +1,39 @@
+import type { InferredRuleName } from './rule-catalogue.ts';
+
 /**
  * The rules of Gong's body that a type alone cannot state, as plain functions. Both the zod model
  * (body-schema.ts, which explains each judgement call) and the fast path (body-fast-path.ts) call
  * these, so the two can never disagree on a rule, only on plumbing, which a property test covers.
+ * A problem that names an inferred rule (rule-catalogue.ts) is one the contract does not state.
  */
 
 export const INT32_MIN = -2_147_483_648;
 export const INT32_MAX = 2_147_483_647;
 
 /**
- * Length caps, checked before any call so one oversized event becomes a clear dead letter
- * instead of a 400 (or a 413 for the whole body) from Gong. The contract states no limits; these
- * are far above any real value and far below GONG_MAX_BODY_BYTES, so they only catch runaway
- * input (a whole page scraped into a title, a log dump in a custom field). Lengths count UTF-16
- * code units, as JavaScript's `length` does, so a character outside the BMP counts twice.
+ * The bridge's own bounds on a body, from GONG_MAX_STRING_LENGTH and GONG_MAX_LIST_ITEMS. The
+ * contract states no limits, so these are not guesses about Gong: they keep one runaway event
+ * (a page scraped into a title, a log dump in a list) from costing the bridge memory or a
+ * body-size failure without a path. Lengths count UTF-16 code units, as JavaScript's `length`
+ * does, so a character outside the BMP counts twice.
  */
-export const MAX_TEXT_LENGTH = 1_000;
-/** URLs and custom field values, which legitimately run longer than names and ids. */
-export const MAX_LONG_TEXT_LENGTH = 4_096;
-/** Custom fields per list, content labels, available steps, company business contexts. */
-export const MAX_LIST_ITEMS = 100;
+export interface GongBodyLimits {
+  readonly maxStringLength: number;
+  readonly maxListItems: number;
+}
+
+/** No bounds at all: what Gong's contract states (the sandbox). */
+export const unboundedBodyLimits: GongBodyLimits = {
+  maxStringLength: Number.POSITIVE_INFINITY,
+  maxListItems: Number.POSITIVE_INFINITY,
+};
 
 export function tooLongMessage(max: number): string {
-  return `must be at most ${max} characters`;
+  return `must be at most ${max} characters (GONG_MAX_STRING_LENGTH)`;
 }
 
 export function tooManyMessage(max: number): string {
-  return `must have at most ${max} items`;
+  return `must have at most ${max} items (GONG_MAX_LIST_ITEMS)`;
 }
 
 const BLANK = /^\s*$/;
@@ -43,9 +51,11 @@ export function isInt32(value: number): boolean {
   return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX;
 }
 
-// Full date-time with seconds and an explicit offset: without an offset the instant is ambiguous,
-// and Gong's "date-time" format is RFC 3339's. The calendar is checked below, not by the pattern.
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+// RFC 3339's date-time, which is what the contract's "string (date-time)" means: seconds and an
+// explicit offset are required, and "T" and "Z" may be lower case (RFC 3339 section 5.6). The
+// calendar is checked below, not by the pattern.
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
 export function isIsoDateTime(value: string): boolean {
   const match = DATE_TIME.exec(value);
@@ -108,32 +118,54 @@ export function customValueProblem(dataType: unknown, value: string): string | u
 export interface RuleProblem {
   readonly path: readonly (string | number)[];
   readonly message: string;
+  /** Set when the contract does not state the rule; absent for documented rules. */
+  readonly rule?: InferredRuleName;
 }
 
-/** numericContentDetails: the range must be ordered and the value inside it. Integers only. */
+/**
+ * numericContentDetails: the range ordered and the value inside it (both inferred). Only once
+ * both ends are valid int32s; a bad end is reported on its own.
+ */
 export function numericProblem(
   value: unknown,
   rangeFrom: unknown,
   rangeTo: unknown,
 ): RuleProblem | undefined {
-  // Only ordered once both ends are valid int32s; a bad end is reported on its own.
   if (typeof rangeFrom !== 'number' || typeof rangeTo !== 'number') return undefined;
   if (!isInt32(rangeFrom) || !isInt32(rangeTo)) return undefined;
-  if (rangeFrom > rangeTo) return { path: ['rangeFrom'], message: `must not exceed rangeTo (${rangeTo})` };
+  if (rangeFrom > rangeTo) {
+    return {
+      path: ['rangeFrom'],
+      message: `must not exceed rangeTo (${rangeTo})`,
+      rule: 'numeric-range-order',
+    };
+  }
   if (typeof value === 'number' && isInt32(value) && (value < rangeFrom || value > rangeTo)) {
-    return { path: ['value'], message: `must be within rangeFrom..rangeTo (${rangeFrom}..${rangeTo})` };
+    return {
+      path: ['value'],
+      message: `must be within rangeFrom..rangeTo (${rangeFrom}..${rangeTo})`,
+      rule: 'numeric-value-in-range',
+    };
   }
   return undefined;
 }
 
-/** stepContentDetails: the current step must be one of a non-empty availableSteps. */
+/** stepContentDetails: a non-empty availableSteps that holds the current step (both inferred). */
 export function stepProblem(value: unknown, availableSteps: unknown): RuleProblem | undefined {
-  if (typeof value !== 'string' || isBlank(value) || !Array.isArray(availableSteps)) return undefined;
-  if (availableSteps.length > 0 && !availableSteps.includes(value)) {
-    return { path: ['value'], message: 'must be one of availableSteps' };
+  if (!Array.isArray(availableSteps)) return undefined;
+  if (availableSteps.length === 0) {
+    return { path: ['availableSteps'], message: 'must have at least 1 item(s)', rule: 'steps-not-empty' };
+  }
+  if (typeof value !== 'string' || isBlank(value)) return undefined;
+  if (!availableSteps.includes(value)) {
+    return { path: ['value'], message: 'must be one of availableSteps', rule: 'step-in-available-steps' };
   }
   return undefined;
 }
+
+export const BLANK_RULE: InferredRuleName = 'blank-required-string';
+export const UNKNOWN_FIELD_RULE: InferredRuleName = 'unknown-field';
+export const CUSTOM_VALUE_RULE: InferredRuleName = 'custom-field-value-type';
 
 export const ANONYMOUS_MESSAGE =
   'required for an anonymous person (name, email, phoneNumber and personBusinessContext all empty)';

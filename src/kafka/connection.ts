@@ -151,21 +151,22 @@ function classifyKafkaError(error: unknown, config: Settings): BridgeError {
       { context: { variable: 'KAFKA_SASL_PASSWORD' }, cause: error },
     );
   }
-  if (/alert bad certificate|alert certificate required|alert unknown ca|SSL alert number 4[28]/i.test(all)) {
-    return new BridgeError(
-      'KAFKA_AUTH_FAILED',
-      `the Kafka broker at ${brokers} refused the client certificate (mutual TLS): check ` +
-        `KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE (${lastLine(all)})`,
-      { context: { variable: 'KAFKA_SSL_CERT_FILE' }, cause: error },
-    );
-  }
-  if (/certificate|self[- ]signed|unable to verify|altname|CERT_/i.test(all)) {
-    return new BridgeError(
-      'KAFKA_AUTH_FAILED',
-      `the TLS certificate of the Kafka broker at ${brokers} is not trusted: check KAFKA_SSL_CA_FILE ` +
-        `and that the broker certificate names the host in KAFKA_BROKERS (${lastLine(all)})`,
-      { context: { variable: 'KAFKA_SSL_CA_FILE' }, cause: error },
-    );
+  const alert = brokerAlert(all);
+  if (alert !== undefined) return clientCertificateRefused(alert, config, brokers, all, error);
+  const codes = chain
+    .map((link) => (link as { code?: unknown }).code)
+    .filter((code) => typeof code === 'string');
+  const verification = brokerCertificateProblems.find(
+    (row) => row.codes.some((code) => codes.includes(code)) || row.pattern.test(all),
+  );
+  if (verification !== undefined) {
+    return new BridgeError('KAFKA_AUTH_FAILED', `${verification.message(brokers)} (${lastLine(all)})`, {
+      context: {
+        ...(verification.variable === undefined ? {} : { variable: verification.variable }),
+        ...(verification.fix === undefined ? {} : { fix: verification.fix }),
+      },
+      cause: error,
+    });
   }
   if (!config.KAFKA_SSL && /closed connection/i.test(all)) {
     return new BridgeError(
@@ -191,6 +192,115 @@ function classifyKafkaError(error: unknown, config: Settings): BridgeError {
     },
   );
 }
+
+/**
+ * TLS alerts a broker sends when it refuses the client's certificate (RFC 8446, section 6.2).
+ * An alert in an error always comes from the peer: when the client refuses the broker's
+ * certificate, Node reports a local verification error instead (the table below).
+ */
+interface AlertRow {
+  readonly alert: number;
+  readonly name: string;
+  /** What is wrong with the client certificate, as the broker sees it. */
+  readonly meaning: string;
+}
+
+const clientCertificateAlerts: readonly AlertRow[] = [
+  { alert: 42, name: 'bad certificate', meaning: 'it is malformed or not signed by a CA the broker trusts' },
+  { alert: 43, name: 'unsupported certificate', meaning: 'its type or key usage is not accepted' },
+  { alert: 44, name: 'certificate revoked', meaning: 'its issuer revoked it' },
+  { alert: 45, name: 'certificate expired', meaning: 'it has expired (or is not valid yet): renew it' },
+  // Java (the Kafka broker) sends this for a certificate whose chain it cannot build to a CA in
+  // its truststore, i.e. one signed by a CA it does not know.
+  { alert: 46, name: 'certificate unknown', meaning: 'it is not signed by a CA the broker trusts' },
+  { alert: 48, name: 'unknown ca', meaning: 'it is not signed by a CA the broker trusts' },
+  { alert: 116, name: 'certificate required', meaning: 'the listener requires one and none was sent' },
+];
+
+function brokerAlert(text: string): AlertRow | undefined {
+  const number = /SSL alert number (\d+)/i.exec(text)?.[1];
+  return clientCertificateAlerts.find(
+    (row) => String(row.alert) === number || new RegExp(`alert ${row.name}\\b`, 'i').test(text),
+  );
+}
+
+function clientCertificateRefused(
+  alert: AlertRow,
+  config: Settings,
+  brokers: string,
+  all: string,
+  cause: unknown,
+): BridgeError {
+  const configured = config.KAFKA_SSL_CERT_FILE !== undefined;
+  const advice = configured
+    ? 'check KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE, or ask the Kafka admins to trust the CA that signed it'
+    : 'this listener requires mutual TLS: set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE';
+  const what = configured
+    ? `the client certificate (TLS alert ${alert.alert}, ${alert.name}): ${alert.meaning}`
+    : `the connection (TLS alert ${alert.alert}, ${alert.name}): no client certificate is configured`;
+  return new BridgeError(
+    'KAFKA_AUTH_FAILED',
+    `the Kafka broker at ${brokers} refused ${what}; ${advice} (${lastLine(all)})`,
+    { context: { variable: 'KAFKA_SSL_CERT_FILE' }, cause },
+  );
+}
+
+/**
+ * Why this client refused the broker's certificate, by Node's verification code (or its
+ * message). Only an untrusted issuer is fixed with a client setting; an expired certificate has
+ * to be renewed on the broker, and a clock problem is fixed on a host.
+ */
+interface VerificationRow {
+  readonly codes: readonly string[];
+  readonly pattern: RegExp;
+  readonly message: (brokers: string) => string;
+  /** The setting to look at, when a setting is the fix. */
+  readonly variable?: SettingName;
+  /** What to do otherwise. */
+  readonly fix?: string;
+}
+
+const brokerCertificateProblems: readonly VerificationRow[] = [
+  {
+    codes: ['CERT_HAS_EXPIRED'],
+    pattern: /certificate has expired/i,
+    message: (brokers) =>
+      `the TLS certificate of the Kafka broker at ${brokers} has expired: the broker's certificate ` +
+      'needs renewing (by whoever runs the brokers); no client setting fixes this, and ' +
+      'KAFKA_SSL_REJECT_UNAUTHORIZED=false would only hide it',
+    fix: "renew the Kafka broker's TLS certificate (the Kafka admins); nothing to change in gong-bridge",
+  },
+  {
+    codes: ['CERT_NOT_YET_VALID'],
+    pattern: /certificate is not yet valid/i,
+    message: (brokers) =>
+      `the TLS certificate of the Kafka broker at ${brokers} is not valid yet: the clock of this ` +
+      "host or the broker's is wrong, or the certificate was issued with a future start date",
+    fix: 'check the clocks (NTP) of this host and the brokers',
+  },
+  {
+    codes: ['ERR_TLS_CERT_ALTNAME_INVALID'],
+    pattern: /Hostname\/IP does not match|altnames/i,
+    message: (brokers) =>
+      `the TLS certificate of the Kafka broker at ${brokers} does not name that host: use the ` +
+      'host name the certificate was issued for in KAFKA_BROKERS',
+    variable: 'KAFKA_BROKERS',
+  },
+  {
+    codes: [
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'UNABLE_TO_GET_ISSUER_CERT',
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    ],
+    pattern: /certificate|self[- ]signed|unable to verify|CERT_/i,
+    message: (brokers) =>
+      `the TLS certificate of the Kafka broker at ${brokers} is not trusted: check KAFKA_SSL_CA_FILE ` +
+      'and that the broker certificate names the host in KAFKA_BROKERS',
+    variable: 'KAFKA_SSL_CA_FILE',
+  },
+];
 
 /** kafkajs nests the real reason in `cause` or `originalError` depending on the path. */
 function errorChain(error: unknown): Error[] {

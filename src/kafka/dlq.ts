@@ -1,6 +1,7 @@
 import type { Admin, IHeaders, Producer } from 'kafkajs';
 import type { Sleep } from '../delivery/limiter-types.ts';
 import { BridgeError, type ErrorCode } from '../errors.ts';
+import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 
 /**
  * The dead-letter topic. A dead letter is the original record, untouched (key, value bytes,
@@ -18,7 +19,7 @@ export const dlqHeaderPrefix = 'gong-bridge.';
 export const dlqHeaders = [
   {
     name: 'gong-bridge.reason',
-    doc: 'Error code from src/errors.ts: NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, AVRO_DECODE_FAILED, SCHEMA_INCOMPATIBLE, RECORD_TOO_LARGE, GONG_INVALID or GONG_REJECTED.',
+    doc: 'Error code from src/errors.ts: NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, AVRO_DECODE_FAILED, SCHEMA_INCOMPATIBLE, RECORD_TOO_LARGE, MAPPING_FAILED, GONG_INVALID or GONG_REJECTED.',
   },
   { name: 'gong-bridge.message', doc: 'Human-readable explanation of the reason.' },
   { name: 'gong-bridge.http-status', doc: 'Status Gong answered (400, 413, 422), when Gong was called.' },
@@ -27,6 +28,10 @@ export const dlqHeaders = [
     doc: 'JSON array of strings: Gong\'s errors[] for a rejection, or validation errors as "<path>: <message>".',
   },
   { name: 'gong-bridge.request-id', doc: "Gong's requestId of the rejecting answer." },
+  {
+    name: 'gong-bridge.inferred-rules',
+    doc: 'Comma-separated inferred rules (rules Gong does not document, docs/reference/body-rules.md) the event broke. With GONG_REJECTED: the event was sent flagged and these rules predicted the rejection. With GONG_INVALID: the event was withheld, for these rules when they are set to reject.',
+  },
   { name: 'gong-bridge.event-id', doc: 'eventId of the decoded event, when it decoded.' },
   { name: 'gong-bridge.schema-id', doc: 'Registry schema id from the Confluent frame, when framed.' },
   { name: 'gong-bridge.source-topic', doc: 'Topic the record was consumed from.' },
@@ -61,6 +66,7 @@ export interface DeadLetterReason {
   readonly eventId?: string | undefined;
   readonly schemaId?: number | undefined;
   readonly attempts?: number | undefined;
+  readonly inferredRules?: readonly InferredRuleName[] | undefined;
 }
 
 export interface DlqWriteFailure {
@@ -110,6 +116,9 @@ export function deadLetterHeaders(
   set('gong-bridge.http-status', why.status);
   if (why.errors !== undefined) set('gong-bridge.errors', JSON.stringify(why.errors));
   set('gong-bridge.request-id', why.requestId);
+  if (why.inferredRules !== undefined && why.inferredRules.length > 0) {
+    set('gong-bridge.inferred-rules', why.inferredRules.join(','));
+  }
   set('gong-bridge.event-id', why.eventId);
   set('gong-bridge.schema-id', why.schemaId);
   set('gong-bridge.source-topic', record.topic);

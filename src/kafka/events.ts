@@ -1,5 +1,6 @@
 import { TypedEmitter } from '../delivery/rate-limit/typed-emitter.ts';
 import type { ErrorCode } from '../errors.ts';
+import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 
 /**
  * The typed events of the consumer runtime (`gong-bridge run`). Metrics, logs and tests subscribe
@@ -33,6 +34,8 @@ export interface RuntimeEventMap {
     readonly dlqTopic: string;
     readonly eventId?: string;
     readonly status?: number;
+    /** The inferred rules the event broke (gong-bridge.inferred-rules). */
+    readonly inferredRules?: readonly InferredRuleName[];
   };
   /** The broker acknowledged a commit: every record of the partition below `offset` is settled. */
   committed: RecordRef;

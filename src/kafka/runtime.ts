@@ -237,6 +237,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       dlqTopic: dlq.topic,
       ...(why.eventId === undefined ? {} : { eventId: why.eventId }),
       ...(why.status === undefined ? {} : { status: why.status }),
+      ...(why.inferredRules === undefined ? {} : { inferredRules: why.inferredRules }),
     });
   }
 
@@ -287,6 +288,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           reason: 'GONG_INVALID',
           message: 'the event does not make a valid Gong body',
           errors: transformed.errors,
+          inferredRules: transformed.inferredRules,
           ...ids,
         },
         signal,
@@ -325,6 +327,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             errors: outcome.errors,
             requestId: outcome.requestId,
             attempts: outcome.attempts,
+            inferredRules: outcome.inferredRules,
             ...ids,
           },
           signal,
@@ -337,6 +340,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
             reason: 'GONG_INVALID',
             message: 'the Gong body failed validation',
             errors: outcome.errors,
+            inferredRules: outcome.inferredRules,
             ...ids,
           },
           signal,

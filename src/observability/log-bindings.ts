@@ -109,12 +109,32 @@ export function bindDeliveryLogs(events: Pick<DeliveryEvents, 'on'>, logger: Log
           status: event.status,
           errors: event.errors,
           requestId: event.requestId,
+          inferredRules: event.inferredRules,
         },
         'rejected by Gong',
       ),
     ),
     events.on('invalid', (event) =>
-      log.debug({ event: 'invalid', eventId: event.eventId, errors: event.errors }, 'body failed validation'),
+      log.debug(
+        {
+          event: 'invalid',
+          eventId: event.eventId,
+          errors: event.errors,
+          inferredRules: event.inferredRules,
+        },
+        'body failed validation',
+      ),
+    ),
+    events.on('flagged', (event) =>
+      log.debug(
+        {
+          event: 'flagged',
+          eventId: event.eventId,
+          inferredRules: event.inferredRules,
+          warnings: event.warnings,
+        },
+        'sending a body that breaks inferred rules (GONG_INFERRED_RULES=send)',
+      ),
     ),
     events.on('call', (event) =>
       log.trace(

@@ -1,4 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { urlCredentialValues, urlSettingNames } from '../config/redact.ts';
 import { secretSettingNames, type Settings } from '../config/settings.ts';
 
 /**
@@ -54,7 +56,12 @@ export const piiPaths: readonly string[] = [
 ];
 
 type SecretConfig = Partial<Pick<Settings, (typeof secretSettingNames)[number]>> &
-  Partial<Pick<Settings, 'SCHEMA_REGISTRY_USERNAME' | 'KAFKA_SASL_USERNAME'>>;
+  Partial<
+    Pick<
+      Settings,
+      'SCHEMA_REGISTRY_USERNAME' | 'KAFKA_SASL_USERNAME' | 'SCHEMA_REGISTRY_URL' | 'GONG_BASE_URL'
+    >
+  >;
 
 /** Every string that would give a secret away, in the forms it may take inside a JSON log line. */
 export function secretValues(config: SecretConfig, extra: readonly string[] = []): string[] {
@@ -74,15 +81,11 @@ export function secretValues(config: SecretConfig, extra: readonly string[] = []
   basic(config.GONG_ACCESS_KEY, config.GONG_ACCESS_KEY_SECRET);
   basic(config.SCHEMA_REGISTRY_USERNAME, config.SCHEMA_REGISTRY_PASSWORD);
   basic(config.KAFKA_SASL_USERNAME, config.KAFKA_SASL_PASSWORD);
-  if (config.REDIS_URL !== undefined) {
-    try {
-      const url = new URL(config.REDIS_URL);
-      add(url.password);
-      add(safeDecode(url.password));
-      add(url.href);
-    } catch {
-      // An unparsable URL is refused by the config; the raw value is already listed.
-    }
+  // Credentials inside any URL setting, not only the secret REDIS_URL: a registry or Gong URL
+  // with user:password in it is used as given, so its password is as secret as any other.
+  for (const name of urlSettingNames) {
+    const url = (config as Record<string, unknown>)[name];
+    if (typeof url === 'string') for (const value of urlCredentialValues(url)) add(value);
   }
   const forms = new Set<string>();
   for (const value of raw) {
@@ -92,14 +95,6 @@ export function secretValues(config: SecretConfig, extra: readonly string[] = []
   }
   // Longest first, so a secret that contains another is replaced whole.
   return [...forms].filter((form) => form.length >= minSecretLength).sort((a, b) => b.length - a.length);
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 /** Replaces every listed value in a finished line; identity when there is nothing to hide. */
@@ -112,10 +107,16 @@ export function valueRedactor(values: readonly string[]): (line: string) => stri
   return (line) => line.replace(pattern, redactedText);
 }
 
+export type LogFormat = 'json' | 'pretty';
+
 export interface LoggerOptions {
   readonly config: SecretConfig & Pick<Settings, 'LOG_LEVEL' | 'LOG_REDACT_PII'>;
   /** Default: stdout, synchronously (a crash must not lose its last lines). */
   readonly destination?: DestinationStream;
+  /** json (default) or pretty; `chooseLogFormat` resolves LOG_FORMAT=auto. */
+  readonly format?: LogFormat;
+  /** ANSI colours in pretty lines; default false. */
+  readonly colour?: boolean;
   /** Secrets that are not settings, such as a bearer token read from a file. */
   readonly extraSecrets?: readonly string[];
   readonly base?: Record<string, unknown>;
@@ -133,7 +134,53 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths, censor: redactedText },
     hooks: { streamWrite: redactValues },
   };
+  if (options.format === 'pretty') return pino(settings, prettyStream(options));
   return options.destination === undefined
     ? pino(settings, pino.destination({ dest: 1, sync: true }))
     : pino(settings, options.destination);
+}
+
+/**
+ * Human-readable lines for a terminal: time, level, component and message, then the event's
+ * fields on the same line. It reads the finished JSON line, so both redactions have already run.
+ */
+function prettyStream(options: LoggerOptions): DestinationStream {
+  return pinoPretty({
+    destination: options.destination ?? 1,
+    sync: true,
+    colorize: options.colour === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service,component',
+    messageFormat: '{if component}{component}: {end}{msg}',
+    singleLine: true,
+  });
+}
+
+export interface LogFormatContext {
+  /** Whether stdout is a terminal. */
+  readonly isTerminal: boolean;
+  /** Whether the process runs in a container (see `runsInContainer`). */
+  readonly inContainer: boolean;
+}
+
+/**
+ * LOG_FORMAT=auto means pretty only for a person at a terminal: a pipe, a file or a container
+ * runtime (whose log collector expects one JSON object per line even when it allocates a TTY)
+ * gets JSON.
+ */
+export function chooseLogFormat(setting: 'auto' | LogFormat, context: LogFormatContext): LogFormat {
+  if (setting !== 'auto') return setting;
+  return context.isTerminal && !context.inContainer ? 'pretty' : 'json';
+}
+
+/**
+ * Kubernetes sets KUBERNETES_SERVICE_HOST in every pod; Docker leaves /.dockerenv and Podman
+ * /run/.containerenv (and sets `container`).
+ */
+export function runsInContainer(
+  env: Readonly<Record<string, string | undefined>>,
+  fileExists: (path: string) => boolean,
+): boolean {
+  if ((env.KUBERNETES_SERVICE_HOST ?? '') !== '' || (env.container ?? '') !== '') return true;
+  return fileExists('/.dockerenv') || fileExists('/run/.containerenv');
 }

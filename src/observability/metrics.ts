@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
 import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
 import { deadLetterCodes, type ErrorCode } from '../errors.ts';
+import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
 
 /**
@@ -10,8 +11,9 @@ import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
  * the caller owns (never the global one, so tests and several bridges in one process never mix).
  *
  * Labels are closed sets only: topic and partition (bounded by the topics configured), an HTTP
- * status, an outcome, a retry reason or an error code. Never an eventId, an email or a URL: each
- * distinct value is a new time series for as long as the process lives.
+ * status, an outcome, a retry reason, an error code or an inferred rule (rule-catalogue.ts).
+ * Never an eventId, an email or a URL: each distinct value is a new time series for as long as
+ * the process lives.
  */
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -47,6 +49,18 @@ export const metricCatalogue = {
     type: 'counter',
     help: 'Records written to the dead-letter topic, by reason (error code).',
     labelNames: ['reason'],
+  },
+  inferredRuleFlagged: {
+    name: 'gong_bridge_inferred_rule_flagged_total',
+    type: 'counter',
+    help: 'Events that broke an inferred rule (one Gong does not document), by rule and by what the bridge did: sent (flagged) or withheld (dead-lettered as GONG_INVALID, no call).',
+    labelNames: ['rule', 'action'],
+  },
+  inferredRuleVerdicts: {
+    name: 'gong_bridge_inferred_rule_verdicts_total',
+    type: 'counter',
+    help: "Gong's answers to events sent flagged, by inferred rule: confirmed (Gong refused the body, 400/422) or refuted (Gong accepted it). Evidence for GONG_INFERRED_RULES_REJECT.",
+    labelNames: ['rule', 'verdict'],
   },
   gongCalls: {
     name: 'gong_bridge_gong_calls_total',
@@ -109,6 +123,12 @@ export const metricCatalogue = {
     type: 'gauge',
     help: '1 while Redis is unreachable and the replica limits itself locally at its share.',
     labelNames: [],
+  },
+  limiterMode: {
+    name: 'gong_bridge_limiter_mode',
+    type: 'gauge',
+    help: '1 for the mode the limiter is in: local (this replica alone, or its share of the account), redis (the account limits shared through Redis), local-fallback (Redis unreachable) or disabled; 0 for the others.',
+    labelNames: ['mode'],
   },
   dailyQuotaRemaining: {
     name: 'gong_bridge_daily_quota_remaining',
@@ -245,7 +265,15 @@ export interface CreateMetricsOptions {
 // against them work before the first occurrence (an absent series makes `x == 0` silently empty).
 export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
 export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
+export const inferredRuleActions = ['sent', 'withheld'] as const;
 export const deadLetterReasons: readonly ErrorCode[] = deadLetterCodes;
+
+export const limiterModes: readonly LimiterSnapshot['mode'][] = [
+  'local',
+  'redis',
+  'local-fallback',
+  'disabled',
+];
 
 const legacyDefaultMetrics = [
   'nodejs_active_handles_total',
@@ -286,6 +314,10 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   for (const outcome of deliveryOutcomes) metrics.deliveries.inc({ outcome }, 0);
   for (const reason of retryReasons) metrics.retries.inc({ reason }, 0);
   for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
+  for (const rule of inferredRuleNames) {
+    for (const action of inferredRuleActions) metrics.inferredRuleFlagged.inc({ rule, action }, 0);
+    for (const verdict of inferredRuleVerdicts) metrics.inferredRuleVerdicts.inc({ rule, verdict }, 0);
+  }
   metrics.quotaProjectedExhaustion.set(Number.POSITIVE_INFINITY);
   if (options.defaultMetrics !== false) {
     collectDefaultMetrics({ register: registry });
@@ -309,6 +341,12 @@ function scrapeTimeCollector(key: MetricKey, sources: MetricSources): (() => voi
       return limiterField((s) => s.ratePerSecond);
     case 'limiterFallback':
       return limiterField((s) => (s.mode === 'local-fallback' ? 1 : 0));
+    case 'limiterMode':
+      return function (this: Gauge) {
+        if (sources.limiter === undefined) return;
+        const { mode } = sources.limiter();
+        for (const each of limiterModes) this.set({ mode: each }, each === mode ? 1 : 0);
+      };
     case 'dailyQuotaRemaining':
       return limiterField((s) => s.dailyRemaining);
     case 'dailyQuotaLimit':
@@ -354,10 +392,27 @@ function all(unsubscribes: Unsubscribe[]): Unsubscribe {
 
 /** Counts what the delivery engine reports. Returns the function that unsubscribes. */
 export function bindDeliveryMetrics(events: Pick<DeliveryEvents, 'on'>, metrics: BridgeMetrics): Unsubscribe {
+  const verdict = (
+    outcome: 'delivered' | 'rejected',
+    event: { status: number; inferredRules?: readonly string[] },
+  ) => {
+    const found = verdictOfAnswer(outcome, event.status);
+    if (found === undefined) return;
+    for (const rule of event.inferredRules ?? []) metrics.inferredRuleVerdicts.inc({ rule, verdict: found });
+  };
   return all([
-    events.on('delivered', () => metrics.deliveries.inc({ outcome: 'delivered' })),
+    events.on('delivered', (event) => {
+      metrics.deliveries.inc({ outcome: 'delivered' });
+      verdict('delivered', event);
+    }),
     events.on('duplicate', () => metrics.deliveries.inc({ outcome: 'duplicate' })),
-    events.on('rejected', () => metrics.deliveries.inc({ outcome: 'rejected' })),
+    events.on('rejected', (event) => {
+      metrics.deliveries.inc({ outcome: 'rejected' });
+      verdict('rejected', event);
+    }),
+    events.on('flagged', (event) => {
+      for (const rule of event.inferredRules) metrics.inferredRuleFlagged.inc({ rule, action: 'sent' });
+    }),
     events.on('invalid', () => metrics.deliveries.inc({ outcome: 'invalid' })),
     events.on('retry', (event) => metrics.retries.inc({ reason: event.reason })),
     events.on('retry-alert', () => metrics.retryAlerts.inc()),
@@ -474,6 +529,11 @@ export function bindRuntimeMetrics(
     events.on('delivered', (event) => pending.settle(event)),
     events.on('dead-lettered', (event) => {
       metrics.deadLettered.inc({ reason: event.reason });
+      // Withheld without a call; a GONG_REJECTED one was sent, and counted when it was flagged.
+      if (event.reason === 'GONG_INVALID') {
+        for (const rule of event.inferredRules ?? [])
+          metrics.inferredRuleFlagged.inc({ rule, action: 'withheld' });
+      }
       pending.settle(event);
     }),
     events.on('committed', (event) => {

@@ -6,7 +6,7 @@ import type { WriteStream } from 'node:fs';
 import type { Clock, Sleep } from '../delivery/limiter-types.ts';
 import { systemClock, systemSleep } from '../delivery/system-time.ts';
 import { BridgeError } from '../errors.ts';
-import { validateGongBody } from '../gong/validate.ts';
+import { contractValidator } from '../gong/validate.ts';
 import { checkAuthorization, type SandboxCredentials } from './auth.ts';
 import { CallLog, type CallOutcome, type CallRecord, type CallStats } from './call-log.ts';
 import { EventStore, type AcceptedEvent } from './event-store.ts';
@@ -40,8 +40,11 @@ import { readBody } from './read-body.ts';
  *                          promptly would extend its own throttle for ever.
  *   5. 413 streamed bytes  a chunked body has no Content-Length; its size is only known by reading.
  *   6. injected 5xx        --fail-rate: the server failed before storing anything; a retry may pass.
- *   7. 400 malformed       wrong Content-Type, invalid UTF-8 or JSON, or a body that breaks the
- *                          contract (errors from validateGongBody, shared with the bridge).
+ *   7. 400 malformed       wrong Content-Type, invalid UTF-8 or JSON, or a body that breaks a
+ *                          rule the contract states (the bridge's validator, documented tier
+ *                          only: no limits of the bridge's, and the inferred rules pass, since
+ *                          nothing says Gong refuses them). With `strict`, the inferred rules are
+ *                          refused too, like a Gong that enforced all of them would.
  *   8. 409 duplicate       only a valid body has an eventId worth deduplicating.
  *   9. 500 lost reply      --lost-reply-rate: the event is stored, then the answer fails, so a
  *                          correct client retries and gets 409, which it must treat as delivered.
@@ -81,6 +84,11 @@ export interface SandboxOptions extends SandboxCredentials {
   readonly sleep?: Sleep | undefined;
   /** Append every accepted body to this file, one JSON document per line. */
   readonly recordFile?: string | undefined;
+  /**
+   * Also answer 400 to a body that breaks an inferred rule (one Gong does not document), as a
+   * Gong that enforced them would. Off by default: the sandbox follows the published contract.
+   */
+  readonly strict?: boolean | undefined;
   readonly requestId?: (() => string) | undefined;
 }
 
@@ -99,6 +107,8 @@ export interface SandboxStats extends CallStats {
   readonly limits: QuotaSnapshot;
   readonly faults: FaultView;
   readonly maxBodyBytes: number;
+  /** Inferred rules are refused too (--strict). */
+  readonly strict: boolean;
   /** Set when --record could not be written. */
   readonly recordError: string | null;
 }
@@ -167,6 +177,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const sleep = options.sleep ?? systemSleep;
   const random = options.random ?? seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
   const requestId = options.requestId ?? (() => newRequestId());
+  const strict = options.strict === true;
+  const validate = contractValidator(strict);
 
   let recordHandle: FileHandle | undefined;
   let recorder: WriteStream | undefined;
@@ -215,6 +227,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     limits: quota.snapshot(clock.now()),
     faults: faultView(),
     maxBodyBytes,
+    strict,
     recordError,
   });
 
@@ -322,7 +335,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     if (typeError !== null) return answer(400, 'invalid', [typeError]);
     const parsed = parseJson(read.bytes);
     if (!parsed.ok) return answer(400, 'invalid', [parsed.error]);
-    const validation = validateGongBody(parsed.value);
+    const validation = validate(parsed.value);
     if (!validation.ok) return answer(400, 'invalid', validation.errors);
     eventId = validation.body.eventId;
 

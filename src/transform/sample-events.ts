@@ -10,8 +10,16 @@ import type { EventContent, EventCustomField, EventPerson, InteractionEvent } fr
  * event cycles with `seq`, so any run of seven events covers every kind.
  */
 export interface SampleEventOptions {
-  /** Schema-valid but Gong-invalid: the transform must reject it with a path. */
+  /**
+   * Schema-valid but breaking a rule Gong documents: the transform rejects it with a path and the
+   * bridge dead-letters it (GONG_INVALID) whatever the settings.
+   */
   readonly invalid?: boolean;
+  /**
+   * Schema-valid but breaking one rule Gong does not document (src/gong/rule-catalogue.ts): the
+   * bridge sends it flagged by default, and a strict sandbox answers 400.
+   */
+  readonly inferred?: boolean;
   /**
    * When the event happened (epoch ms). Tests leave it out for deterministic output; tools that
    * produce events for a live run pass "now", so Gong never sees interactions from the future.
@@ -30,14 +38,25 @@ export const sampleEventKinds = [
 ] as const;
 
 export const invalidSampleKinds = [
-  'range-inverted',
   'anonymous-without-domain',
-  'step-not-listed',
+  'anonymous-without-person-id',
   'person-and-tracking-id',
+  'anonymous-unidentified',
+] as const;
+
+/** One per inferred rule an Avro event can break; the sample's name is the rule's. */
+export const inferredSampleKinds = [
+  'numeric-range-order',
+  'numeric-value-in-range',
+  'steps-not-empty',
+  'step-in-available-steps',
+  'custom-field-value-type',
+  'blank-required-string',
 ] as const;
 
 export type SampleEventKind = (typeof sampleEventKinds)[number];
 export type InvalidSampleKind = (typeof invalidSampleKinds)[number];
+export type InferredSampleKind = (typeof inferredSampleKinds)[number];
 
 /** 2025-06-01T00:00:00.000Z */
 const BASE_MS = 1_748_736_000_000;
@@ -207,7 +226,32 @@ export function makeSampleEvent(
   }
 
   if (options.invalid === true) makeInvalid(event, invalidSampleKinds[seq % invalidSampleKinds.length]!, hex);
+  if (options.inferred === true)
+    breakInferredRule(event, inferredSampleKinds[seq % inferredSampleKinds.length]!);
   return event;
+}
+
+function breakInferredRule(event: InteractionEvent, kind: InferredSampleKind): void {
+  switch (kind) {
+    case 'numeric-range-order':
+      event.content.numericContentDetails = { value: null, rangeFrom: 10, rangeTo: 1, numericType: 'RATING' };
+      break;
+    case 'numeric-value-in-range':
+      event.content.numericContentDetails = { value: 11, rangeFrom: 0, rangeTo: 10, numericType: 'NPS' };
+      break;
+    case 'steps-not-empty':
+      event.content.stepContentDetails = { value: 'Module 1', availableSteps: [] };
+      break;
+    case 'step-in-available-steps':
+      event.content.stepContentDetails = { value: 'Module 9', availableSteps: ['Enrolled', 'Completed'] };
+      break;
+    case 'custom-field-value-type':
+      event.customFields = [{ name: 'score', value: 'high', dataType: 'NUMBER' }];
+      break;
+    case 'blank-required-string':
+      event.eventType = ' ';
+      break;
+  }
 }
 
 function makeInvalid(
@@ -216,15 +260,17 @@ function makeInvalid(
   hex: (length: number) => string,
 ): void {
   switch (kind) {
-    case 'range-inverted':
-      event.content.numericContentDetails = { value: null, rangeFrom: 10, rangeTo: 1, numericType: 'RATING' };
-      break;
     case 'anonymous-without-domain':
       event.person = { ...emptyPerson(), personId: `anon-${hex(12)}` };
       event.trackingId = null;
       break;
-    case 'step-not-listed':
-      event.content.stepContentDetails = { value: 'Module 9', availableSteps: ['Enrolled', 'Completed'] };
+    case 'anonymous-without-person-id':
+      event.person = { ...emptyPerson(), company: { ...emptyCompany(), domain: 'acme.com' } };
+      event.trackingId = null;
+      break;
+    case 'anonymous-unidentified':
+      event.person = { ...emptyPerson(), location: { country: 'US', state: null, region: null, city: null } };
+      event.trackingId = null;
       break;
     case 'person-and-tracking-id':
       event.person ??= { ...emptyPerson(), name: 'Ada Lovelace' };
@@ -267,6 +313,10 @@ function content(title: string, fields: Partial<EventContent>): EventContent {
     contentCustomFields: [] as EventCustomField[],
     ...fields,
   };
+}
+
+function emptyCompany(): NonNullable<EventPerson['company']> {
+  return { companyId: null, name: null, domain: null, companyBusinessContexts: [] };
 }
 
 function emptyPerson(): EventPerson {

@@ -1,5 +1,4 @@
-import type { GongBody } from '../gong/body-schema.ts';
-import { validateGongBody } from '../gong/validate.ts';
+import { validateGongBody, type GongBodyValidator, type GongValidation } from '../gong/validate.ts';
 import type {
   EventCompany,
   EventContent,
@@ -11,7 +10,8 @@ import type {
 
 export type { InteractionEvent } from './interaction-event.ts';
 
-export type TransformResult = { ok: true; body: GongBody } | { ok: false; errors: string[] };
+/** The validator's verdict on the body, or the transform's own refusal (no body could be made). */
+export type TransformResult = GongValidation;
 
 // ISO 8601 without the expanded-year extension only spans years 0000..9999; Date#toISOString
 // would print "+010000-..." outside it, which Gong cannot parse.
@@ -20,8 +20,10 @@ const MAX_ISO_MS = 253_402_300_799_999;
 
 /**
  * Turns a decoded canonical event into the body of `POST /v2/digital-interaction`, then validates
- * it. Pure and total: any schema-valid event yields either a body Gong accepts or a rejection
- * whose every error names the offending path (`<path>: <message>`), never an exception.
+ * it with `validate` (the configured one in the pipeline, the defaults otherwise). Pure and total:
+ * any schema-valid event yields either a body to send (with warnings for the inferred rules it
+ * breaks) or a rejection whose every error names the offending path (`<path>: <message>`), never
+ * an exception.
  *
  * Empty optionals are dropped rather than sent, because Gong treats "" differently from absent
  * in the anonymous-person rule and an empty array or object carries nothing. Required fields are
@@ -29,7 +31,10 @@ const MAX_ISO_MS = 253_402_300_799_999;
  * the problem. `person` is kept whenever the event has one, even if every field is empty: such a
  * person is anonymous without identifiers, and dropping it would send an unattributable event.
  */
-export function transformEvent(event: InteractionEvent): TransformResult {
+export function transformEvent(
+  event: InteractionEvent,
+  validate: GongBodyValidator = validateGongBody,
+): TransformResult {
   if (typeof event !== 'object' || event === null) return reject('(root)', 'expected an event record');
   const timestamp = toIsoTimestamp(event.timestamp);
   if (timestamp === undefined) {
@@ -50,7 +55,7 @@ export function transformEvent(event: InteractionEvent): TransformResult {
   setCustomFields(body, 'customFields', event.customFields);
   setString(body, 'trackingId', event.trackingId);
 
-  return validateGongBody(body);
+  return validate(body);
 }
 
 function mapContent(content: EventContent): Record<string, unknown> {
@@ -174,7 +179,8 @@ function isPresent(value: string | null | undefined): value is string {
   return typeof value === 'string' && VISIBLE.test(value);
 }
 
-function toIsoTimestamp(value: unknown): string | undefined {
+/** Epoch milliseconds (number, bigint or Date) as ISO 8601 UTC, or undefined outside years 0000-9999. */
+export function toIsoTimestamp(value: unknown): string | undefined {
   let ms: number;
   if (value instanceof Date) ms = value.getTime();
   else if (typeof value === 'number') ms = value;

@@ -34,7 +34,94 @@ describe('gong-bridge check-payload', () => {
     expect(run.lines[0]).toEqual({
       line: 1,
       valid: false,
-      errors: ['content.numericContentDetails.rangeFrom: must not exceed rangeTo (1)'],
+      errors: [
+        'content.numericContentDetails.value: must be a 32-bit integer (-2147483648..2147483647), got 5.5',
+        'content.numericContentDetails.rangeTo: required',
+      ],
+    });
+    // Every line breaks a rule Gong documents: none of them is an inferred rule's error.
+    for (const line of run.lines)
+      expect((line.errors as string[]).join('\n')).not.toContain('[inferred rule');
+  });
+
+  describe('rules Gong does not document', () => {
+    const fixture = 'test/fixtures/gong-bodies.inferred.jsonl';
+    const lineCount = readFileSync(`${repoRoot}${fixture}`, 'utf8').trim().split('\n').length;
+
+    it('are warnings by default: the lines are valid, each names its rule, exit 0', async () => {
+      const run = await runCli(['check-payload', fixture], undefined, {});
+      expect(run.code).toBe(0);
+      expect(run.lines).toHaveLength(lineCount);
+      for (const line of run.lines) {
+        expect(line).toEqual({
+          line: line.line,
+          valid: true,
+          warnings: [expect.stringMatching(/^[\w.[\]]+: .+ \[inferred rule [a-z-]+\]$/)],
+          inferredRules: [expect.any(String)],
+        });
+        expect((line.warnings as string[])[0]).toContain(
+          `[inferred rule ${(line.inferredRules as string[])[0]}]`,
+        );
+      }
+      expect(new Set(run.lines.map((line) => (line.inferredRules as string[])[0])).size).toBe(lineCount);
+    });
+
+    it('are errors with --inferred-rules reject or GONG_INFERRED_RULES=reject, exit 1', async () => {
+      for (const run of [
+        await runCli(['check-payload', fixture, '--inferred-rules', 'reject'], undefined, {}),
+        await runCli(['check-payload', fixture], undefined, { GONG_INFERRED_RULES: 'reject' }),
+      ]) {
+        expect(run.code).toBe(1);
+        expect(run.lines.every((line) => line.valid === false && line.warnings === undefined)).toBe(true);
+      }
+      const overridden = await runCli(['check-payload', fixture, '--inferred-rules', 'send'], undefined, {
+        GONG_INFERRED_RULES: 'reject',
+      });
+      expect(overridden.code).toBe(0);
+    });
+
+    it('GONG_INFERRED_RULES_REJECT makes only the listed rules errors', async () => {
+      const run = await runCli(['check-payload', fixture], undefined, {
+        GONG_INFERRED_RULES_REJECT: 'steps-not-empty,unknown-field',
+      });
+      expect(run.code).toBe(1);
+      const invalid = run.lines.filter((line) => line.valid === false);
+      expect(invalid.map((line) => line.inferredRules)).toEqual([['steps-not-empty'], ['unknown-field']]);
+    });
+
+    it('takes the limits from GONG_MAX_STRING_LENGTH and GONG_MAX_LIST_ITEMS', async () => {
+      const input = `${JSON.stringify({ ...JSON.parse(valid), content: { contentTitle: 'Pricing in 2025', contentLabel: ['a', 'b'] } })}\n`;
+      const run = await runCli(['check-payload'], input, {
+        GONG_MAX_STRING_LENGTH: '12',
+        GONG_MAX_LIST_ITEMS: '1',
+      });
+      expect(run.code).toBe(1);
+      expect(run.lines[0]!.errors).toEqual([
+        'content.contentTitle: must be at most 12 characters (GONG_MAX_STRING_LENGTH)',
+        'content.contentLabel: must have at most 1 items (GONG_MAX_LIST_ITEMS)',
+      ]);
+    });
+
+    it.each([
+      [
+        'an unknown --inferred-rules mode',
+        ['--inferred-rules', 'warn'],
+        {},
+        2,
+        /--inferred-rules must be one of send, reject/,
+      ],
+      [
+        'an unknown rule in GONG_INFERRED_RULES_REJECT',
+        [],
+        { GONG_INFERRED_RULES_REJECT: 'range' },
+        3,
+        /GONG_INFERRED_RULES_REJECT/,
+      ],
+    ])('refuses %s', async (_label, args, env, code, message) => {
+      const run = await runCli(['check-payload', fixture, ...args], undefined, env);
+      expect(run.code).toBe(code);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(message);
     });
   });
 

@@ -237,6 +237,36 @@ describe('send: rejects, checkpoint and resume', () => {
     expect(rejects.find((r) => r.line === 4)?.eventId).toBe('evt-bad-1');
   });
 
+  it('sends lines that break only rules Gong does not document, and names the rule when Gong refuses one', async () => {
+    const fixture = new URL('../fixtures/gong-bodies.inferred.jsonl', import.meta.url).pathname;
+    const lines = (await readFile(fixture, 'utf8')).trim().split('\n').length;
+    // A Gong that follows its contract takes them all.
+    const spec = await sandbox();
+    const accepted = await send(
+      [fixture, '--no-limiter', '--checkpoint', 'a.checkpoint'],
+      basicEnv(spec.url),
+    );
+    expect(accepted.code).toBe(0);
+    expect(accepted.summary).toMatchObject({ delivered: lines, invalid: 0, flagged: lines, calls: lines });
+    expect(spec.stats().accepted).toBe(lines);
+    // One that enforces them answers 400; each reject names the rule that predicted it.
+    const strict = await sandbox({ strict: true });
+    const refused = await send(
+      [fixture, '--no-limiter', '--checkpoint', 'b.checkpoint', '--rejects', 'rejects.jsonl'],
+      basicEnv(strict.url),
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.summary).toMatchObject({ delivered: 0, rejected: lines, flagged: lines, calls: lines });
+    const rejects = (await readFile(join(dir, 'rejects.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { outcome: string; status: number; inferredRules: string[] });
+    expect(rejects).toHaveLength(lines);
+    for (const reject of rejects) {
+      expect(reject).toMatchObject({ outcome: 'rejected', status: 400, inferredRules: [expect.any(String)] });
+    }
+  });
+
   it('--resume skips finished lines and a finished run costs no calls the second time', async () => {
     const s = await sandbox();
     const file = await bodiesFile(10);

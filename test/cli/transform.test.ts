@@ -41,7 +41,22 @@ describe('gong-bridge transform', () => {
     for (const line of run.lines) {
       expect(line.ok).toBe(false);
       expect((line.errors as string[])[0]).toMatch(/^(content|person|trackingId)[\w.[\]]*: /);
+      expect(line.warnings).toBeUndefined();
     }
+  });
+
+  it('makes bodies of events that break only undocumented rules, with warnings naming them, exit 0', async () => {
+    const fixture = 'test/fixtures/avro-events.inferred.jsonl';
+    const run = await runCli(['transform', fixture], undefined, {});
+    expect(run.code).toBe(0);
+    expect(run.lines.length).toBeGreaterThan(0);
+    for (const line of run.lines) {
+      expect(line).toMatchObject({ ok: true, body: expect.any(Object), inferredRules: [expect.any(String)] });
+      expect((line.warnings as string[])[0]).toMatch(/ \[inferred rule [a-z-]+\]$/);
+    }
+    const rejecting = await runCli(['transform', fixture, '--inferred-rules', 'reject'], undefined, {});
+    expect(rejecting.code).toBe(1);
+    expect(rejecting.lines.every((line) => line.ok === false && line.body === undefined)).toBe(true);
   });
 
   it('reads stdin, keeps blank-line numbering and reports schema mismatches by path', async () => {

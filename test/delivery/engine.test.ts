@@ -10,6 +10,7 @@ import { defaultRetryPolicy } from '../../src/delivery/retry-policy.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { isBridgeError } from '../../src/errors.ts';
 import { createGongClient, type GongClient } from '../../src/gong/client.ts';
+import { contractValidator } from '../../src/gong/validate.ts';
 import { FakeLimiter, sampleBody, startScriptedServer, type ScriptedServer } from './helpers.ts';
 
 let server: ScriptedServer;
@@ -60,6 +61,50 @@ function record<K extends DeliveryEventName>(e: DeliveryEngine, name: K): Delive
 }
 
 describe('delivery engine', () => {
+  it('sends a body that breaks only inferred rules, flagged once, and carries the rules to its outcome', async () => {
+    server.script([{ status: 400, body: { requestId: 'r400', errors: ['value out of range'] } }]);
+    const e = engine();
+    const flagged = record(e, 'flagged');
+    const rejected = record(e, 'rejected');
+    const body = {
+      ...sampleBody(1),
+      content: { contentTitle: 't', stepContentDetails: { value: 'C', availableSteps: ['A'] } },
+    };
+    const outcome = await e.deliver(body);
+    expect(server.requests.map((request) => JSON.parse(request.body) as unknown)).toEqual([body]);
+    expect(flagged).toEqual([
+      {
+        eventId: 'evt-1',
+        inferredRules: ['step-in-available-steps'],
+        warnings: [
+          'content.stepContentDetails.value: must be one of availableSteps [inferred rule step-in-available-steps]',
+        ],
+      },
+    ]);
+    expect(outcome).toEqual({
+      kind: 'rejected',
+      status: 400,
+      errors: ['value out of range'],
+      requestId: 'r400',
+      attempts: 1,
+      inferredRules: ['step-in-available-steps'],
+    });
+    expect(rejected[0]?.inferredRules).toEqual(['step-in-available-steps']);
+  });
+
+  it('withholds it without a call when its validator rejects inferred rules, naming them', async () => {
+    const e = engine({ validate: contractValidator(true) });
+    const flagged = record(e, 'flagged');
+    const body = { ...sampleBody(2), eventType: ' ' };
+    expect(await e.deliver(body)).toEqual({
+      kind: 'invalid',
+      errors: ['eventType: must not be blank [inferred rule blank-required-string]'],
+      inferredRules: ['blank-required-string'],
+    });
+    expect(server.requests).toHaveLength(0);
+    expect(flagged).toEqual([]);
+  });
+
   it('retries 503, 500 and a reset connection, then delivers the same body', async () => {
     server.script([
       { status: 503 },

@@ -9,6 +9,7 @@ import {
   renderReadme,
   type Reference,
 } from '../../scripts/gen-docs.ts';
+import { renderBodyRules } from '../../scripts/docs/body-rules.ts';
 import { renderDlqHeaders, renderMetrics } from '../../scripts/docs/catalogues.ts';
 import { renderConfiguration } from '../../scripts/docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from '../../scripts/docs/event-schema.ts';
@@ -16,6 +17,8 @@ import { settings, type SettingSpec } from '../../src/config/settings.ts';
 import { deadLetterCodes, errorCodes } from '../../src/errors.ts';
 import { dlqHeaders } from '../../src/kafka/dlq.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
+import { documentedRules, inferredRules } from '../../src/gong/rule-catalogue.ts';
+import { defaultValidationSettings } from '../../src/gong/validate.ts';
 import { loadSchemaVersions, type SchemaVersion } from '../../src/schemas/registry-files.ts';
 import { skipUnless } from '../helpers/requirements.ts';
 
@@ -136,6 +139,18 @@ describe('an undocumented entry fails the drift test', () => {
       sampleEvents(),
     );
     expect(rendered.problems).toEqual([expect.stringContaining('event field extra.rating: no sample event')]);
+  });
+
+  it('a documented body rule without a line of the contract, or an inferred one without its basis', () => {
+    const rendered = renderBodyRules(
+      [...documentedRules, { name: 'new-rule', doc: 'Something.', spec: 'Gong says so somewhere.' }],
+      [...inferredRules, { name: 'new-guess', doc: 'Something.', basis: '' }],
+      defaultValidationSettings,
+    );
+    expect(rendered.problems).toEqual([
+      'documented rule new-rule has no doc or no line of the contract in its spec',
+      'inferred rule new-guess has no doc or no basis',
+    ]);
   });
 
   it('a metric or a DLQ header without a doc', () => {

@@ -1,31 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fastPathKeys, isValidGongBodyFast } from '../../src/gong/body-fast-path.ts';
+import { createFastPath, fastPathKeys, FastVerdict } from '../../src/gong/body-fast-path.ts';
+import { unboundedBodyLimits, type GongBodyLimits } from '../../src/gong/body-rules.ts';
 import {
-  companyBusinessContextSchema,
-  companySchema,
-  contentSchema,
-  customFieldSchema,
-  locationSchema,
-  numericContentDetailsSchema,
-  personBusinessContextSchema,
-  personSchema,
-  searchObjectDetailsSchema,
-  stepContentDetailsSchema,
+  buildGongBodySchema,
   companyObjectTypeValues,
   customFieldDataTypeValues,
   deviceValues,
-  gongBodySchema,
   INT32_MAX,
   INT32_MIN,
-  MAX_LIST_ITEMS,
-  MAX_LONG_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   numericTypeValues,
   personObjectTypeValues,
   searchObjectTypeValues,
 } from '../../src/gong/body-schema.ts';
-import { validateGongBody } from '../../src/gong/validate.ts';
+import { inferredRuleNames } from '../../src/gong/rule-catalogue.ts';
+import { createGongBodyValidator, defaultBodyLimits, inferredRuleOf } from '../../src/gong/validate.ts';
+
+// Small limits, so strings and lists land on both sides of them cheaply; the default and the
+// unbounded (sandbox) limits are compared too.
+const limits: GongBodyLimits = { maxStringLength: 12, maxListItems: 4 };
+const MAX_TEXT_LENGTH = limits.maxStringLength;
+const MAX_LIST_ITEMS = limits.maxListItems;
 
 // Each leaf is usually valid and sometimes wrong in one of the ways that matter, so bodies land on
 // both sides of every rule and the two validators are compared where they could drift apart.
@@ -105,8 +100,9 @@ const customFieldValue = fc.constantFrom(
   '90',
   '-5',
   '',
-  'b'.repeat(MAX_LONG_TEXT_LENGTH),
-  'b'.repeat(MAX_LONG_TEXT_LENGTH + 1),
+  ' ',
+  'b'.repeat(MAX_TEXT_LENGTH),
+  'b'.repeat(MAX_TEXT_LENGTH + 1),
 );
 const customField = record(
   {
@@ -116,7 +112,7 @@ const customField = record(
   },
   ['name', 'value'],
 );
-const steps = fc.constantFrom('Module 1', 'Module 2', 'x');
+const steps = fc.constantFrom('Module 1', 'Module 2', 'x', ' ');
 const content = record(
   {
     contentId: optionalString,
@@ -136,7 +132,7 @@ const content = record(
       ),
     ),
     stepContentDetails: optional(
-      record({ value: mostly(steps, junk), availableSteps: array(mostly(steps, junk)) }, [
+      record({ value: mostly(steps, junk), availableSteps: array(mostly(steps, junk), 0) }, [
         'value',
         'availableSteps',
       ]),
@@ -200,48 +196,82 @@ const body = mostly(
   fc.anything(),
 );
 
-describe('isValidGongBodyFast', () => {
+/** The tier zod puts a body in: no issue, only inferred rules' issues, or any other issue. */
+function zodVerdict(schema: ReturnType<typeof buildGongBodySchema>['body'], candidate: unknown): FastVerdict {
+  const result = schema.safeParse(candidate);
+  if (result.success) return FastVerdict.clean;
+  const inferredOnly = result.error.issues.every((issue) => inferredRuleOf(issue) !== undefined);
+  return inferredOnly ? FastVerdict.flagged : FastVerdict.invalid;
+}
+
+describe('createFastPath', () => {
   it('knows exactly the fields of every object in the zod model', () => {
+    const schemas = buildGongBodySchema(limits);
     const keysOf = (schema: { shape: object }) => Object.keys(schema.shape).sort();
     const sorted = (keys: ReadonlySet<string>) => [...keys].sort();
-    expect(sorted(fastPathKeys.body)).toEqual(keysOf(gongBodySchema));
-    expect(sorted(fastPathKeys.content)).toEqual(keysOf(contentSchema));
-    expect(sorted(fastPathKeys.numericContentDetails)).toEqual(keysOf(numericContentDetailsSchema));
-    expect(sorted(fastPathKeys.stepContentDetails)).toEqual(keysOf(stepContentDetailsSchema));
-    expect(sorted(fastPathKeys.searchObjectDetails)).toEqual(keysOf(searchObjectDetailsSchema));
-    expect(sorted(fastPathKeys.customField)).toEqual(keysOf(customFieldSchema));
-    expect(sorted(fastPathKeys.person)).toEqual(keysOf(personSchema));
-    expect(sorted(fastPathKeys.businessContext)).toEqual(keysOf(personBusinessContextSchema));
-    expect(sorted(fastPathKeys.businessContext)).toEqual(keysOf(companyBusinessContextSchema));
-    expect(sorted(fastPathKeys.location)).toEqual(keysOf(locationSchema));
-    expect(sorted(fastPathKeys.company)).toEqual(keysOf(companySchema));
+    expect(sorted(fastPathKeys.body)).toEqual(keysOf(schemas.body));
+    expect(sorted(fastPathKeys.content)).toEqual(keysOf(schemas.content));
+    expect(sorted(fastPathKeys.numericContentDetails)).toEqual(keysOf(schemas.numericContentDetails));
+    expect(sorted(fastPathKeys.stepContentDetails)).toEqual(keysOf(schemas.stepContentDetails));
+    expect(sorted(fastPathKeys.searchObjectDetails)).toEqual(keysOf(schemas.searchObjectDetails));
+    expect(sorted(fastPathKeys.customField)).toEqual(keysOf(schemas.customField));
+    expect(sorted(fastPathKeys.person)).toEqual(keysOf(schemas.person));
+    expect(sorted(fastPathKeys.businessContext)).toEqual(keysOf(schemas.personBusinessContext));
+    expect(sorted(fastPathKeys.businessContext)).toEqual(keysOf(schemas.companyBusinessContext));
+    expect(sorted(fastPathKeys.location)).toEqual(keysOf(schemas.location));
+    expect(sorted(fastPathKeys.company)).toEqual(keysOf(schemas.company));
   });
 
-  it('gives the same verdict as the zod model for any body', () => {
-    let valid = 0;
-    let total = 0;
+  it('puts any body in the same tier as the zod model: clean, flagged (inferred only) or invalid', () => {
+    const fast = createFastPath(limits);
+    const schema = buildGongBodySchema(limits).body;
+    const seen = { [FastVerdict.clean]: 0, [FastVerdict.flagged]: 0, [FastVerdict.invalid]: 0 };
+    const rules = new Set<string>();
     fc.assert(
       fc.property(body, (candidate) => {
-        const expected = gongBodySchema.safeParse(candidate).success;
-        total += 1;
-        if (expected) valid += 1;
-        expect(isValidGongBodyFast(candidate)).toBe(expected);
+        const expected = zodVerdict(schema, candidate);
+        seen[expected] += 1;
+        if (expected === FastVerdict.flagged) {
+          for (const issue of schema.safeParse(candidate).error?.issues ?? [])
+            rules.add(inferredRuleOf(issue)!);
+        }
+        expect(fast(candidate)).toBe(expected);
       }),
-      { numRuns: 5_000 },
+      { numRuns: 6_000 },
     );
-    // Guards the generator itself: a comparison that only ever sees invalid bodies proves little.
-    expect(valid / total).toBeGreaterThan(0.02);
-    expect(valid / total).toBeLessThan(0.9);
+    // Guards the generator itself: a comparison that never sees one of the tiers proves little,
+    // and every inferred rule must be seen alone (flagged) at least once.
+    const total = seen[FastVerdict.clean] + seen[FastVerdict.flagged] + seen[FastVerdict.invalid];
+    expect(seen[FastVerdict.clean] / total).toBeGreaterThan(0.02);
+    expect(seen[FastVerdict.flagged] / total).toBeGreaterThan(0.02);
+    expect(seen[FastVerdict.invalid] / total).toBeGreaterThan(0.1);
+    expect([...rules].sort()).toEqual([...inferredRuleNames].sort());
   });
 
-  it('leaves every rejection with errors of the form <path>: <message>', () => {
+  it.each([
+    ['the default limits', defaultBodyLimits],
+    ['no limits (the sandbox)', unboundedBodyLimits],
+  ])('agrees with the zod model under %s', (_label, other) => {
+    const fast = createFastPath(other);
+    const schema = buildGongBodySchema(other).body;
     fc.assert(
       fc.property(body, (candidate) => {
-        const result = validateGongBody(candidate);
-        if (result.ok) return;
-        expect(result.errors.length).toBeGreaterThan(0);
-        for (const error of result.errors) {
-          expect(error).toMatch(/^(\(root\)|[A-Za-z_$[]).*?: \S/);
+        expect(fast(candidate)).toBe(zodVerdict(schema, candidate));
+      }),
+      { numRuns: 1_500 },
+    );
+  });
+
+  it('leaves every rejection with errors, and every warning, of the form <path>: <message>', () => {
+    const validate = createGongBodyValidator({ limits, rejects: (rule) => rule.startsWith('numeric') });
+    fc.assert(
+      fc.property(body, (candidate) => {
+        const result = validate(candidate);
+        if (!result.ok) expect(result.errors.length).toBeGreaterThan(0);
+        const problems = [...(result.ok ? [] : result.errors), ...(result.warnings ?? [])];
+        for (const problem of problems) expect(problem).toMatch(/^(\(root\)|[A-Za-z_$[]).*?: \S/);
+        for (const warning of result.warnings ?? []) {
+          expect(warning).toMatch(/ \[inferred rule (?!numeric)[a-z-]+\]$/);
         }
       }),
       { numRuns: 2_000 },

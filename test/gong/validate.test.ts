@@ -1,35 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { isValidGongBodyFast } from '../../src/gong/body-fast-path.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { createFastPath, FastVerdict } from '../../src/gong/body-fast-path.ts';
+import { unboundedBodyLimits, type GongBodyLimits } from '../../src/gong/body-rules.ts';
 import {
   companyObjectTypeValues,
   customFieldDataTypeValues,
   deviceValues,
-  gongBodySchema,
-  MAX_LIST_ITEMS,
-  MAX_LONG_TEXT_LENGTH,
-  MAX_TEXT_LENGTH,
   numericTypeValues,
   personObjectTypeValues,
   searchObjectTypeValues,
 } from '../../src/gong/body-schema.ts';
-import { formatPath, validateGongBody } from '../../src/gong/validate.ts';
+import { inferredRuleNames } from '../../src/gong/rule-catalogue.ts';
+import {
+  contractValidator,
+  createGongBodyValidator,
+  defaultBodyLimits,
+  defaultValidationSettings,
+  formatPath,
+  gongBodySchemas,
+  gongValidatorOptions,
+  MAX_REPORTED_PROBLEMS,
+  validateGongBody,
+  type GongBodyValidator,
+} from '../../src/gong/validate.ts';
 import { fullBody, minimalBody, patch } from './body-fixtures.ts';
 
 const ANONYMOUS =
   'required for an anonymous person (name, email, phoneNumber and personBusinessContext all empty)';
 
+// Small limits keep the limit tests cheap; the default ones are checked apart.
+const limits: GongBodyLimits = { maxStringLength: 1_000, maxListItems: 100 };
+const MAX_TEXT_LENGTH = limits.maxStringLength;
+const MAX_LIST_ITEMS = limits.maxListItems;
+const fast = createFastPath(limits);
+const schema = gongBodySchemas(limits).body;
+/** Every inferred rule rejects, so each problem of either tier shows up as an error. */
+const strict = createGongBodyValidator({ limits, rejects: () => true });
+
+/** `message [inferred rule <name>]`: how an inferred rule's problem reads. */
+const inferred = (text: string, rule: string) => `${text} [inferred rule ${rule}]`;
+
 function errorsOf(body: unknown): string[] {
-  const result = validateGongBody(body);
+  const result = strict(body);
   // Whatever the verdict, the fast path and the zod model must agree on it.
-  expect(isValidGongBodyFast(body)).toBe(gongBodySchema.safeParse(body).success);
+  expect(fast(body) === FastVerdict.clean).toBe(schema.safeParse(body).success);
   return result.ok ? [] : result.errors;
 }
 
 function expectValid(body: unknown): void {
-  const result = validateGongBody(body);
+  const result = strict(body);
   expect(result.ok ? [] : result.errors).toEqual([]);
-  expect(isValidGongBodyFast(body)).toBe(true);
-  expect(gongBodySchema.safeParse(body).success).toBe(true);
+  expect(fast(body)).toBe(FastVerdict.clean);
+  expect(schema.safeParse(body).success).toBe(true);
 }
 
 describe('validateGongBody', () => {
@@ -120,14 +142,21 @@ describe('validateGongBody', () => {
       'customFields[0].name',
     ];
 
-    it.each(requiredStrings)('rejects %s when empty or blank', (field) => {
-      expect(errorsOf(patch(fullBody(), field, ''))).toEqual([`${field}: must not be empty`]);
-      expect(errorsOf(patch(fullBody(), field, ' \t'))).toEqual([`${field}: must not be blank`]);
-    });
+    it.each(requiredStrings)(
+      'flags %s when empty or blank (inferred: the contract asks only for the field)',
+      (field) => {
+        expect(errorsOf(patch(fullBody(), field, ''))).toEqual([
+          inferred(`${field}: must not be empty`, 'blank-required-string'),
+        ]);
+        expect(errorsOf(patch(fullBody(), field, ' \t'))).toEqual([
+          inferred(`${field}: must not be blank`, 'blank-required-string'),
+        ]);
+      },
+    );
 
-    it('rejects a custom field value that is empty', () => {
+    it('flags a custom field value that is empty', () => {
       expect(errorsOf(patch(fullBody(), 'person.personCustomFields[0].value', ''))).toEqual([
-        'person.personCustomFields[0].value: must not be empty',
+        inferred('person.personCustomFields[0].value: must not be empty', 'blank-required-string'),
       ]);
     });
 
@@ -155,14 +184,21 @@ describe('validateGongBody', () => {
       expect(errorsOf(null)).toEqual(['(root): required, got null']);
     });
 
-    it('reports unknown fields with their full path', () => {
+    it('reports unknown fields with their full path (inferred: Gong may ignore them)', () => {
       expect(errorsOf(patch(fullBody(), 'content.contentTitel', 'x'))).toEqual([
-        'content.contentTitel: unknown field',
+        inferred('content.contentTitel: unknown field', 'unknown-field'),
       ]);
       expect(errorsOf(patch(fullBody(), 'person.company.companyBusinessContexts[0].crmId', 'x'))).toEqual([
-        'person.company.companyBusinessContexts[0].crmId: unknown field',
+        inferred('person.company.companyBusinessContexts[0].crmId: unknown field', 'unknown-field'),
       ]);
-      expect(errorsOf({ ...minimalBody(), extra: 1 })).toEqual(['extra: unknown field']);
+      expect(errorsOf({ ...minimalBody(), extra: 1 })).toEqual([
+        inferred('extra: unknown field', 'unknown-field'),
+      ]);
+    });
+
+    it('cuts a long unknown key short in the path', () => {
+      const [error] = errorsOf({ ...minimalBody(), ['k'.repeat(10_000)]: 1 });
+      expect(error).toMatch(/^\["k{57}\.\.\."\]: unknown field/);
     });
   });
 
@@ -172,6 +208,8 @@ describe('validateGongBody', () => {
       '2025-01-31T12:00:00.123Z',
       '2025-01-31T12:00:00.123456+05:30',
       '2024-02-29T23:59:59-08:00',
+      // RFC 3339 section 5.6: "T" and "Z" may be lower case.
+      '2025-01-31t12:00:00z',
     ])('accepts %s', (timestamp) => {
       expectValid(patch(minimalBody(), 'timestamp', timestamp));
     });
@@ -244,9 +282,10 @@ describe('validateGongBody', () => {
       ['URL', 'example.com/x', 'must be an absolute URL for dataType URL'],
       ['DURATION', '-5', 'must be a non-negative number of seconds for dataType DURATION'],
       ['DURATION', '1h', 'must be a non-negative number of seconds for dataType DURATION'],
-    ])('rejects a %s custom field valued %j', (dataType, value, message) => {
+    ])('flags a %s custom field valued %j', (dataType, value, message) => {
       const body = patch(fullBody(), 'content.contentCustomFields', [{ name: 'f', value, dataType }]);
-      expect(errorsOf(body)).toEqual([`content.contentCustomFields[0].value: ${message}`]);
+      const rule = value === '' ? 'blank-required-string' : 'custom-field-value-type';
+      expect(errorsOf(body)).toEqual([inferred(`content.contentCustomFields[0].value: ${message}`, rule)]);
     });
   });
 
@@ -293,19 +332,24 @@ describe('validateGongBody', () => {
       expectValid(numeric({ rangeFrom: 0, rangeTo: 10 }));
     });
 
-    it('rejects rangeFrom above rangeTo', () => {
+    it('flags rangeFrom above rangeTo', () => {
       expect(errorsOf(numeric({ rangeFrom: 10, rangeTo: 1 }))).toEqual([
-        'content.numericContentDetails.rangeFrom: must not exceed rangeTo (1)',
+        inferred(
+          'content.numericContentDetails.rangeFrom: must not exceed rangeTo (1)',
+          'numeric-range-order',
+        ),
       ]);
     });
 
-    it('rejects a value outside the range', () => {
+    it('flags a value outside the range', () => {
+      const outside = inferred(
+        'content.numericContentDetails.value: must be within rangeFrom..rangeTo (0..10)',
+        'numeric-value-in-range',
+      );
       expect(errorsOf(numeric({ value: 11, rangeFrom: 0, rangeTo: 10, numericType: 'NPS' }))).toEqual([
-        'content.numericContentDetails.value: must be within rangeFrom..rangeTo (0..10)',
+        outside,
       ]);
-      expect(errorsOf(numeric({ value: -1, rangeFrom: 0, rangeTo: 10 }))).toEqual([
-        'content.numericContentDetails.value: must be within rangeFrom..rangeTo (0..10)',
-      ]);
+      expect(errorsOf(numeric({ value: -1, rangeFrom: 0, rangeTo: 10 }))).toEqual([outside]);
     });
   });
 
@@ -313,15 +357,21 @@ describe('validateGongBody', () => {
     const step = (details: Record<string, unknown>) =>
       patch(minimalBody(), 'content.stepContentDetails', details);
 
-    it('rejects an empty availableSteps', () => {
+    it('flags an empty availableSteps', () => {
       expect(errorsOf(step({ value: 'A', availableSteps: [] }))).toEqual([
-        'content.stepContentDetails.availableSteps: must have at least 1 item(s)',
+        inferred(
+          'content.stepContentDetails.availableSteps: must have at least 1 item(s)',
+          'steps-not-empty',
+        ),
       ]);
     });
 
-    it('rejects a current step that is not among availableSteps', () => {
+    it('flags a current step that is not among availableSteps', () => {
       expect(errorsOf(step({ value: 'C', availableSteps: ['A', 'B'] }))).toEqual([
-        'content.stepContentDetails.value: must be one of availableSteps',
+        inferred(
+          'content.stepContentDetails.value: must be one of availableSteps',
+          'step-in-available-steps',
+        ),
       ]);
     });
   });
@@ -389,7 +439,7 @@ describe('validateGongBody', () => {
     });
   });
 
-  describe('length limits', () => {
+  describe('limits (GONG_MAX_STRING_LENGTH, GONG_MAX_LIST_ITEMS)', () => {
     const text = (length: number) => 'a'.repeat(length);
     const items = (count: number, item: (index: number) => unknown) =>
       Array.from({ length: count }, (_, index) => item(index));
@@ -400,35 +450,28 @@ describe('validateGongBody', () => {
       'sessionId',
       'content.contentTitle',
       'content.contentLabel[1]',
+      'content.contentUrl',
       'content.stepContentDetails.availableSteps[0]',
       'content.searchObjectDetails.name',
+      'content.searchObjectDetails.url',
       'content.contentCustomFields[0].name',
       'person.name',
       'person.email',
       'person.location.city',
       'person.company.companyBusinessContexts[0].objectId',
-    ])('caps %s at MAX_TEXT_LENGTH characters', (path) => {
-      const fitting = patch(fullBody(), path, text(MAX_TEXT_LENGTH));
-      // A capped step must still be one of availableSteps.
-      const body = path.includes('availableSteps')
-        ? patch(fitting, 'content.stepContentDetails.value', text(MAX_TEXT_LENGTH))
-        : fitting;
-      expectValid(body);
-      const over = patch(body, path, text(MAX_TEXT_LENGTH + 1));
-      expect(errorsOf(over)).toContain(`${path}: must be at most ${MAX_TEXT_LENGTH} characters`);
-    });
-
-    it.each([
-      'content.contentUrl',
-      'content.contentAdditionalInfoUrl',
-      'content.searchObjectDetails.url',
       'person.personCustomFields[0].value',
       'customFields[0].value',
-    ])('allows %s up to MAX_LONG_TEXT_LENGTH characters', (path) => {
-      const url = `https://example.com/${text(MAX_LONG_TEXT_LENGTH - 20)}`;
-      expectValid(patch(fullBody(), path, url));
-      expect(errorsOf(patch(fullBody(), path, `${url}a`))).toContain(
-        `${path}: must be at most ${MAX_LONG_TEXT_LENGTH} characters`,
+    ])('caps %s at maxStringLength characters', (path) => {
+      const fitting = patch(fullBody(), path, text(MAX_TEXT_LENGTH));
+      // A capped step must still be one of availableSteps; a capped custom value must fit its type.
+      let body = path.includes('availableSteps')
+        ? patch(fitting, 'content.stepContentDetails.value', text(MAX_TEXT_LENGTH))
+        : fitting;
+      if (path === 'customFields[0].value') body = patch(body, 'customFields[0].dataType', 'STRING');
+      expectValid(body);
+      const over = patch(body, path, text(MAX_TEXT_LENGTH + 1));
+      expect(errorsOf(over)).toContain(
+        `${path}: must be at most ${MAX_TEXT_LENGTH} characters (GONG_MAX_STRING_LENGTH)`,
       );
     });
 
@@ -441,22 +484,33 @@ describe('validateGongBody', () => {
         'person.company.companyBusinessContexts',
         (index: number) => ({ objectType: 'ACCOUNT', objectId: `${index}` }),
       ],
-    ] as const)('caps %s at MAX_LIST_ITEMS items', (path, item) => {
+    ] as const)('caps %s at maxListItems items', (path, item) => {
       expectValid(patch(fullBody(), path, items(MAX_LIST_ITEMS, item)));
       expect(errorsOf(patch(fullBody(), path, items(MAX_LIST_ITEMS + 1, item)))).toEqual([
-        `${path}: must have at most ${MAX_LIST_ITEMS} items`,
+        `${path}: must have at most ${MAX_LIST_ITEMS} items (GONG_MAX_LIST_ITEMS)`,
       ]);
     });
 
-    it('caps availableSteps at MAX_LIST_ITEMS items', () => {
+    it('caps availableSteps at maxListItems items', () => {
       const steps = items(MAX_LIST_ITEMS + 1, (index) => `Module ${index}`);
       const body = patch(fullBody(), 'content.stepContentDetails', {
         value: 'Module 1',
         availableSteps: steps,
       });
       expect(errorsOf(body)).toEqual([
-        `content.stepContentDetails.availableSteps: must have at most ${MAX_LIST_ITEMS} items`,
+        `content.stepContentDetails.availableSteps: must have at most ${MAX_LIST_ITEMS} items (GONG_MAX_LIST_ITEMS)`,
       ]);
+    });
+
+    it("are errors whatever the inferred rules are set to: they are the bridge's, not guesses about Gong", () => {
+      const sending = createGongBodyValidator({ limits, rejects: () => false });
+      const result = sending(patch(fullBody(), 'content.contentTitle', text(MAX_TEXT_LENGTH + 1)));
+      expect(result).toEqual({
+        ok: false,
+        errors: [
+          `content.contentTitle: must be at most ${MAX_TEXT_LENGTH} characters (GONG_MAX_STRING_LENGTH)`,
+        ],
+      });
     });
 
     // Regression guard: the error message of an overlong value must not echo it, or one event
@@ -464,6 +518,35 @@ describe('validateGongBody', () => {
     it('never repeats the overlong value in the error', () => {
       const errors = errorsOf(patch(fullBody(), 'person.email', `${text(5_000)}@acme.com`));
       expect(errors.join('\n').length).toBeLessThan(200);
+    });
+
+    it(`lists at most ${MAX_REPORTED_PROBLEMS} problems, so a list of bad items cannot flood a DLQ header`, () => {
+      const body = patch(
+        fullBody(),
+        'content.contentLabel',
+        items(MAX_LIST_ITEMS, () => 7),
+      );
+      const errors = errorsOf(body);
+      expect(errors).toHaveLength(MAX_REPORTED_PROBLEMS);
+      expect(errors.at(-1)).toBe(
+        `(root): ${MAX_LIST_ITEMS - MAX_REPORTED_PROBLEMS + 1} more problems not listed`,
+      );
+    });
+
+    it('default to the body limit for strings and 1,000 items for lists, from the settings', () => {
+      const defaults = loadConfig({});
+      expect(defaultBodyLimits).toEqual({
+        maxStringLength: defaults.GONG_MAX_BODY_BYTES,
+        maxListItems: defaults.GONG_MAX_LIST_ITEMS,
+      });
+      expect(defaultBodyLimits).toEqual({ maxStringLength: 1_048_576, maxListItems: 1_000 });
+      // A string as long as a default body would take, and a list of 1,000 custom fields, pass.
+      expectValidWith(validateGongBody, patch(minimalBody(), 'content.contentTitle', text(1_048_576)));
+      const fields = items(1_000, (index) => ({ name: `f${index}`, value: 'v' }));
+      expectValidWith(validateGongBody, patch(minimalBody(), 'customFields', fields));
+      expect(validateGongBody(patch(minimalBody(), 'customFields', [...fields, fields[0]]))).toMatchObject({
+        ok: false,
+      });
     });
   });
 
@@ -474,10 +557,137 @@ describe('validateGongBody', () => {
       'trk',
     );
     expect(errorsOf(body)).toEqual([
-      'eventId: must not be empty',
+      inferred('eventId: must not be empty', 'blank-required-string'),
       'content.numericContentDetails.rangeTo: must be a 32-bit integer (-2147483648..2147483647), got 1.5',
       'trackingId: must be absent when person is sent (send either person or trackingId)',
     ]);
+  });
+});
+
+function expectValidWith(validate: GongBodyValidator, body: unknown): void {
+  const result = validate(body);
+  expect(result.ok ? [] : result.errors).toEqual([]);
+}
+
+describe('the two tiers', () => {
+  /** One body per inferred rule, breaking that rule alone. */
+  const breaking: Record<(typeof inferredRuleNames)[number], Record<string, unknown>> = {
+    'unknown-field': { ...minimalBody(), sourceSystemVersion: '1.0' },
+    'blank-required-string': patch(minimalBody(), 'eventType', ' '),
+    'numeric-range-order': patch(minimalBody(), 'content.numericContentDetails', {
+      rangeFrom: 5,
+      rangeTo: 1,
+    }),
+    'numeric-value-in-range': patch(minimalBody(), 'content.numericContentDetails', {
+      value: 11,
+      rangeFrom: 0,
+      rangeTo: 10,
+    }),
+    'steps-not-empty': patch(minimalBody(), 'content.stepContentDetails', { value: 'A', availableSteps: [] }),
+    'step-in-available-steps': patch(minimalBody(), 'content.stepContentDetails', {
+      value: 'C',
+      availableSteps: ['A', 'B'],
+    }),
+    'custom-field-value-type': patch(minimalBody(), 'customFields', [
+      { name: 'score', value: 'high', dataType: 'NUMBER' },
+    ]),
+  };
+
+  it('has a breaking body for every inferred rule', () => {
+    expect(Object.keys(breaking).sort()).toEqual([...inferredRuleNames].sort());
+  });
+
+  it.each(Object.entries(breaking))(
+    'sends a body that breaks only %s, unchanged, with a warning naming the rule (default)',
+    (rule, body) => {
+      const result = validateGongBody(body);
+      expect(result).toEqual({
+        ok: true,
+        body,
+        warnings: [expect.stringMatching(new RegExp(` \\[inferred rule ${rule}\\]$`))],
+        inferredRules: [rule],
+      });
+    },
+  );
+
+  it.each(Object.entries(breaking))(
+    'withholds a body that breaks %s when inferred rules reject',
+    (rule, body) => {
+      const rejecting = createGongBodyValidator(
+        gongValidatorOptions({ ...defaultValidationSettings, GONG_INFERRED_RULES: 'reject' }),
+      );
+      expect(rejecting(body)).toEqual({
+        ok: false,
+        errors: [expect.stringMatching(new RegExp(` \\[inferred rule ${rule}\\]$`))],
+        inferredRules: [rule],
+      });
+    },
+  );
+
+  it('GONG_INFERRED_RULES_REJECT withholds the listed rules only, and the rest are still sent', () => {
+    const validate = createGongBodyValidator(
+      gongValidatorOptions({
+        ...defaultValidationSettings,
+        GONG_INFERRED_RULES_REJECT: ['numeric-value-in-range'],
+      }),
+    );
+    expect(validate(breaking['numeric-value-in-range'])).toMatchObject({
+      ok: false,
+      inferredRules: ['numeric-value-in-range'],
+    });
+    expect(validate(breaking['step-in-available-steps'])).toMatchObject({
+      ok: true,
+      inferredRules: ['step-in-available-steps'],
+    });
+    const both = {
+      ...breaking['numeric-value-in-range'],
+      content: {
+        ...(breaking['numeric-value-in-range'].content as object),
+        stepContentDetails: { value: 'C', availableSteps: ['A'] },
+      },
+    };
+    expect(validate(both)).toEqual({
+      ok: false,
+      errors: [
+        inferred(
+          'content.numericContentDetails.value: must be within rangeFrom..rangeTo (0..10)',
+          'numeric-value-in-range',
+        ),
+      ],
+      warnings: [
+        inferred(
+          'content.stepContentDetails.value: must be one of availableSteps',
+          'step-in-available-steps',
+        ),
+      ],
+      inferredRules: ['numeric-value-in-range', 'step-in-available-steps'],
+    });
+  });
+
+  it('keeps the warnings of a body withheld for a documented rule, and names the rules it broke', () => {
+    const body = patch(breaking['numeric-range-order'], 'device', 'TABLET');
+    expect(validateGongBody(body)).toEqual({
+      ok: false,
+      errors: ['device: must be one of MOBILE, PC, got "TABLET"'],
+      warnings: [
+        inferred(
+          'content.numericContentDetails.rangeFrom: must not exceed rangeTo (1)',
+          'numeric-range-order',
+        ),
+      ],
+      inferredRules: ['numeric-range-order'],
+    });
+  });
+
+  it('the contract validator (the sandbox) has no limits and refuses inferred rules only when strict', () => {
+    const huge = patch(minimalBody(), 'content.contentTitle', 'a'.repeat(2_000_000));
+    expectValidWith(contractValidator(), huge);
+    expect(createFastPath(unboundedBodyLimits)(huge)).toBe(FastVerdict.clean);
+    for (const body of Object.values(breaking)) {
+      expect(contractValidator()(body).ok).toBe(true);
+      expect(contractValidator(true)(body).ok).toBe(false);
+    }
+    expect(contractValidator()(patch(minimalBody(), 'device', 'TABLET')).ok).toBe(false);
   });
 });
 

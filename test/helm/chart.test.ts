@@ -442,6 +442,29 @@ describe('helm chart', needsHelm, () => {
     ]);
   });
 
+  // The HTTP endpoints bind 0.0.0.0 without authentication, as Prometheus targets do; the
+  // NetworkPolicy is how a cluster restricts them (docs/security.md).
+  it('NetworkPolicy, when on, admits only the HTTP port, from metricsFrom when given', () => {
+    interface PolicyShape {
+      spec: { policyTypes: string[]; ingress: unknown[]; egress: unknown[] };
+    }
+    const policyOf = (objects: readonly K8sObject[]) =>
+      only(objects, 'NetworkPolicy') as unknown as PolicyShape;
+    const open = policyOf(render(h, { values: { networkPolicy: { enabled: true } } }));
+    expect(open.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(open.spec.ingress).toEqual([{ ports: [{ port: 'http', protocol: 'TCP' }] }]);
+    expect(open.spec.egress).toEqual([{}]);
+    const monitoring = [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+    ];
+    const restricted = policyOf(
+      render(h, { values: { networkPolicy: { enabled: true, metricsFrom: monitoring } } }),
+    );
+    expect(restricted.spec.ingress).toEqual([
+      { ports: [{ port: 'http', protocol: 'TCP' }], from: monitoring },
+    ]);
+  });
+
   it('warns in NOTES when several replicas can run without Redis', () => {
     const required = { KAFKA_BROKERS: 'k:9092', KAFKA_TOPICS: 't', SCHEMA_REGISTRY_URL: 'http://r:8080' };
     const creds = { GONG_ACCESS_KEY: 'a', GONG_ACCESS_KEY_SECRET: 'b' };

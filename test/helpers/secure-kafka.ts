@@ -20,12 +20,30 @@ import { kafkaClient } from '../../src/kafka/kafka-client.ts';
  * - `ssl`: one-way TLS, the server certificate signed by a CA generated here;
  * - `mtls`: TLS with `ssl.client.auth=required`;
  * - `scram`: SASL_PLAINTEXT with SCRAM-SHA-512, credentials written at format time;
- * - `plainSsl`: SASL_SSL with PLAIN.
+ * - `plainSsl`: SASL_SSL with PLAIN;
+ * - `expiredSsl`: one-way TLS whose server certificate, signed by the same CA, has expired.
  */
 export interface SecureKafka {
-  readonly ports: { plaintext: number; ssl: number; mtls: number; scram: number; plainSsl: number };
-  /** PEM files generated for this broker. `rogueCa` signed nothing the broker presents. */
-  readonly files: { ca: string; clientCert: string; clientKey: string; rogueCa: string };
+  readonly ports: {
+    plaintext: number;
+    ssl: number;
+    mtls: number;
+    scram: number;
+    plainSsl: number;
+    expiredSsl: number;
+  };
+  /**
+   * PEM files generated for this broker. `rogueCa` signed nothing the broker presents or trusts;
+   * it did sign `rogueClientCert`, a client certificate the mTLS listener must refuse.
+   */
+  readonly files: {
+    ca: string;
+    clientCert: string;
+    clientKey: string;
+    rogueCa: string;
+    rogueClientCert: string;
+    rogueClientKey: string;
+  };
   readonly users: { scram: Credentials; plain: Credentials };
   readonly dir: string;
   /** Last lines of the broker log, for failure messages. */
@@ -71,6 +89,7 @@ export async function startSecureKafka(
       mtls: await freePort(),
       scram: await freePort(),
       plainSsl: await freePort(),
+      expiredSsl: await freePort(),
     };
     const controllerPort = await freePort();
     const properties = join(dir, 'server.properties');
@@ -162,10 +181,12 @@ function brokerProperties(
     'node.id=1',
     `controller.quorum.bootstrap.servers=${host}:${controllerPort}`,
     `listeners=PLAINTEXT://${host}:${ports.plaintext},SSL://${host}:${ports.ssl},MTLS://${host}:${ports.mtls},` +
-      `SCRAM://${host}:${ports.scram},PLAINSSL://${host}:${ports.plainSsl},CONTROLLER://${host}:${controllerPort}`,
+      `SCRAM://${host}:${ports.scram},PLAINSSL://${host}:${ports.plainSsl},EXPIRED://${host}:${ports.expiredSsl},` +
+      `CONTROLLER://${host}:${controllerPort}`,
     `advertised.listeners=PLAINTEXT://${host}:${ports.plaintext},SSL://${host}:${ports.ssl},MTLS://${host}:${ports.mtls},` +
-      `SCRAM://${host}:${ports.scram},PLAINSSL://${host}:${ports.plainSsl}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SCRAM:SASL_PLAINTEXT,PLAINSSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+      `SCRAM://${host}:${ports.scram},PLAINSSL://${host}:${ports.plainSsl},EXPIRED://${host}:${ports.expiredSsl}`,
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SCRAM:SASL_PLAINTEXT,PLAINSSL:SASL_SSL,' +
+      'EXPIRED:SSL,CONTROLLER:PLAINTEXT',
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `ssl.keystore.type=PKCS12`,
@@ -176,6 +197,11 @@ function brokerProperties(
     'ssl.truststore.type=PEM',
     `ssl.truststore.location=${join(dir, 'ca.pem')}`,
     'listener.name.mtls.ssl.client.auth=required',
+    // Its own keystore: the same host names and CA, but a certificate that expired yesterday.
+    'listener.name.expired.ssl.keystore.type=PKCS12',
+    `listener.name.expired.ssl.keystore.location=${join(dir, 'expired.p12')}`,
+    `listener.name.expired.ssl.keystore.password=${keystorePassword}`,
+    `listener.name.expired.ssl.key.password=${keystorePassword}`,
     'listener.name.scram.sasl.enabled.mechanisms=SCRAM-SHA-512',
     'listener.name.scram.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.plainssl.sasl.enabled.mechanisms=PLAIN',
@@ -192,7 +218,10 @@ function brokerProperties(
   ].join('\n');
 }
 
-/** A CA, a server certificate for 127.0.0.1/localhost, a client certificate, and a rogue CA. */
+/**
+ * A CA, a server certificate for 127.0.0.1/localhost and an expired one, a client certificate,
+ * and a rogue CA with a client certificate of its own.
+ */
 async function makeCertificates(dir: string): Promise<SecureKafka['files']> {
   const path = (name: string) => join(dir, name);
   const openssl = (args: string[]) => run('openssl', args, { cwd: dir });
@@ -206,13 +235,13 @@ async function makeCertificates(dir: string): Promise<SecureKafka['files']> {
       '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
     ]); // prettier-ignore
   }
+  const serverExt = 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n';
   const leaves = [
-    {
-      name: 'server',
-      cn: 'localhost',
-      ext: 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
-    },
-    { name: 'client', cn: 'gong-bridge', ext: 'extendedKeyUsage=clientAuth\n' },
+    { name: 'server', cn: 'localhost', ext: serverExt, ca: 'ca', days },
+    // OpenSSL 3.0 has no -not_after; a negative validity ends the certificate a day before it began.
+    { name: 'expired', cn: 'localhost', ext: serverExt, ca: 'ca', days: ['-days', '-1'] },
+    { name: 'client', cn: 'gong-bridge', ext: 'extendedKeyUsage=clientAuth\n', ca: 'ca', days },
+    { name: 'rogue-client', cn: 'gong-bridge', ext: 'extendedKeyUsage=clientAuth\n', ca: 'rogue-ca', days },
   ];
   for (const leaf of leaves) {
     await writeFile(path(`${leaf.name}.ext`), leaf.ext);
@@ -221,19 +250,26 @@ async function makeCertificates(dir: string): Promise<SecureKafka['files']> {
       '-keyout', path(`${leaf.name}.key`), '-out', path(`${leaf.name}.csr`), '-subj', `/CN=${leaf.cn}`,
     ]); // prettier-ignore
     await openssl([
-      'x509', '-req', '-in', path(`${leaf.name}.csr`), '-CA', path('ca.pem'), '-CAkey', path('ca.key'),
-      '-CAcreateserial', ...days, '-extfile', path(`${leaf.name}.ext`), '-out', path(`${leaf.name}.pem`),
+      'x509', '-req', '-in', path(`${leaf.name}.csr`), '-CA', path(`${leaf.ca}.pem`), '-CAkey', path(`${leaf.ca}.key`),
+      '-CAcreateserial', ...leaf.days, '-extfile', path(`${leaf.name}.ext`), '-out', path(`${leaf.name}.pem`),
     ]); // prettier-ignore
   }
-  await openssl([
-    'pkcs12', '-export', '-in', path('server.pem'), '-inkey', path('server.key'), '-certfile', path('ca.pem'),
-    '-name', 'broker', '-out', path('broker.p12'), '-passout', `pass:${keystorePassword}`,
-  ]); // prettier-ignore
+  for (const [leaf, keystore] of [
+    ['server', 'broker'],
+    ['expired', 'expired'],
+  ] as const) {
+    await openssl([
+      'pkcs12', '-export', '-in', path(`${leaf}.pem`), '-inkey', path(`${leaf}.key`), '-certfile', path('ca.pem'),
+      '-name', 'broker', '-out', path(`${keystore}.p12`), '-passout', `pass:${keystorePassword}`,
+    ]); // prettier-ignore
+  }
   return {
     ca: path('ca.pem'),
     clientCert: path('client.pem'),
     clientKey: path('client.key'),
     rogueCa: path('rogue-ca.pem'),
+    rogueClientCert: path('rogue-client.pem'),
+    rogueClientKey: path('rogue-client.key'),
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config/config.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
-import { BridgeError } from '../../src/errors.ts';
+import { configError } from '../helpers/errors.ts';
 
 const files: Record<string, string> = { '/ca.pem': 'CA PEM', '/cert.pem': 'CERT PEM', '/key.pem': 'KEY PEM' };
 const readFile = (path: string): string => {
@@ -11,16 +11,6 @@ const readFile = (path: string): string => {
 };
 const build = (env: Env) =>
   kafkaClientConfig(loadConfig({ KAFKA_BROKERS: 'b1:9093, b2:9093', ...env }), readFile);
-
-function configError(run: () => unknown): BridgeError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof BridgeError) return error;
-    throw error;
-  }
-  throw new Error('expected a configuration error');
-}
 
 describe('kafkaClientConfig', () => {
   it('builds a plaintext client with no ssl or sasl keys at all', () => {

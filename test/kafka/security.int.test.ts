@@ -192,7 +192,45 @@ describe('Kafka security against a real broker', () => {
       KAFKA_SSL_CA_FILE: broker.files.ca,
     });
     expect(error.code).toBe('KAFKA_AUTH_FAILED');
-    expect(error.message).toMatch(/refused the client certificate .* check KAFKA_SSL_CERT_FILE/);
+    expect(error.message).toMatch(
+      /refused the connection \(TLS alert \d+, [a-z ]+\): no client certificate is configured; this listener requires mutual TLS: set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/,
+    );
+  });
+
+  // Issue 15: a mutual-TLS listener refusing a client certificate from a CA it does not trust
+  // answers with TLS alert 46 (certificate unknown), which used to fall through to "the broker
+  // certificate is not trusted: check KAFKA_SSL_CA_FILE", blaming the wrong side.
+  it('blames the client certificate, not the broker, when the broker does not trust its CA', async () => {
+    const error = await connectFailure({
+      KAFKA_BROKERS: at(broker.ports.mtls),
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+      KAFKA_SSL_CERT_FILE: broker.files.rogueClientCert,
+      KAFKA_SSL_KEY_FILE: broker.files.rogueClientKey,
+    });
+    expect(error.code).toBe('KAFKA_AUTH_FAILED');
+    expect(error.message).toMatch(
+      /refused the client certificate \(TLS alert 46, certificate unknown\): it is not signed by a CA the broker trusts; check KAFKA_SSL_CERT_FILE/,
+    );
+    expect(error.message).not.toMatch(/certificate of the Kafka broker|KAFKA_SSL_CA_FILE/);
+    expect(error.context.variable).toBe('KAFKA_SSL_CERT_FILE');
+  });
+
+  // Issue 15: an expired broker certificate was reported as an untrusted one ("check
+  // KAFKA_SSL_CA_FILE"); no client setting fixes it.
+  it("says the broker's certificate needs renewing when it has expired", async () => {
+    const error = await connectFailure({
+      KAFKA_BROKERS: at(broker.ports.expiredSsl),
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+    });
+    expect(error.code).toBe('KAFKA_AUTH_FAILED');
+    expect(error.message).toMatch(
+      /certificate of the Kafka broker .* has expired: the broker's certificate needs renewing/,
+    );
+    expect(error.message).not.toMatch(/check KAFKA_SSL_CA_FILE/);
+    expect(error.context.variable).toBeUndefined();
+    expect(error.context.fix).toMatch(/renew the Kafka broker's TLS certificate/);
   });
 
   it('says to set KAFKA_SSL when a plaintext client meets a TLS listener, and the reverse', async () => {
@@ -475,6 +513,39 @@ describe('commands over secured connections', () => {
     expect(sandbox.stats().accepted).toBe(10);
     // The password check is only worth something if the run actually logged its work.
     expect(output.split('\n').length).toBeGreaterThan(20);
+  });
+
+  // Issue 15: replay-dlq let KAFKA_AUTH_FAILED escape as "internal error" with a stack trace
+  // (exit 70); a wrong password is a configuration error.
+  it('replay-dlq with a wrong SASL password exits 3 with one line naming the setting', async () => {
+    const result = await command(['replay-dlq', '--dry-run'], {
+      ...(await registryEnv()),
+      KAFKA_BROKERS: `127.0.0.1:${broker.ports.scram}`,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: broker.users.scram.username,
+      KAFKA_SASL_PASSWORD: 'not-alices-password',
+    });
+    expect(result.code, result.stderr).toBe(3);
+    const lines = result.stderr.split('\n').filter((line) => line !== '');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^gong-bridge replay-dlq: Kafka rejected the SASL credentials of user "alice" .*KAFKA_SASL_PASSWORD/,
+      ),
+    ]);
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  it('doctor, on the expired broker certificate, says to renew it and blames no setting', async () => {
+    const result = await command(['doctor', '--json'], {
+      ...(await registryEnv()),
+      KAFKA_BROKERS: `127.0.0.1:${broker.ports.expiredSsl}`,
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.files.ca,
+    });
+    const report = JSON.parse(result.stdout) as { checks: { id: string; status: string; fix?: string }[] };
+    const kafka = report.checks.find((check) => check.id === 'kafka');
+    expect(kafka?.status).toBe('fail');
+    expect(kafka?.fix).toMatch(/^renew the Kafka broker's TLS certificate/);
   });
 
   it('doctor fails the Kafka check on a wrong password and says which setting to fix', async () => {

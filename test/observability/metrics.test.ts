@@ -40,9 +40,20 @@ describe('metric catalogue', () => {
       if (spec.type === 'histogram') expect(spec.name).toMatch(/_seconds$/);
       expect(spec.help.length).toBeGreaterThan(10);
       for (const label of spec.labelNames) {
-        expect(['topic', 'partition', 'status', 'outcome', 'reason', 'version', 'node_version']).toContain(
-          label,
-        );
+        expect([
+          'topic',
+          'partition',
+          'status',
+          'outcome',
+          'reason',
+          'mode',
+          'version',
+          'node_version',
+          // Closed sets from src/gong/rule-catalogue.ts: seven rule names, two actions, two verdicts.
+          'rule',
+          'action',
+          'verdict',
+        ]).toContain(label);
       }
     }
   });
@@ -129,6 +140,53 @@ describe('bindDeliveryMetrics', () => {
     expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'delivered' })).toBe(1);
   });
 
+  it('counts inferred rules per rule: sent flagged, then confirmed or refuted by Gong', async () => {
+    const metrics = fresh();
+    const events = createDeliveryEvents();
+    const runtime = new RuntimeEvents();
+    bindDeliveryMetrics(events, metrics);
+    bindRuntimeMetrics(runtime, metrics, { clock: new ManualClock() });
+    const flagged = (rule: string, action: string) =>
+      value(metrics, 'gong_bridge_inferred_rule_flagged_total', { rule, action });
+    const verdicts = (rule: string, verdict: string) =>
+      value(metrics, 'gong_bridge_inferred_rule_verdicts_total', { rule, verdict });
+    // Every rule's series exist from the start, so a ratio of confirmed to refuted never divides
+    // an absent series.
+    expect(await flagged('custom-field-value-type', 'withheld')).toBe(0);
+    expect(await verdicts('unknown-field', 'refuted')).toBe(0);
+
+    const rules = ['numeric-value-in-range', 'step-in-available-steps'] as const;
+    events.emit('flagged', { eventId: 'a', inferredRules: rules, warnings: ['w1', 'w2'] });
+    events.emit('rejected', { eventId: 'a', status: 400, errors: ['x'], attempts: 1, inferredRules: rules });
+    events.emit('flagged', { eventId: 'b', inferredRules: ['numeric-value-in-range'], warnings: ['w'] });
+    events.emit('delivered', {
+      eventId: 'b',
+      status: 200,
+      attempts: 1,
+      elapsedMs: 5,
+      inferredRules: ['numeric-value-in-range'],
+    });
+    // A refusal for size says nothing about the rules, nor does a 409.
+    events.emit('flagged', { eventId: 'c', inferredRules: ['unknown-field'], warnings: ['w'] });
+    events.emit('rejected', { status: 413, errors: ['x'], attempts: 1, inferredRules: ['unknown-field'] });
+    events.emit('duplicate', { attempts: 1, elapsedMs: 1, inferredRules: ['unknown-field'] });
+    // Withheld (GONG_INFERRED_RULES=reject) shows up as the runtime's dead letter.
+    const ref = { topic: 't', partition: 0, offset: '7', dlqTopic: 't.dlq' };
+    runtime.emit('dead-lettered', { ...ref, reason: 'GONG_INVALID', inferredRules: ['steps-not-empty'] });
+    runtime.emit('dead-lettered', { ...ref, reason: 'GONG_REJECTED', inferredRules: ['steps-not-empty'] });
+
+    expect(await flagged('numeric-value-in-range', 'sent')).toBe(2);
+    expect(await flagged('step-in-available-steps', 'sent')).toBe(1);
+    expect(await flagged('unknown-field', 'sent')).toBe(1);
+    expect(await flagged('steps-not-empty', 'withheld')).toBe(1);
+    expect(await flagged('steps-not-empty', 'sent')).toBe(0);
+    expect(await verdicts('numeric-value-in-range', 'confirmed')).toBe(1);
+    expect(await verdicts('numeric-value-in-range', 'refuted')).toBe(1);
+    expect(await verdicts('step-in-available-steps', 'confirmed')).toBe(1);
+    expect(await verdicts('unknown-field', 'confirmed')).toBe(0);
+    expect(await verdicts('unknown-field', 'refuted')).toBe(0);
+  });
+
   it('reads the auth state from the engine at scrape time when a source is given', async () => {
     const metrics = fresh();
     let halted = true;
@@ -161,6 +219,14 @@ describe('bindLimiterMetrics', () => {
     expect(await value(metrics, 'gong_bridge_daily_quota_limit')).toBe(100);
     expect(await value(metrics, 'gong_bridge_limiter_rate_per_second')).toBe(2);
     expect(await value(metrics, 'gong_bridge_limiter_fallback')).toBe(0);
+    // One-hot over the closed set of modes, for `gong-bridge status` to add shares or count once.
+    const modes = await metrics.registry.getSingleMetric('gong_bridge_limiter_mode')!.get();
+    expect(Object.fromEntries(modes.values.map((entry) => [entry.labels.mode, entry.value]))).toEqual({
+      local: 1,
+      redis: 0,
+      'local-fallback': 0,
+      disabled: 0,
+    });
     const tokens = await value(metrics, 'gong_bridge_limiter_tokens_available');
     expect(tokens).toBeGreaterThanOrEqual(0);
     expect(tokens).toBeLessThanOrEqual(2);

@@ -53,6 +53,7 @@ describe('gong-bridge sandbox', () => {
         '--outage-status=502',
         '--record=out.jsonl',
         '--seed=9',
+        '--strict',
       ],
       {},
     );
@@ -78,6 +79,7 @@ describe('gong-bridge sandbox', () => {
       outageMs: 1000,
       seed: 9,
       recordFile: 'out.jsonl',
+      strict: true,
     });
   });
 
@@ -90,6 +92,8 @@ describe('gong-bridge sandbox', () => {
       host: '127.0.0.1',
       rps: 3,
       daily: 10_000,
+      // The sandbox follows the published contract unless told otherwise.
+      strict: false,
     });
   });
 

@@ -94,6 +94,45 @@ describe('POST /v2/digital-interaction', () => {
     expect((await get(s, '/_sandbox/accepted')).body).toMatchObject({ total: 0 });
   });
 
+  // The published contract states none of the inferred rules (src/gong/rule-catalogue.ts), nor any
+  // length limit: a Gong that follows it accepts these, so the sandbox does too.
+  const undocumented = () => ({
+    ...sampleBody(20),
+    eventType: ' ',
+    content: {
+      contentTitle: 'a'.repeat(5_000),
+      contentLabel: Array.from({ length: 1_500 }, (_, index) => `label ${index}`),
+      numericContentDetails: { value: 11, rangeFrom: 0, rangeTo: 10 },
+      stepContentDetails: { value: 'Module 9', availableSteps: ['Enrolled'] },
+    },
+    customFields: [{ name: 'score', value: 'high', dataType: 'NUMBER' }],
+  });
+
+  it('accepts what the contract does not forbid: inferred rules broken, values past the bridge limits', async () => {
+    const s = await sandbox();
+    const body = undocumented();
+    expect((await post(s, body)).status).toBe(200);
+    expect(s.event('evt-20')?.body).toEqual(body);
+    expect(s.stats().strict).toBe(false);
+  });
+
+  it('with strict, answers 400 naming every inferred rule the body breaks, and stores nothing', async () => {
+    const s = await sandbox({ strict: true });
+    const reply = await post(s, undocumented());
+    expect(reply.status).toBe(400);
+    expect(reply.body.errors).toEqual([
+      'eventType: must not be blank [inferred rule blank-required-string]',
+      'content.numericContentDetails.value: must be within rangeFrom..rangeTo (0..10) [inferred rule numeric-value-in-range]',
+      'content.stepContentDetails.value: must be one of availableSteps [inferred rule step-in-available-steps]',
+      'customFields[0].value: must be a number for dataType NUMBER [inferred rule custom-field-value-type]',
+    ]);
+    expect(s.stats()).toMatchObject({ accepted: 0, strict: true, byStatus: { '400': 1 } });
+    // Strict adds undocumented rules only: the bridge's own limits are still not Gong's.
+    const { eventType: _blank, ...rest } = undocumented();
+    const onlyLimits = { ...rest, eventType: 'page viewed', content: { contentTitle: 'a'.repeat(5_000) } };
+    expect((await post(s, { ...onlyLimits, customFields: [] })).status).toBe(200);
+  });
+
   it('answers 409 for an eventId it already accepted and counts the conflicts per event', async () => {
     const s = await sandbox();
     expect((await post(s, sampleBody(7))).status).toBe(200);

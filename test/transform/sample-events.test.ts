@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { newestSchema } from '../../src/schemas/registry-files.ts';
-import { invalidSampleKinds, makeSampleEvent, sampleEventKinds } from '../../src/transform/sample-events.ts';
+import { contractValidator } from '../../src/gong/validate.ts';
+import {
+  inferredSampleKinds,
+  invalidSampleKinds,
+  makeSampleEvent,
+  sampleEventKinds,
+} from '../../src/transform/sample-events.ts';
 import { transformEvent, type InteractionEvent } from '../../src/transform/transform.ts';
 
 function seeded(seed: number): () => number {
@@ -45,15 +51,38 @@ describe('makeSampleEvent', () => {
     expect(bodies.some((body) => body.content.searchObjectDetails != null)).toBe(true);
   });
 
-  it('with invalid=true makes schema-valid events that the transform rejects with a path', () => {
+  it('with invalid=true makes schema-valid events that break a documented rule, whatever the settings', () => {
     const random = seeded(3);
     for (let seq = 0; seq < invalidSampleKinds.length * 10; seq++) {
-      const event = makeSampleEvent(seq, random, { invalid: true });
-      expect(type.isValid(event)).toBe(true);
-      const result = transformEvent(roundTrip(event));
+      const event = roundTrip(makeSampleEvent(seq, random, { invalid: true }));
+      const result = transformEvent(event);
       expect(result.ok).toBe(false);
-      if (!result.ok) expect(result.errors[0]).toMatch(/^(content|person|trackingId)[\w.[\]]*: /);
+      if (result.ok) continue;
+      expect(result.errors[0]).toMatch(/^(content|person|trackingId)[\w.[\]]*: /);
+      expect(result.errors.join('\n')).not.toContain('[inferred rule');
+      // The published contract refuses them too: the sandbox answers 400.
+      expect(transformEvent(event, contractValidator()).ok).toBe(false);
     }
+  });
+
+  it('with inferred=true makes events that break exactly one inferred rule, named like the kind', () => {
+    const random = seeded(4);
+    const seen = new Set<string>();
+    for (let seq = 0; seq < inferredSampleKinds.length * 5; seq++) {
+      const event = makeSampleEvent(seq, random, { inferred: true });
+      expect(type.isValid(event)).toBe(true);
+      const kind = inferredSampleKinds[seq % inferredSampleKinds.length]!;
+      const result = transformEvent(roundTrip(event));
+      // Sent by default, flagged with its rule; refused only by a strict sandbox.
+      expect(result).toMatchObject({ ok: true, inferredRules: [kind] });
+      expect(transformEvent(roundTrip(event), contractValidator()).ok).toBe(true);
+      expect(transformEvent(roundTrip(event), contractValidator(true))).toMatchObject({
+        ok: false,
+        inferredRules: [kind],
+      });
+      seen.add(kind);
+    }
+    expect(seen.size).toBe(inferredSampleKinds.length);
   });
 
   it('is deterministic for the same seq and random sequence', () => {

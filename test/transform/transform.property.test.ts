@@ -29,14 +29,22 @@ describe.each(loadSchemaVersions().map((version) => [version.file, version] as c
           }).not.toThrow();
           if (result!.ok) {
             accepted += 1;
-            // What goes on the wire is JSON; it must validate after the round trip too.
+            // What goes on the wire is JSON; it must validate after the round trip too, with the
+            // same warnings.
             const wire = JSON.parse(JSON.stringify(result!.body)) as unknown;
-            expect(validateGongBody(wire)).toEqual({ ok: true, body: wire });
+            const { warnings, inferredRules } = result!;
+            expect(validateGongBody(wire)).toEqual({
+              ok: true,
+              body: wire,
+              ...(warnings === undefined ? {} : { warnings }),
+              ...(inferredRules === undefined ? {} : { inferredRules }),
+            });
           } else {
             rejected += 1;
             expect(result!.errors.length).toBeGreaterThan(0);
             for (const error of result!.errors) expect(error).toMatch(PATH_ERROR);
           }
+          for (const warning of result!.warnings ?? []) expect(warning).toMatch(PATH_ERROR);
         }),
         { numRuns: 1_500 },
       );

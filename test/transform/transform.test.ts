@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateGongBody } from '../../src/gong/validate.ts';
+import { contractValidator, validateGongBody } from '../../src/gong/validate.ts';
 import type { InteractionEvent } from '../../src/transform/interaction-event.ts';
 import { transformEvent } from '../../src/transform/transform.ts';
 
@@ -202,13 +202,29 @@ describe('transformEvent', () => {
         stepContentDetails: { value: 'A', availableSteps: [] },
       },
     };
+    const warnings = [
+      'eventId: must not be empty [inferred rule blank-required-string]',
+      'content.contentTitle: must not be blank [inferred rule blank-required-string]',
+      'content.stepContentDetails.availableSteps: must have at least 1 item(s) [inferred rule steps-not-empty]',
+    ];
+    // Only inferred rules are broken: by default the body is made, and sent with warnings ...
     expect(transformEvent(event)).toEqual({
+      ok: true,
+      body: {
+        eventId: '',
+        timestamp: '2025-01-31T12:00:00.123Z',
+        eventType: 'page viewed',
+        content: { contentTitle: ' ', stepContentDetails: { value: 'A', availableSteps: [] } },
+        trackingId: 'trk-1',
+      },
+      warnings,
+      inferredRules: ['blank-required-string', 'steps-not-empty'],
+    });
+    // ... and with a validator that rejects them, the same problems withhold it.
+    expect(transformEvent(event, contractValidator(true))).toEqual({
       ok: false,
-      errors: [
-        'eventId: must not be empty',
-        'content.contentTitle: must not be blank',
-        'content.stepContentDetails.availableSteps: must have at least 1 item(s)',
-      ],
+      errors: warnings,
+      inferredRules: ['blank-required-string', 'steps-not-empty'],
     });
   });
 
@@ -227,9 +243,10 @@ describe('transformEvent', () => {
       eventType: 't',
       content: { contentTitle: 'c', stepContentDetails: { value: 'A' } },
     };
-    expect(transformEvent(event)).toEqual({
-      ok: false,
-      errors: ['content.stepContentDetails.availableSteps: must have at least 1 item(s)'],
+    expect(transformEvent(event)).toMatchObject({
+      ok: true,
+      body: { content: { contentTitle: 'c', stepContentDetails: { value: 'A', availableSteps: [] } } },
+      inferredRules: ['steps-not-empty'],
     });
   });
 

@@ -12,8 +12,9 @@ const options = {
 const help = `Usage: gong-bridge doctor [options]
 
 Checks the configuration in the environment end to end, the way \`gong-bridge run\` would use it,
-and prints a checklist: ✓ passed, ✗ failed (with the fix on the next line), - skipped because an
-earlier check failed or it was not asked for.
+and prints a checklist: ✓ passed, ! passed with a warning (a misspelt variable, certificate
+verification off), ✗ failed (with the fix on the next line), - skipped because an earlier check
+failed or it was not asked for. URLs are printed without their user and password.
 
   configuration parses     every setting, TLS/SASL files, required settings for run
   Kafka brokers answer     connect and describe the cluster
@@ -75,24 +76,27 @@ export const doctorCommand: CliCommand = {
 
 interface Palette {
   readonly green: (text: string) => string;
+  readonly yellow: (text: string) => string;
   readonly red: (text: string) => string;
   readonly dim: (text: string) => string;
 }
 
-const plain: Palette = { green: (text) => text, red: (text) => text, dim: (text) => text };
+const same = (text: string) => text;
+const plain: Palette = { green: same, yellow: same, red: same, dim: same };
 
 // Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org); the glyphs
 // carry the meaning on their own, so logs and pipes lose nothing.
 function colours(io: CliIo): Palette {
   if (io.stdout.isTTY !== true || (io.env.NO_COLOR ?? '') !== '') return plain;
   const wrap = (code: number) => (text: string) => `\u001b[${code}m${text}\u001b[0m`;
-  return { green: wrap(32), red: wrap(31), dim: wrap(2) };
+  return { green: wrap(32), yellow: wrap(33), red: wrap(31), dim: wrap(2) };
 }
 
 export function formatChecklist(results: readonly CheckResult[], palette: Palette = plain): string {
   const lines: string[] = [];
   for (const result of results) {
     if (result.status === 'ok') lines.push(`${palette.green('✓')} ${result.title}: ${result.detail}`);
+    else if (result.status === 'warn') lines.push(`${palette.yellow('!')} ${result.title}: ${result.detail}`);
     else if (result.status === 'fail') {
       lines.push(`${palette.red('✗')} ${result.title}: ${result.detail}`);
       lines.push(`    fix: ${result.fix ?? 'see docs/reference/configuration.md'}`);

@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../kafka/kafka-client.ts';
-import { loadConfig } from '../../config/config.ts';
 import { BridgeError } from '../../errors.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { produceSamples } from '../../kafka/sample-producer.ts';
+import { loadConfigWithWarnings } from '../command-config.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const options = {
@@ -74,7 +74,10 @@ export async function runProduceSample(argv: string[], io: CliIo): Promise<numbe
     throw new BridgeError('USAGE', '--invalid-ratio plus --undecodable-ratio must not exceed 1');
   }
   const partitions = numberOption('partitions', values.partitions, 3, 1);
-  const config = loadConfig(io.env);
+  const config = loadConfigWithWarnings(io, 'produce-sample', [
+    (settings) => kafkaClientConfig(settings),
+    (settings) => registryClientOptions(settings),
+  ]);
   const topic = values.topic ?? config.KAFKA_TOPICS?.[0];
   if (topic === undefined)
     throw new BridgeError('USAGE', '--topic T is required when KAFKA_TOPICS is not set');

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { logLevel, type KafkaMessage } from 'kafkajs';
-import { kafkaClient } from '../../kafka/kafka-client.ts';
-import { loadConfig, requireSetting } from '../../config/config.ts';
+import { required, requireSetting } from '../../config/config.ts';
+import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
-import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
-import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts';
+import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
+import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
+import { loadConfigWithWarnings } from '../command-config.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const options = {
@@ -64,7 +66,9 @@ Options:
   --json               Print the summary as JSON on stdout.
 
 Progress lines go to stderr; the summary ends the run. Exit codes: 0 every selected record was
-delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error.
+delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error (every
+missing setting at once; also Kafka credentials or certificates the brokers refuse), 4 Kafka or
+the schema registry unreachable.
 
 Examples:
   gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
@@ -99,9 +103,7 @@ function parseTime(name: string, value: string | undefined): number | undefined 
 
 export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(options, argv, false);
-  const config = loadConfig(io.env);
-  const dlqTopic =
-    values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
+  // A usage error is reported before the configuration is looked at.
   const reasons = new Set(values.reason ?? []);
   for (const reason of reasons) {
     if (isDeadLetterCode(reason)) continue;
@@ -113,6 +115,15 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       `--reason ${reason}: ${why}; the reasons are ${deadLetterCodes.join(', ')}`,
     );
   }
+  const sendsToGong = values['to-topic'] === undefined && values['dry-run'] !== true;
+  const config = loadConfigWithWarnings(io, 'replay-dlq', [
+    (settings) => kafkaClientConfig(settings),
+    ...(values['dlq-topic'] === undefined ? required('KAFKA_TOPICS') : []),
+    (settings) => registryClientOptions(settings),
+    ...(sendsToGong ? [(settings: Settings) => authFromConfig(settings)] : []),
+  ]);
+  const dlqTopic =
+    values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
   const fromOffset =
     values['from-offset'] === undefined
       ? undefined
@@ -171,10 +182,11 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
+  const engineSettings = deliveryEngineSettings(config);
   const engine =
     limiter === undefined || client === undefined
       ? undefined
-      : createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+      : createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const producer =
     toTopic === undefined || dryRun
@@ -220,7 +232,8 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       tally(`still ${decoded.error.code}`);
       return;
     }
-    const transformed = transformEvent(decoded.event);
+    // The validation the service applies (limits, inferred rules), also for a dry run.
+    const transformed = transformEvent(decoded.event, engineSettings.validate);
     if (!transformed.ok) {
       summary.stillInvalid += 1;
       tally('still GONG_INVALID');

@@ -1,25 +1,33 @@
-import { type Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { existsSync } from 'node:fs';
+import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
 import { awaitGroupCoordinator } from '../../kafka/group-coordinator.ts';
 import { kafkaClient } from '../../kafka/kafka-client.ts';
 import type { Logger } from 'pino';
-import { loadConfig, requireSetting } from '../../config/config.ts';
+import { required, requireSetting, type ConfigCheck } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings, type DeliveryEngine } from '../../delivery/engine.ts';
 import type { Clock, ObservableRateLimiter, Sleep } from '../../delivery/limiter-types.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError } from '../../errors.ts';
-import { createGongClient, gongClientOptionsFromConfig, type GongClient } from '../../gong/client.ts';
-import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts';
+import {
+  authFromConfig,
+  createGongClient,
+  gongClientOptionsFromConfig,
+  type GongClient,
+} from '../../gong/client.ts';
+import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
-import { createLogger } from '../../observability/logger.ts';
+import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
+import { transformEvent } from '../../transform/transform.ts';
 import { version } from '../../version.ts';
-import { ExitCode, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import { loadCommandConfig } from '../command-config.ts';
+import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const help = `Usage: gong-bridge run
 
@@ -39,8 +47,9 @@ settled offsets are committed, exit 0. Signals within 3 s of the first are the s
 terminal's Ctrl-C and a wrapper's SIGTERM); one after that exits at once (130), which is safe:
 nothing past the last settled record was ever committed.
 
-Exit codes: 0 stopped on a signal, 3 configuration error (including an input topic that does
-not exist), 4 Kafka unreachable or the consumer crashed.
+Exit codes: 0 stopped on a signal, 3 configuration error (every problem is listed at once,
+including an input topic that does not exist and Kafka credentials or certificates the brokers
+refuse), 4 Kafka unreachable or the consumer crashed.
 
 Example:
   KAFKA_BROKERS=localhost:9092 KAFKA_TOPICS=interactions \\
@@ -104,7 +113,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     logger: logger.child({ component: 'limiter' }),
   });
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
-  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...deliveryEngineSettings(config) });
+  const engineSettings = deliveryEngineSettings(config);
+  const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
   const producer = kafka.producer({
@@ -149,6 +159,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     limiter,
     clock,
     sleep,
+    // The engine's validator: the limits and inferred-rule settings apply before the engine too.
+    transform: (event) => transformEvent(event, engineSettings.validate),
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
@@ -286,10 +298,28 @@ export const runCommand: CliCommand = {
   run: (argv, io) => runBridge(argv, io, { clock: systemClock, sleep: systemSleep }),
 };
 
+/** What `run` cannot start without, checked together so one run names every missing piece. */
+export const runConfigChecks: readonly ConfigCheck[] = [
+  (config) => kafkaClientConfig(config),
+  ...required('KAFKA_TOPICS', 'SCHEMA_REGISTRY_URL'),
+  (config) => registryClientOptions(config),
+  (config) => authFromConfig(config),
+];
+
 export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies): Promise<number> {
   parseCommandArgs({}, argv, false);
-  const config = loadConfig(io.env);
-  const logger = createLogger({ config });
+  const { config, warnings } = loadCommandConfig(io, 'run', runConfigChecks);
+  const format = chooseLogFormat(config.LOG_FORMAT, {
+    isTerminal: io.stdout.isTTY === true,
+    inContainer: runsInContainer(io.env, existsSync),
+  });
+  const logger = createLogger({
+    config,
+    format,
+    colour: format === 'pretty' && (io.env.NO_COLOR ?? '') === '',
+  });
+  for (const warning of warnings)
+    logger.warn({ event: 'config-warning', variable: warning.variable }, warning.message);
   const restoreWarnings = routeProcessWarnings(process as unknown as WarningSource, logger);
   const graph = buildRunGraph(config, deps, logger);
   const { runtime } = graph;
@@ -338,7 +368,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
     const explained = explainKafkaError(error, config);
     logger.fatal({ event: 'failed', code: explained.code, error: explained.message }, explained.message);
     io.stderr.write(`gong-bridge run: ${explained.message}\n`);
-    exitCode = explained.code === 'CONFIG_INVALID' ? ExitCode.config : kafkaFailureExitCode;
+    exitCode = exitCodeByError[explained.code] === ExitCode.config ? ExitCode.config : kafkaFailureExitCode;
   } finally {
     await runtime.stop().catch((error: unknown) => {
       logger.error({ event: 'stop-failed', error: String(error) }, 'stop failed');

@@ -23,6 +23,7 @@ const options = {
   'outage-status': { type: 'string' },
   record: { type: 'string' },
   seed: { type: 'string' },
+  strict: { type: 'boolean' },
 } as const;
 
 const help = `Usage: gong-bridge sandbox [options]
@@ -44,6 +45,9 @@ Options:
                            every eventId is kept regardless, for deduplication.
   --keep-calls N           Most recent calls kept in /_sandbox/calls (default 100000).
   --record FILE            Append each accepted body to FILE as one JSON line.
+  --strict                 Also answer 400 to bodies that break rules Gong does not document
+                           (docs/reference/body-rules.md), as a Gong enforcing them would; the
+                           default follows the published contract and accepts them.
 Faults:
   --fail-rate P            Probability (0..1) that a call fails with a 5xx before storing anything.
   --fail-status LIST       Statuses drawn for --fail-rate (default 500,502,503,504).
@@ -59,7 +63,8 @@ POST /v2/digital-interaction checks, in order:
   503 outage; 401 bad or missing credentials; 413 Content-Length over the limit; 429 with
   Retry-After (integer seconds) when the rolling-second or rolling-24h budget is spent; 413 when a
   streamed body passes the limit; injected 5xx; 400 {requestId, errors} for a Content-Type other
-  than application/json, malformed JSON or a body that breaks the contract; 409 for an eventId
+  than application/json, malformed JSON or a body that breaks a rule the contract states (and,
+  with --strict, one it does not); 409 for an eventId
   already accepted; injected lost reply (500); 200 {requestId}.
   Every authenticated call that passes the 429 check uses budget, whatever its answer; calls
   answered 401, 413 (by Content-Length), 429 or 503 (outage) do not.
@@ -71,7 +76,7 @@ Control endpoints (no authentication; JSON):
                             throttled-daily, unauthorized, injected-failure, outage},
                             bytesReceived, peakCallsPerRollingSecond, accepted, duplicates,
                             limits:{rps, daily, inLastSecond, inLast24h, dailyRemaining},
-                            faults, maxBodyBytes, recordError}
+                            faults, maxBodyBytes, strict, recordError}
   GET  /_sandbox/accepted   ?offset=0&limit=1000 or ?eventId=ID
                             {total, offset, limit, events:[{eventId, acceptedAt, conflicts, body}]}
   GET  /_sandbox/calls      ?since=SEQ&limit=N
@@ -90,6 +95,7 @@ bound.
 Examples:
   gong-bridge sandbox --access-key key --access-key-secret secret
   gong-bridge sandbox --port 0 --rps 0 --daily-limit 0 --bearer-token t --fail-rate 0.05 --seed 7
+  gong-bridge sandbox --bearer-token t --strict     # also refuses rules Gong does not document
   curl -s -XPOST localhost:8089/_sandbox/faults -d '{"outageMs":30000}'
 `;
 
@@ -173,6 +179,7 @@ export function sandboxOptionsFromArgs(argv: string[], env: CliIo['env']): Sandb
     outageMs: wholeOption('outage-ms', values['outage-ms'], 0, 0, 86_400_000),
     seed: values.seed === undefined ? undefined : wholeOption('seed', values.seed, 0, 0, 2 ** 32 - 1),
     recordFile: values.record,
+    strict: values.strict === true,
   };
 }
 

@@ -9,6 +9,8 @@ import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, isBridgeError } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
+import type { InferredRuleName } from '../../gong/rule-catalogue.ts';
+import type { GongBodyValidator } from '../../gong/validate.ts';
 import { decodeAvroJson } from '../../schemas/avro-json.ts';
 import { newestSchema } from '../../schemas/registry-files.ts';
 import type { InteractionEvent } from '../../transform/interaction-event.ts';
@@ -47,7 +49,9 @@ Options:
   --events               Lines are Avro-JSON interaction events, not Gong bodies.
   --rejects FILE         Append rejected (Gong 4xx) and invalid lines here as JSON Lines:
                          {"line":N,"outcome":"rejected"|"invalid","errors":[...],"status":..,
-                          "requestId":..,"eventId":..,"input":"<the line>"}.
+                          "requestId":..,"eventId":..,"inferredRules":[..],"input":"<the line>"};
+                         inferredRules names the rules Gong does not document that the line
+                         broke (GONG_INFERRED_RULES, docs/reference/body-rules.md).
   --checkpoint FILE      Progress file (default FILE.checkpoint; none for stdin unless given).
                          Rewritten atomically about twice a second and at the end.
   --resume               Skip the lines the checkpoint records as finished.
@@ -79,6 +83,8 @@ export interface SendSummary {
   duplicates: number;
   rejected: number;
   invalid: number;
+  /** Lines sent although they break inferred rules (GONG_INFERRED_RULES=send). */
+  flagged: number;
   retries: number;
   throttled: number;
   calls: number;
@@ -165,12 +171,13 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
       values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] },
     ),
   );
+  const engineSettings = deliveryEngineSettings(config);
   const engine = createDeliveryEngine({
     client,
     limiter,
     clock,
     sleep,
-    ...deliveryEngineSettings(config),
+    ...engineSettings,
     ...(deps.authProbeIntervalMs === undefined ? {} : { authProbeIntervalMs: deps.authProbeIntervalMs }),
   });
 
@@ -181,6 +188,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
     duplicates: 0,
     rejected: 0,
     invalid: 0,
+    flagged: 0,
     retries: 0,
     throttled: 0,
     calls: 0,
@@ -190,6 +198,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
   };
   engine.events.on('call', () => (summary.calls += 1));
   engine.events.on('retry', () => (summary.retries += 1));
+  engine.events.on('flagged', () => (summary.flagged += 1));
   engine.events.on('throttled', () => (summary.throttled += 1));
   engine.events.on('auth-failed', (event) => {
     io.stderr.write(
@@ -286,6 +295,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
           ...(outcome.requestId === undefined ? {} : { requestId: outcome.requestId }),
           ...eventIdOf(line),
           errors: outcome.errors,
+          ...(outcome.inferredRules === undefined ? {} : { inferredRules: outcome.inferredRules }),
           input: line,
         });
         break;
@@ -296,6 +306,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
           outcome: 'invalid',
           ...eventIdOf(line),
           errors: outcome.errors,
+          ...(outcome.inferredRules === undefined ? {} : { inferredRules: outcome.inferredRules }),
           input: line,
         });
         break;
@@ -319,13 +330,17 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
         summary.skipped += 1;
         continue;
       }
-      const body = toBody(line, schema);
+      const body = toBody(line, schema, engineSettings.validate);
       const number = lineNumber;
       const task: Promise<void> = (async () => {
         try {
           const outcome = body.ok
             ? await engine.deliver(body.value, { signal })
-            : ({ kind: 'invalid', errors: body.errors } as const);
+            : ({
+                kind: 'invalid',
+                errors: body.errors,
+                ...(body.inferredRules === undefined ? {} : { inferredRules: body.inferredRules }),
+              } as const);
           if (!body.ok) engine.events.emit('invalid', { errors: body.errors });
           await settle(number, line, outcome);
         } catch (error) {
@@ -392,13 +407,19 @@ function defaultLimiter(config: Settings, clock: Clock, sleep: Sleep, io: CliIo)
   });
 }
 
-type ParsedLine = { ok: true; value: unknown } | { ok: false; errors: string[] };
+type ParsedLine =
+  { ok: true; value: unknown } | { ok: false; errors: string[]; inferredRules?: readonly InferredRuleName[] };
 
-function toBody(line: string, schema: ReturnType<typeof newestSchema> | undefined): ParsedLine {
+function toBody(
+  line: string,
+  schema: ReturnType<typeof newestSchema> | undefined,
+  validate: GongBodyValidator | undefined,
+): ParsedLine {
   if (schema !== undefined) {
     const decoded = decodeAvroJson(schema.type, line);
     if (!decoded.ok) return decoded;
-    const transformed = transformEvent(decoded.value as InteractionEvent);
+    // The engine validates the body again; the transform must judge it with the same settings.
+    const transformed = transformEvent(decoded.value as InteractionEvent, validate);
     return transformed.ok ? { ok: true, value: transformed.body } : transformed;
   }
   try {
@@ -506,6 +527,9 @@ function formatSummary(summary: SendSummary): string {
     `duplicates  ${summary.duplicates}`,
     `rejected    ${summary.rejected}`,
     `invalid     ${summary.invalid}`,
+    ...(summary.flagged > 0
+      ? [`flagged     ${summary.flagged} (sent; broke rules Gong does not document)`]
+      : []),
     ...(summary.skipped > 0 ? [`skipped     ${summary.skipped} (already done, --resume)`] : []),
     `retries     ${summary.retries}`,
     `calls       ${summary.calls}`,
