@@ -7,7 +7,9 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { produceSamples, registerNewestSchema } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
+import { spawnBridge, waitFor } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { freePort } from '../helpers/redis.ts';
 import { program, requires } from '../helpers/requirements.ts';
 import { commandNames, repoRoot, runCli } from './run-cli.ts';
 
@@ -34,6 +36,8 @@ interface Place {
   readonly topic: string;
   readonly sandbox: RunningSandbox;
   readonly dir: string;
+  /** host:port of running bridges' HTTP endpoints, for examples that read a replica's /metrics. */
+  replicas: string[];
 }
 
 const credentials = { key: 'example-access-key', secret: 'example-access-key-secret' };
@@ -46,6 +50,10 @@ const placeholders: readonly (readonly [RegExp, (place: Place) => string])[] = [
   [/\bGONG_ACCESS_KEY_SECRET=\.\.\./g, () => `GONG_ACCESS_KEY_SECRET=${credentials.secret}`],
   [/\b(?:localhost|127\.0\.0\.1):8089\b/g, (place) => new URL(place.sandbox.url).host],
   [/(?<=--topic |--to-topic |KAFKA_TOPICS=)interactions\b/g, (place) => place.topic],
+  // A replica's metrics endpoint (`status`): the first address named is one running bridge, the
+  // second another.
+  [/\b(?:localhost|10\.0\.3\.7):9464\b/g, (place) => place.replicas[0] ?? ''],
+  [/\b10\.0\.3\.8:9464\b/g, (place) => place.replicas[1] ?? ''],
   // A sandbox on the default port 8089 could collide with a running demo: any free port instead.
   [/^(gong-bridge sandbox(?!.*--port).*)$/g, () => '$1 --port 0'],
 ];
@@ -56,8 +64,21 @@ const servesUntilStopped: Readonly<Record<string, RegExp>> = {
   sandbox: /listening on http:\/\//,
 };
 
-/** What a command's examples need besides a topic with its schema: replay-dlq, dead letters. */
+/**
+ * What a command's examples need besides a topic with its schema: replay-dlq, dead letters;
+ * status, two running replicas of the bridge (the first also on HTTP_PORT, its default).
+ */
 const setups: Readonly<Record<string, (place: Place) => Promise<void>>> = {
+  status: async (place) => {
+    const group = uniqueName('help-example-status');
+    for (let replica = 0; replica < 2; replica++) {
+      const port = await freePort();
+      const bridge = spawnBridge({ ...environment(place), KAFKA_GROUP_ID: group, HTTP_PORT: String(port) });
+      cleanups.push(() => bridge.kill());
+      await waitFor('a replica to start', () => bridge.stdout().includes('gong-bridge running'));
+      place.replicas.push(`127.0.0.1:${port}`);
+    }
+  },
   // One letter of each reason the examples replay: an event Gong accepts now (GONG_INVALID) and
   // one to republish (UNKNOWN_SCHEMA_ID).
   'replay-dlq': async (place) => {
@@ -164,7 +185,7 @@ async function place(example: string): Promise<Place> {
     await sandbox.close();
     await dropTopics();
   });
-  return { topic, sandbox, dir };
+  return { topic, sandbox, dir, replicas: [] };
 }
 
 function environment(where: Place): Record<string, string> {
@@ -179,7 +200,9 @@ function environment(where: Place): Record<string, string> {
     GONG_BASE_URL: where.sandbox.url,
     GONG_ACCESS_KEY: credentials.key,
     GONG_ACCESS_KEY_SECRET: credentials.secret,
-    HTTP_PORT: '0',
+    // A bridge an example starts picks a free port; with replicas running, the first one's, which
+    // `status` reads by default.
+    HTTP_PORT: where.replicas[0]?.split(':')[1] ?? '0',
   };
 }
 
@@ -247,7 +270,7 @@ describe('every --help example runs', () => {
         expect(ran.output).not.toContain('internal error');
         expect(ran.code, `${line}\n${ran.output.slice(-3_000)}`).toBe(0);
       } finally {
-        for (const cleanup of cleanups.splice(0)) await cleanup();
+        for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
       }
     },
   );
