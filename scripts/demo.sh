@@ -44,7 +44,7 @@ cleanup() {
   if [ -n "$bridge_pid" ] && kill -0 "$bridge_pid" 2>/dev/null; then
     note "  bridge: draining in-flight calls and committing before it exits (log: $demo_dir/bridge.log)"
     stop_child "$bridge_pid"
-    if grep -q '"gong-bridge stopped"' "$demo_dir/bridge.log" 2>/dev/null; then
+    if grep -q 'gong-bridge stopped' "$demo_dir/bridge.log" 2>/dev/null; then
       note "  bridge: stopped"
     else
       note "  bridge: exited without draining; see $demo_dir/bridge.log"
