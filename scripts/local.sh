@@ -25,10 +25,11 @@ local_stack_up() {
   else
     bash "$root/scripts/stack/stack.sh" status
   fi
-  set -a
-  # shellcheck disable=SC1091
-  . "${STACK_DIR:-$root/.stack}/env"
-  set +a
+  # Only the bridge's own settings: the env file also names the test harness's Toxiproxy.
+  local line
+  while IFS= read -r line; do
+    case "$line" in KAFKA_BROKERS=* | SCHEMA_REGISTRY_URL=* | REDIS_URL=*) export "${line?}" ;; esac
+  done <"${STACK_DIR:-$root/.stack}/env"
 }
 
 # start_sandbox PORT RATE LOG [RECORD_FILE]: a Gong sandbox with the demo's credentials. It runs in
