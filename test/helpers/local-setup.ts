@@ -69,7 +69,8 @@ export async function localRun(name: string, extra: Record<string, string> = {})
     env[key] = value;
   }
   Object.assign(env, {
-    GONG_BRIDGE_TEST_MARKER: marker,
+    // Outside the bridge's setting prefixes (GONG_, KAFKA_…), so no command warns about it.
+    LOCAL_RUN_MARKER: marker,
     STACK_DIR: stackDir,
     KAFKA_PORT: String(kafka),
     KAFKA_CONTROLLER_PORT: String(controller),
@@ -95,8 +96,7 @@ function markedProcesses(marker: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
     try {
-      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`GONG_BRIDGE_TEST_MARKER=${marker}`))
-        continue;
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`LOCAL_RUN_MARKER=${marker}`)) continue;
       found.push(`${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`);
     } catch {
       // exited meanwhile

@@ -156,7 +156,7 @@ describe('make demo stopped by one Ctrl-C', () => {
       const status = scratch('tmux-status');
       // The tmux server itself must not carry the marker (it outlives the demo until kill-server),
       // so the marker goes into the pane's command instead of the server's environment.
-      const { GONG_BRIDGE_TEST_MARKER: _marker, ...inherited } = run.env;
+      const { LOCAL_RUN_MARKER: _marker, ...inherited } = run.env;
       // The pane runs its command with the server's default shell: bash, whatever $SHELL says.
       const serverEnv = { ...inherited, SHELL: '/bin/bash' };
       const tmux = (...args: string[]) => {
@@ -167,7 +167,7 @@ describe('make demo stopped by one Ctrl-C', () => {
         if (result.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${result.stderr}`);
       };
       try {
-        const command = `export GONG_BRIDGE_TEST_MARKER=${run.marker}; trap true INT; ${makeCommand} demo; echo $? > "${status}"`;
+        const command = `export LOCAL_RUN_MARKER=${run.marker}; trap true INT; ${makeCommand} demo; echo $? > "${status}"`;
         tmux('new-session', '-d', '-s', 'demo', '-x', '200', '-y', '50', '-c', root, command);
         tmux('pipe-pane', '-t', 'demo', '-o', `cat >> "${log}"`);
         const output = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');

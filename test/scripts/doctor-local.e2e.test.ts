@@ -29,7 +29,7 @@ describe('make doctor on a machine with nothing running', () => {
     const code = await new Promise<number | null>((resolve) => make.once('exit', (exit) => resolve(exit)));
     const context = `${stdout}\n--- stderr ---\n${stderr}`;
     expect(code, context).toBe(0);
-    const checks = stdout.split('\n').filter((line) => /^[✓✗-] /.test(line));
+    const checks = stdout.split('\n').filter((line) => /^[✓✗!-] /.test(line));
     expect(
       checks.filter((line) => !line.startsWith('✓')),
       context,
