@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { type Kafka, logLevel, type Admin } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { inject } from 'vitest';
 
 /** Unique per test, so parallel or repeated runs never share topics or groups. */
@@ -8,7 +9,7 @@ export function uniqueName(prefix: string): string {
 }
 
 export function testKafka(clientId = uniqueName('test')): Kafka {
-  return new Kafka({
+  return kafkaClient({
     clientId,
     brokers: inject('services').kafkaBrokers,
     logLevel: logLevel.NOTHING,
