@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
 import { logLevel, type Producer } from 'kafkajs';
-import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../src/shared/time.ts';
 import { createBatchedProducer } from '../src/kafka/batched-producer.ts';
 import { kafkaClient } from '../src/kafka/kafka-client.ts';
 

@@ -24,7 +24,7 @@ import { Pool, request } from 'undici';
 import { runSend, type SendSummary } from '../src/cli/commands/send.ts';
 import { createDeliveryEngine } from '../src/delivery/engine.ts';
 import { DisabledLimiter } from '../src/delivery/rate-limit/disabled-limiter.ts';
-import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../src/shared/time.ts';
 import { createGongClient } from '../src/gong/client.ts';
 
 const events = Number(process.env.EVENTS ?? 2_000);

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import type { ObservableRateLimiter } from '../src/delivery/limiter-types.ts';
 import { LocalLimiter } from '../src/delivery/rate-limit/local-limiter.ts';
 import { RedisLimiter } from '../src/delivery/rate-limit/redis-limiter.ts';
-import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../src/shared/time.ts';
 
 const { values } = parseArgs({
   options: {

@@ -27,7 +27,7 @@ import pino from 'pino';
 import { Pool, request } from 'undici';
 import { buildRunGraph } from '../src/cli/commands/run.ts';
 import { loadConfig } from '../src/config/config.ts';
-import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../src/shared/time.ts';
 import { produceSamples } from '../src/kafka/sample-producer.ts';
 import { transformEvent } from '../src/transform/transform.ts';
 

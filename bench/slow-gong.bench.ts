@@ -30,7 +30,7 @@ import type { ObservableRateLimiter } from '../src/delivery/limiter-types.ts';
 import { LocalLimiter } from '../src/delivery/rate-limit/local-limiter.ts';
 import { RedisLimiter } from '../src/delivery/rate-limit/redis-limiter.ts';
 import { defaultRetryPolicy } from '../src/delivery/retry-policy.ts';
-import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../src/shared/time.ts';
 import { createGongClient, type GongClient } from '../src/gong/client.ts';
 import { startSandboxProcess } from '../src/sandbox/child-process.ts';
 

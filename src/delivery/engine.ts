@@ -3,6 +3,7 @@ import { BridgeError, isBridgeError } from '../errors.ts';
 import type { ConnectionPermit, GongCallResult, GongClient } from '../gong/client.ts';
 import { ConnectionPermits } from '../gong/connection-permits.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
+import { tokenUnavailableCode } from '../gong/transport-codes.ts';
 import {
   createGongBodyValidator,
   gongValidatorOptions,
@@ -11,14 +12,9 @@ import {
   type GongValidationSettings,
 } from '../gong/validate.ts';
 import { createDeliveryEvents, type DeliveryEvents, type RetryReason } from './events.ts';
-import type { CallSlot, Clock, RateLimiter, Sleep } from './limiter-types.ts';
-import {
-  classifyStatus,
-  classifyTransport,
-  tokenUnavailableCode,
-  type Classification,
-  type HaltReason,
-} from './outcome-policy.ts';
+import type { Clock, Sleep } from '../shared/time.ts';
+import type { CallSlot, RateLimiter } from './limiter-types.ts';
+import { classifyStatus, classifyTransport, type Classification, type HaltReason } from './outcome-policy.ts';
 import { RejectionBreaker, rejectionKey } from './rejection-breaker.ts';
 import {
   backoffDelay,

@@ -1,13 +1,3 @@
-/** Monotonic milliseconds plus wall-clock milliseconds, injected so tests move time by hand. */
-export interface Clock {
-  /** Monotonic milliseconds (performance.now()-like); never goes backwards. */
-  now(): number;
-  /** Wall-clock epoch milliseconds (Date.now()-like); may jump. Used for UTC-day windows and reports. */
-  wallNow(): number;
-}
-
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
 export interface LimiterSnapshot {
   /** Calls that may start right now without breaking the per-second guarantee. */
   readonly tokensAvailable: number;

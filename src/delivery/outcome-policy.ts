@@ -1,3 +1,4 @@
+import { tokenUnavailableCode } from '../gong/transport-codes.ts';
 import { retriableErrorCodes } from './retry-policy.ts';
 
 /**
@@ -139,9 +140,6 @@ export function classifyStatus(status: number): Classification {
   // nothing, and the retry alert fires if it never settles.
   return { outcome: 'transient', unknown: true };
 }
-
-/** Transport codes raised by our own client before any call was made. */
-export const tokenUnavailableCode = 'GONG_TOKEN_UNAVAILABLE';
 
 /**
  * A call that produced no HTTP answer. The connection failed, timed out or was reset, so the

@@ -5,7 +5,7 @@ import { kafkaClient } from '../kafka/kafka-client.ts';
 import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
-import { systemClock, systemSleep } from '../delivery/system-time.ts';
+import { systemClock, systemSleep } from '../shared/time.ts';
 import { maskUrlCredentials, urlCredentialValues } from '../config/redact.ts';
 import { configWarnings, unknownVariableWarnings } from '../config/warnings.ts';
 import { isBridgeError } from '../errors.ts';

@@ -2,12 +2,12 @@ import { stat, readFile } from 'node:fs/promises';
 import type { LookupFunction } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import type { Settings } from '../config/settings.ts';
-import type { Clock } from '../delivery/limiter-types.ts';
-import { tokenUnavailableCode } from '../delivery/outcome-policy.ts';
-import { parseRetryAfter } from '../delivery/retry-policy.ts';
+import type { Clock } from '../shared/time.ts';
 import { BridgeError } from '../errors.ts';
 import { userAgent as defaultUserAgent } from '../version.ts';
 import { ConnectionPermits, type ConnectionPermit } from './connection-permits.ts';
+import { parseRetryAfter } from './retry-after.ts';
+import { tokenUnavailableCode } from './transport-codes.ts';
 
 export type { ConnectionPermit } from './connection-permits.ts';
 
@@ -53,7 +53,7 @@ export interface GongResponse {
 /** No HTTP answer: timeout, reset, refused, DNS, or our token file could not be read. */
 export interface GongTransportFailure {
   readonly kind: 'transport';
-  /** undici or socket error code (UND_ERR_HEADERS_TIMEOUT, ECONNRESET, ...). */
+  /** undici or socket error code (UND_ERR_HEADERS_TIMEOUT, ECONNRESET, ...), or one of transport-codes.ts. */
   readonly code: string;
   /** Safe to log: never contains credentials. */
   readonly message: string;

@@ -1,5 +1,5 @@
 import { CompressionTypes, type IHeaders, type Kafka, type Producer, type ProducerConfig } from 'kafkajs';
-import type { Clock, Sleep } from '../delivery/limiter-types.ts';
+import type { Clock, Sleep } from '../shared/time.ts';
 import { BridgeError } from '../errors.ts';
 import { HaltState, type HaltSource, type HaltSourceName } from './halt-state.ts';
 import { classifyProduceError, type ProduceFailureClass } from './producer-error-policy.ts';

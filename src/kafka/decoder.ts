@@ -1,8 +1,7 @@
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { Settings } from '../config/settings.ts';
-import type { Sleep } from '../delivery/limiter-types.ts';
-import { systemSleep } from '../delivery/system-time.ts';
+import { systemSleep, type Sleep } from '../shared/time.ts';
 import { BridgeError, isBridgeError, type ErrorCode } from '../errors.ts';
 import { newestSchema } from '../schemas/registry-files.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';

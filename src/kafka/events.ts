@@ -1,4 +1,4 @@
-import { TypedEmitter } from '../delivery/rate-limit/typed-emitter.ts';
+import { TypedEmitter } from '../shared/typed-emitter.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 import type { HaltSourceName } from './halt-state.ts';

@@ -1,5 +1,5 @@
 import type { Consumer } from 'kafkajs';
-import type { Clock } from '../delivery/limiter-types.ts';
+import type { Clock } from '../shared/time.ts';
 import type { PauseReason, RuntimeEvents } from './events.ts';
 import type { TopicPartition } from './offset-tracker.ts';
 import type { BackpressureChange } from './partition-buffer.ts';

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import type { Clock, Sleep } from '../delivery/limiter-types.ts';
+import type { Clock, Sleep } from '../shared/time.ts';
 
 /**
  * Waiting out a group coordinator that is still starting. A broker that has just started has no

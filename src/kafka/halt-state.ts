@@ -1,4 +1,4 @@
-import { TypedEmitter } from '../delivery/rate-limit/typed-emitter.ts';
+import { TypedEmitter } from '../shared/typed-emitter.ts';
 
 /**
  * A dependency that can stop every record at once: the dead-letter topic refusing writes, the

@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { DeliveryEngine, DeliveryOutcome } from '../delivery/engine.ts';
-import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts';
+import type { Clock, Sleep } from '../shared/time.ts';
+import type { LimiterEventMap } from '../delivery/limiter-types.ts';
 import { isBridgeError } from '../errors.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';
 import { transformEvent, type TransformResult } from '../transform/transform.ts';

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import type { Sleep } from '../delivery/limiter-types.ts';
+import type { Sleep } from '../shared/time.ts';
 import type { BridgeMetrics } from './metrics.ts';
 
 /**

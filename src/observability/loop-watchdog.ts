@@ -1,4 +1,4 @@
-import type { Clock } from '../delivery/limiter-types.ts';
+import type { Clock } from '../shared/time.ts';
 
 /**
  * Liveness of the event loop. A heartbeat timer records when it last ran; /healthz fails when the

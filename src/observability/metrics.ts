@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 
 import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
 import { haltReasons } from '../delivery/outcome-policy.ts';
 import type { SuspensionReason } from '../delivery/suspension.ts';
-import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
+import type { Clock } from '../shared/time.ts';
+import type { LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
 import { deadLetterCodes, type ErrorCode } from '../errors.ts';
 import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';

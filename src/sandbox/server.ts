@@ -3,8 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import type { WriteStream } from 'node:fs';
-import type { Clock, Sleep } from '../delivery/limiter-types.ts';
-import { systemClock, systemSleep } from '../delivery/system-time.ts';
+import { systemClock, systemSleep, type Clock, type Sleep } from '../shared/time.ts';
 import { BridgeError } from '../errors.ts';
 import { contractValidator } from '../gong/validate.ts';
 import { checkAuthorization, type SandboxCredentials } from './auth.ts';

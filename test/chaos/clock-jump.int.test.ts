@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/delivery/limiter-types.ts';
-import { systemClock } from '../../src/delivery/system-time.ts';
+import { systemClock, type Clock } from '../../src/shared/time.ts';
 import type { CallRecord } from '../../src/sandbox/call-log.ts';
 import { allCommitted, bridgeEnv, positions, waitFor } from '../helpers/bridge.ts';
 import { testKafka } from '../helpers/kafka.ts';

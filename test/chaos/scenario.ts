@@ -5,8 +5,7 @@ import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../sr
 import { Writable } from 'node:stream';
 import { buildRunGraph, type RunGraph } from '../../src/cli/commands/run.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import type { Clock } from '../../src/delivery/limiter-types.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep, type Clock } from '../../src/shared/time.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startObservability, type Observability } from '../../src/observability/start.ts';
 import { allCommitted, bridgeEnv, positions, readAll, waitFor } from '../helpers/bridge.ts';

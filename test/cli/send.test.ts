@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSend, type SendSummary } from '../../src/cli/commands/send.ts';
 import { LineProgress, readCheckpoint, writeCheckpoint } from '../../src/cli/send-checkpoint.ts';
 import type { CliIo } from '../../src/cli/command.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
 import { sampleBody } from '../delivery/helpers.ts';
 

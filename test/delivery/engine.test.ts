@@ -8,7 +8,7 @@ import {
 import type { DeliveryEventMap, DeliveryEventName } from '../../src/delivery/events.ts';
 import { untrackedSlot } from '../../src/delivery/limiter-types.ts';
 import { defaultRetryPolicy } from '../../src/delivery/retry-policy.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { isBridgeError } from '../../src/errors.ts';
 import { createGongClient, type GongClient } from '../../src/gong/client.ts';
 import { contractValidator } from '../../src/gong/validate.ts';

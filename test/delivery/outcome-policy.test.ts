@@ -4,8 +4,8 @@ import {
   classifyTransport,
   retriableStatuses,
   statusRules,
-  tokenUnavailableCode,
 } from '../../src/delivery/outcome-policy.ts';
+import { tokenUnavailableCode } from '../../src/gong/transport-codes.ts';
 
 describe('outcome policy table', () => {
   it.each([

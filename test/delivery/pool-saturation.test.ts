@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDeliveryEngine } from '../../src/delivery/engine.ts';
 import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
 import { defaultRetryPolicy } from '../../src/delivery/retry-policy.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { createGongClient } from '../../src/gong/client.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { maxInWindow } from '../helpers/rolling-window.ts';

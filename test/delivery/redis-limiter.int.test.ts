@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisLimiter, type RedisLimiterOptions } from '../../src/delivery/rate-limit/redis-limiter.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { freePort, spawnRedis, withRedis } from '../helpers/redis.ts';
 import { maxInWindow } from '../helpers/rolling-window.ts';
 

@@ -5,7 +5,7 @@ import type { LookupFunction } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { classifyTransport } from '../../src/delivery/outcome-policy.ts';
-import { systemClock } from '../../src/delivery/system-time.ts';
+import { systemClock } from '../../src/shared/time.ts';
 import {
   authFromConfig,
   createGongClient,

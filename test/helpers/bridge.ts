@@ -6,7 +6,7 @@ import pino from 'pino';
 import { inject } from 'vitest';
 import { buildRunGraph, type RunGraph } from '../../src/cli/commands/run.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { produceSamples, type ProducedSample } from '../../src/kafka/sample-producer.ts';
 import { uniqueName } from './kafka.ts';
 

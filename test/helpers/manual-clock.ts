@@ -1,4 +1,4 @@
-import type { Clock, Sleep } from '../../src/delivery/limiter-types.ts';
+import type { Clock, Sleep } from '../../src/shared/time.ts';
 
 interface Timer {
   readonly at: number;

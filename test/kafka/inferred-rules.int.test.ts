@@ -1,7 +1,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { systemClock } from '../../src/delivery/system-time.ts';
+import { systemClock } from '../../src/shared/time.ts';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
 import { bindDeliveryMetrics, bindRuntimeMetrics, createMetrics } from '../../src/observability/metrics.ts';
 import { newestSchema } from '../../src/schemas/registry-files.ts';

@@ -2,7 +2,7 @@ import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import type { DeliveryOutcome } from '../../src/delivery/engine.ts';
 import { createDeliveryEvents } from '../../src/delivery/events.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { BridgeError } from '../../src/errors.ts';
 import type { Decoder } from '../../src/kafka/decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from '../../src/kafka/dlq.ts';

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDeliveryEngine } from '../../src/delivery/engine.ts';
 import { untrackedSlot, type LimiterSnapshot } from '../../src/delivery/limiter-types.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { createGongClient } from '../../src/gong/client.ts';
 import { startObservabilityServer, type ObservabilityServer } from '../../src/observability/http-server.ts';
 import { startLoopWatchdog, type LoopHealth } from '../../src/observability/loop-watchdog.ts';

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { secretSettingNames } from '../../src/config/settings.ts';
 import { createDeliveryEngine } from '../../src/delivery/engine.ts';
 import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { BridgeError } from '../../src/errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../src/gong/client.ts';
 import { bindDeliveryLogs, bindLimiterLogs } from '../../src/observability/log-bindings.ts';

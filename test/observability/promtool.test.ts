@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createDeliveryEvents } from '../../src/delivery/events.ts';
-import { systemClock } from '../../src/delivery/system-time.ts';
+import { systemClock } from '../../src/shared/time.ts';
 import { RuntimeEvents } from '../../src/kafka/events.ts';
 import { startObservabilityServer } from '../../src/observability/http-server.ts';
 import { bindDeliveryMetrics, bindRuntimeMetrics, createMetrics } from '../../src/observability/metrics.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createDeliveryEvents } from '../../src/delivery/events.ts';
 import type { HaltReason } from '../../src/delivery/outcome-policy.ts';
 import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
-import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../src/shared/time.ts';
 import { RuntimeEvents, type Readiness } from '../../src/kafka/events.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startObservability } from '../../src/observability/start.ts';

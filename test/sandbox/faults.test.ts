@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Sleep } from '../../src/delivery/limiter-types.ts';
+import type { Sleep } from '../../src/shared/time.ts';
 import { closeAll, get, manualClock, post, sampleBody, sandbox } from './helpers.ts';
 
 afterEach(closeAll);

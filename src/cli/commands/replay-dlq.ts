@@ -4,7 +4,7 @@ import { required, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
-import { systemClock, systemSleep } from '../../delivery/system-time.ts';
+import { systemClock, systemSleep } from '../../shared/time.ts';
 import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';

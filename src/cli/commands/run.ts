@@ -6,9 +6,9 @@ import type { Logger } from 'pino';
 import { required, requireSetting, type ConfigCheck } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings, type DeliveryEngine } from '../../delivery/engine.ts';
-import type { Clock, ObservableRateLimiter, Sleep } from '../../delivery/limiter-types.ts';
+import type { ObservableRateLimiter } from '../../delivery/limiter-types.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
-import { systemClock, systemSleep } from '../../delivery/system-time.ts';
+import { systemClock, systemSleep, type Clock, type Sleep } from '../../shared/time.ts';
 import { BridgeError } from '../../errors.ts';
 import {
   authFromConfig,

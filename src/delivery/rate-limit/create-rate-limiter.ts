@@ -1,5 +1,6 @@
 import type { Settings } from '../../config/settings.ts';
-import type { Clock, ObservableRateLimiter, Sleep } from '../limiter-types.ts';
+import type { Clock, Sleep } from '../../shared/time.ts';
+import type { ObservableRateLimiter } from '../limiter-types.ts';
 import { DisabledLimiter } from './disabled-limiter.ts';
 import { LocalLimiter } from './local-limiter.ts';
 import { RedisLimiter, type LimiterLogger } from './redis-limiter.ts';

@@ -5,7 +5,7 @@ import {
   type LimiterSnapshot,
   type ObservableRateLimiter,
 } from '../limiter-types.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { TypedEmitter } from '../../shared/typed-emitter.ts';
 
 /**
  * No limit at all (GONG_LIMITER_DISABLED): for benchmarks against an unthrottled sandbox only.

@@ -1,5 +1,6 @@
 import { BridgeError } from '../../errors.ts';
-import { untrackedSlot, type CallSlot, type Sleep } from '../limiter-types.ts';
+import type { Sleep } from '../../shared/time.ts';
+import { untrackedSlot, type CallSlot } from '../limiter-types.ts';
 import type { Decision } from './limiter-core.ts';
 
 export interface FifoGateOptions {

@@ -1,16 +1,10 @@
-import type {
-  CallSlot,
-  Clock,
-  LimiterEventMap,
-  LimiterSnapshot,
-  ObservableRateLimiter,
-  Sleep,
-} from '../limiter-types.ts';
+import type { Clock, Sleep } from '../../shared/time.ts';
+import type { CallSlot, LimiterEventMap, LimiterSnapshot, ObservableRateLimiter } from '../limiter-types.ts';
 import type { DailyWindow, Instant } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
 import { commit, decide, LimiterCore, snapshotOf, type Decision } from './limiter-core.ts';
 import type { StartHandle } from './per-second-window.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { TypedEmitter } from '../../shared/typed-emitter.ts';
 
 export interface LocalLimiterOptions {
   readonly ratePerSecond: number;

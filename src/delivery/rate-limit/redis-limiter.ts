@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { BridgeError } from '../../errors.ts';
-import type {
-  CallSlot,
-  Clock,
-  LimiterEventMap,
-  LimiterSnapshot,
-  ObservableRateLimiter,
-  Sleep,
-} from '../limiter-types.ts';
+import type { Clock, Sleep } from '../../shared/time.ts';
+import type { CallSlot, LimiterEventMap, LimiterSnapshot, ObservableRateLimiter } from '../limiter-types.ts';
 import type { DailyWindow, Instant } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
 import { commit, decide, LimiterCore, projectExhaustion, snapshotOf, type Decision } from './limiter-core.ts';
 import { coreSlot, normaliseRetryAfter, wireSlot } from './local-limiter.ts';
 import { windowPolicy, type WindowPolicy } from './per-second-window.ts';
 import { LIMITER_SCRIPT, parseScriptReply, type ScriptReply } from './redis-script.ts';
-import { TypedEmitter } from './typed-emitter.ts';
+import { TypedEmitter } from '../../shared/typed-emitter.ts';
 
 /** A call that left within this many ms of its grant keeps its grant time in Redis. */
 const REDIS_RESTAMP_MIN_MS = 5;
