@@ -1,16 +1,9 @@
-import type { Settings } from '../config/settings.ts';
 import { BridgeError, isBridgeError } from '../errors.ts';
 import type { ConnectionPermit, GongCallResult, GongClient } from '../gong/client.ts';
 import { ConnectionPermits } from '../gong/connection-permits.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 import { tokenUnavailableCode } from '../gong/transport-codes.ts';
-import {
-  createGongBodyValidator,
-  gongValidatorOptions,
-  validateGongBody,
-  type GongValidation,
-  type GongValidationSettings,
-} from '../gong/validate.ts';
+import { validateGongBody, type GongValidation } from '../gong/validate.ts';
 import { createDeliveryEvents, type DeliveryEvents, type RetryReason } from './events.ts';
 import type { Clock, Sleep } from '../shared/time.ts';
 import type { CallSlot, RateLimiter } from './limiter-types.ts';
@@ -21,7 +14,6 @@ import {
   defaultRetryPolicy,
   isRetryAlertDue,
   outageProbeDelay,
-  retryPolicyFromConfig,
   throttleDelay,
   type RetryPolicy,
 } from './retry-policy.ts';
@@ -114,7 +106,10 @@ export interface DeliveryEngineOptions {
    */
   readonly rejectionBreaker?: number;
   readonly events?: DeliveryEvents;
-  /** Default validateGongBody (the default settings); deliveryEngineSettings builds the configured one. */
+  /**
+   * Default validateGongBody (the default settings); deliveryEngineSettings (src/wiring/) builds
+   * the configured one.
+   */
   readonly validate?: (input: unknown) => GongValidation;
 }
 
@@ -135,40 +130,6 @@ export interface DeliveryEngine {
   readonly events: DeliveryEvents;
   /** Stops probing and rejects callers waiting on a halt; in-flight calls finish through their signals. */
   close(): void;
-}
-
-/** The engine options that come from settings; the caller adds client, limiter, clock and sleep. */
-export function deliveryEngineSettings(
-  config: Pick<
-    Settings,
-    | 'GONG_MAX_BODY_BYTES'
-    | 'GONG_RETRY_BASE_MS'
-    | 'GONG_RETRY_MAX_MS'
-    | 'GONG_RETRY_ALERT_ATTEMPTS'
-    | 'GONG_RETRY_ALERT_AFTER_MS'
-    | 'GONG_AUTH_PROBE_INTERVAL_MS'
-    | 'GONG_AUTH_PROBE_MAX_MS'
-    | 'GONG_OUTAGE_PROBE_MAX_MS'
-    | 'GONG_REJECTION_BREAKER'
-  > &
-    GongValidationSettings,
-): Pick<
-  DeliveryEngineOptions,
-  | 'retry'
-  | 'maxBodyBytes'
-  | 'authProbeIntervalMs'
-  | 'authProbeMaxIntervalMs'
-  | 'rejectionBreaker'
-  | 'validate'
-> {
-  return {
-    retry: retryPolicyFromConfig(config),
-    maxBodyBytes: config.GONG_MAX_BODY_BYTES,
-    validate: createGongBodyValidator(gongValidatorOptions(config)),
-    authProbeIntervalMs: config.GONG_AUTH_PROBE_INTERVAL_MS,
-    authProbeMaxIntervalMs: config.GONG_AUTH_PROBE_MAX_MS,
-    rejectionBreaker: config.GONG_REJECTION_BREAKER,
-  };
 }
 
 /** An answer as the loop of one record sees it; `judged` answers were already acted on for everyone. */

@@ -1,5 +1,3 @@
-import type { Settings } from '../config/settings.ts';
-
 /**
  * How long to wait between attempts, as data plus pure functions (the shape of undici's retry
  * handler). Nothing here reads a clock or a random source: callers pass `now` and `random`, so
@@ -65,26 +63,6 @@ export const defaultRetryPolicy: RetryPolicy = Object.freeze({
   outageAfterFailures: 3,
   outageProbeMaxMs: 5_000,
 });
-
-export function retryPolicyFromConfig(
-  config: Pick<
-    Settings,
-    | 'GONG_RETRY_BASE_MS'
-    | 'GONG_RETRY_MAX_MS'
-    | 'GONG_RETRY_ALERT_ATTEMPTS'
-    | 'GONG_RETRY_ALERT_AFTER_MS'
-    | 'GONG_OUTAGE_PROBE_MAX_MS'
-  >,
-): RetryPolicy {
-  return Object.freeze({
-    ...defaultRetryPolicy,
-    baseMs: config.GONG_RETRY_BASE_MS,
-    maxMs: Math.max(config.GONG_RETRY_MAX_MS, config.GONG_RETRY_BASE_MS),
-    alertAttempts: config.GONG_RETRY_ALERT_ATTEMPTS,
-    alertAfterMs: config.GONG_RETRY_ALERT_AFTER_MS,
-    outageProbeMaxMs: Math.max(config.GONG_OUTAGE_PROBE_MAX_MS, config.GONG_RETRY_BASE_MS),
-  });
-}
 
 /**
  * Capped exponential backoff with full jitter: a uniform delay in [0, min(max, base * 2^(n-1))].

@@ -9,7 +9,8 @@ import { systemClock, systemSleep } from '../shared/time.ts';
 import { maskUrlCredentials, urlCredentialValues } from '../config/redact.ts';
 import { configWarnings, unknownVariableWarnings } from '../config/warnings.ts';
 import { isBridgeError } from '../errors.ts';
-import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../gong/client.ts';
+import { createGongClient } from '../gong/client.ts';
+import { authFromConfig, gongClientOptionsFromConfig } from '../wiring/gong-client.ts';
 import {
   explainKafkaError,
   kafkaClientConfig,

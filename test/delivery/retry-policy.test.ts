@@ -4,7 +4,6 @@ import {
   defaultRetryPolicy,
   isRetryAlertDue,
   outageProbeDelay,
-  retryPolicyFromConfig,
   throttleDelay,
 } from '../../src/delivery/retry-policy.ts';
 
@@ -64,23 +63,6 @@ describe('retry alert', () => {
     expect(isRetryAlertDue(p, 5, 0)).toBe(true);
     expect(isRetryAlertDue(p, 1, 10_000)).toBe(true);
     expect(Object.keys(p)).not.toContain('maxAttempts');
-  });
-
-  it('reads its numbers from the configuration', () => {
-    const p = retryPolicyFromConfig({
-      GONG_RETRY_BASE_MS: 50,
-      GONG_RETRY_MAX_MS: 20,
-      GONG_RETRY_ALERT_ATTEMPTS: 3,
-      GONG_RETRY_ALERT_AFTER_MS: 1_000,
-      GONG_OUTAGE_PROBE_MAX_MS: 5_000,
-    });
-    expect(p).toMatchObject({
-      baseMs: 50,
-      maxMs: 50,
-      alertAttempts: 3,
-      alertAfterMs: 1_000,
-      outageProbeMaxMs: 5_000,
-    });
   });
 });
 

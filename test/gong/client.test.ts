@@ -3,15 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LookupFunction } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.ts';
 import { classifyTransport } from '../../src/delivery/outcome-policy.ts';
 import { systemClock } from '../../src/shared/time.ts';
-import {
-  authFromConfig,
-  createGongClient,
-  type GongClient,
-  type GongClientOptions,
-} from '../../src/gong/client.ts';
+import { createGongClient, type GongClient, type GongClientOptions } from '../../src/gong/client.ts';
 import { userAgent } from '../../src/version.ts';
 import { manualClock, startScriptedServer, type ScriptedServer } from '../delivery/helpers.ts';
 
@@ -259,29 +253,5 @@ describe('bearer token file', () => {
     expect(result).toMatchObject({ kind: 'transport', code: 'GONG_TOKEN_UNAVAILABLE' });
     expect(result.kind === 'transport' && classifyTransport(result.code).outcome).toBe('halt');
     expect(server.requests).toHaveLength(0);
-  });
-});
-
-describe('authFromConfig', () => {
-  it('picks Basic, bearer or a token file, and refuses ambiguity without echoing secrets', () => {
-    expect(authFromConfig(loadConfig({ GONG_ACCESS_KEY: 'k', GONG_ACCESS_KEY_SECRET: 's' }))).toEqual({
-      kind: 'basic',
-      accessKey: 'k',
-      accessKeySecret: 's',
-    });
-    expect(authFromConfig(loadConfig({ GONG_BEARER_TOKEN: 't' }))).toEqual({ kind: 'bearer', token: 't' });
-    expect(authFromConfig(loadConfig({ GONG_BEARER_TOKEN_FILE: '/run/token' }, () => 'from-file'))).toEqual({
-      kind: 'bearer-file',
-      path: '/run/token',
-    });
-    expect(() => authFromConfig(loadConfig({ GONG_ACCESS_KEY: 'k' }))).toThrow(/GONG_ACCESS_KEY_SECRET/);
-    expect(() => authFromConfig(loadConfig({}))).toThrow(/credentials are required/);
-    try {
-      authFromConfig(
-        loadConfig({ GONG_ACCESS_KEY: 'k', GONG_ACCESS_KEY_SECRET: 'hunter2', GONG_BEARER_TOKEN: 'tok9' }),
-      );
-    } catch (error) {
-      expect(String(error)).not.toMatch(/hunter2|tok9/);
-    }
   });
 });

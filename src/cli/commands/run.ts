@@ -5,17 +5,12 @@ import { kafkaClient } from '../../kafka/kafka-client.ts';
 import type { Logger } from 'pino';
 import { required, requireSetting, type ConfigCheck } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
-import { createDeliveryEngine, deliveryEngineSettings, type DeliveryEngine } from '../../delivery/engine.ts';
+import { createDeliveryEngine, type DeliveryEngine } from '../../delivery/engine.ts';
 import type { ObservableRateLimiter } from '../../delivery/limiter-types.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep, type Clock, type Sleep } from '../../shared/time.ts';
 import { BridgeError } from '../../errors.ts';
-import {
-  authFromConfig,
-  createGongClient,
-  gongClientOptionsFromConfig,
-  type GongClient,
-} from '../../gong/client.ts';
+import { createGongClient, type GongClient } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
@@ -27,6 +22,8 @@ import { routeProcessWarnings, type WarningSource } from '../../observability/pr
 import { startObservability } from '../../observability/start.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { version } from '../../version.ts';
+import { deliveryEngineSettings } from '../../wiring/delivery-engine.ts';
+import { authFromConfig, gongClientOptionsFromConfig } from '../../wiring/gong-client.ts';
 import { loadCommandConfig } from '../command-config.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
