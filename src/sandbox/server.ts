@@ -1,62 +1,44 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import type { WriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { z } from 'zod';
-import type { WriteStream } from 'node:fs';
-import { systemClock, systemSleep, type Clock, type Sleep } from '../shared/time.ts';
 import { BridgeError } from '../errors.ts';
 import { contractValidator } from '../gong/validate.ts';
-import { checkAuthorization, type SandboxCredentials } from './auth.ts';
-import { CallLog, type CallOutcome, type CallRecord, type CallStats } from './call-log.ts';
-import { EventStore, type AcceptedEvent } from './event-store.ts';
+import { systemClock, systemSleep, type Clock, type Sleep } from '../shared/time.ts';
+import type { SandboxCredentials } from './auth.ts';
+import type { CallRecord } from './call-log.ts';
+import { handleControl, LIST_LIMIT_MAX } from './control.ts';
 import {
   applyFaultPatch,
   defaultFaults,
-  drawFaults,
   faultPatchSchema,
-  type FaultDraw,
   type FaultPatch,
   type FaultSettings,
 } from './faults.ts';
-import { SandboxQuota, type QuotaSnapshot } from './quota.ts';
+import { describeIssues, send } from './http.ts';
+import { handleInteraction, type InteractionContext } from './interaction.ts';
 import { newRequestId, seededRandom, type Random } from './random.ts';
-import { readBody } from './read-body.ts';
+import {
+  SandboxState,
+  type AcceptedEventView,
+  type FaultView,
+  type SandboxLimits,
+  type SandboxStats,
+} from './state.ts';
+
+export type { AcceptedEventView, FaultView, SandboxStats } from './state.ts';
 
 /**
  * A local stand-in for Gong's `POST /v2/digital-interaction`, faithful where a client can tell the
  * difference: authentication, the rolling per-second and daily limits with Retry-After, the
  * contract's 400s, deduplication by eventId with 409, and injectable failures.
  *
- * Checks run in this order, each for a reason:
- *   1. 503 outage          an outage is the gateway being down: nothing else is looked at.
- *   2. 401 credentials     an unauthenticated call belongs to no account, so it uses no quota and
- *                          learns nothing about limits or bodies.
- *   3. 413 Content-Length  a body declared too large can never succeed; saying so before 429
- *                          spares a client from waiting out a throttle only to be refused.
- *   4. 429 rate / daily    every authenticated call that gets past here uses budget (is "counted"),
- *                          whatever its answer afterwards: 400s, 409s and failures cost a real quota
- *                          too. Calls answered 429 are not counted, or a client that retries
- *                          promptly would extend its own throttle for ever.
- *   5. 413 streamed bytes  a chunked body has no Content-Length; its size is only known by reading.
- *   6. injected 5xx        --fail-rate: the server failed before storing anything; a retry may pass.
- *   7. 400 malformed       wrong Content-Type, invalid UTF-8 or JSON, or a body that breaks a
- *                          rule the contract states (the bridge's validator, documented tier
- *                          only: no limits of the bridge's, and the inferred rules pass, since
- *                          nothing says Gong refuses them). With `strict`, the inferred rules are
- *                          refused too, like a Gong that enforced all of them would.
- *   8. 409 duplicate       only a valid body has an eventId worth deduplicating.
- *   9. 500 lost reply      --lost-reply-rate: the event is stored, then the answer fails, so a
- *                          correct client retries and gets 409, which it must treat as delivered.
- *  10. 200 {requestId}
- * Latency (--latency-ms) delays every reply of the API endpoint but not admission, so the rate
- * limit judges calls by when the client sent them.
+ * The parts: the API endpoint and the order of its checks (interaction.ts), the /_sandbox/
+ * endpoints (control.ts), and what the sandbox remembers between calls (state.ts). This file
+ * checks the options, opens the --record file, routes requests, listens and closes.
  */
 
 export const API_PATH = '/v2/digital-interaction';
-const JSON_TYPE = 'application/json; charset=utf-8';
-const CONTROL_BODY_LIMIT = 64 * 1024;
-const LIST_LIMIT_DEFAULT = 1000;
-const LIST_LIMIT_MAX = 100_000;
 const CLOSE_GRACE_MS = 1000;
 
 export interface SandboxOptions extends SandboxCredentials {
@@ -91,35 +73,6 @@ export interface SandboxOptions extends SandboxCredentials {
   readonly requestId?: (() => string) | undefined;
 }
 
-export interface FaultView extends FaultSettings {
-  /** Wall-clock ISO time the current outage ends, or null. */
-  readonly outageUntil: string | null;
-  readonly outageRemainingMs: number;
-}
-
-export interface SandboxStats extends CallStats {
-  readonly startedAt: string;
-  /** Distinct events stored. */
-  readonly accepted: number;
-  /** 409 answers (retries of stored events). */
-  readonly duplicates: number;
-  readonly limits: QuotaSnapshot;
-  readonly faults: FaultView;
-  readonly maxBodyBytes: number;
-  /** Inferred rules are refused too (--strict). */
-  readonly strict: boolean;
-  /** Set when --record could not be written. */
-  readonly recordError: string | null;
-}
-
-export interface AcceptedEventView {
-  readonly eventId: string;
-  readonly acceptedAt: string;
-  readonly conflicts: number;
-  /** The body as parsed JSON, or null when it fell out of the kept window. */
-  readonly body: unknown;
-}
-
 export interface RunningSandbox {
   readonly url: string;
   readonly host: string;
@@ -146,7 +99,13 @@ function wholeNumber(name: string, value: number | undefined, fallback: number):
   return result;
 }
 
-export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
+/** The options, checked: every problem is a CONFIG_INVALID before anything is opened. */
+function checkedOptions(options: SandboxOptions): {
+  credentials: SandboxCredentials;
+  limits: SandboxLimits;
+  faults: FaultSettings;
+  outageMs: number;
+} {
   const credentials: SandboxCredentials = {
     accessKey: options.accessKey,
     accessKeySecret: options.accessKeySecret,
@@ -162,266 +121,94 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   if ((options.accessKey === undefined) !== (options.accessKeySecret === undefined)) {
     throw new BridgeError('CONFIG_INVALID', 'sandbox access key and access key secret go together');
   }
-  const rps = wholeNumber('rps', options.rps, 3);
-  const daily = wholeNumber('daily', options.daily, 10_000);
-  const maxBodyBytes = wholeNumber('maxBodyBytes', options.maxBodyBytes, 1_048_576);
-  const keepBodies = wholeNumber('keepBodies', options.keepBodies, 10_000);
-  const keepCalls = wholeNumber('keepCalls', options.keepCalls, 100_000);
+  const limits: SandboxLimits = {
+    rps: wholeNumber('rps', options.rps, 3),
+    daily: wholeNumber('daily', options.daily, 10_000),
+    maxBodyBytes: wholeNumber('maxBodyBytes', options.maxBodyBytes, 1_048_576),
+    keepBodies: wholeNumber('keepBodies', options.keepBodies, 10_000),
+    keepCalls: wholeNumber('keepCalls', options.keepCalls, 100_000),
+    strict: options.strict === true,
+  };
   const initialFaultsParsed = faultPatchSchema.safeParse({ ...options.faults });
   if (!initialFaultsParsed.success) {
     throw new BridgeError('CONFIG_INVALID', `sandbox faults: ${describeIssues(initialFaultsParsed.error)}`);
   }
-  const initialFaults = applyFaultPatch(defaultFaults, initialFaultsParsed.data);
-  const clock = options.clock ?? systemClock;
-  const sleep = options.sleep ?? systemSleep;
-  const random = options.random ?? seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const requestId = options.requestId ?? (() => newRequestId());
-  const strict = options.strict === true;
-  const validate = contractValidator(strict);
+  const faults = applyFaultPatch(defaultFaults, initialFaultsParsed.data);
+  const outageMs = wholeNumber('outageMs', options.outageMs, 0);
+  return { credentials, limits, faults, outageMs };
+}
 
-  let recordHandle: FileHandle | undefined;
-  let recorder: WriteStream | undefined;
+/** The --record file, appended to; a write error is reported in the stats, not thrown. */
+interface Recorder {
+  readonly stream: WriteStream | undefined;
+  error(): string | null;
+  /** Ends the stream, then closes the file. */
+  close(): Promise<void>;
+  /** The sandbox never started: drop the stream and close the file. */
+  discard(): Promise<void>;
+}
+
+async function openRecorder(recordFile: string | undefined): Promise<Recorder> {
+  let handle: FileHandle | undefined;
+  let stream: WriteStream | undefined;
   let recordError: string | null = null;
-  if (options.recordFile !== undefined) {
+  if (recordFile !== undefined) {
     try {
-      recordHandle = await open(options.recordFile, 'a');
+      handle = await open(recordFile, 'a');
     } catch (cause) {
-      throw new BridgeError('CONFIG_INVALID', `cannot open record file ${options.recordFile}`, { cause });
+      throw new BridgeError('CONFIG_INVALID', `cannot open record file ${recordFile}`, { cause });
     }
-    recorder = recordHandle.createWriteStream();
-    recorder.on('error', (error) => {
+    stream = handle.createWriteStream();
+    stream.on('error', (error) => {
       recordError = error.message;
     });
   }
+  return {
+    stream,
+    error: () => recordError,
+    async close() {
+      if (stream !== undefined) {
+        const ending = stream;
+        await new Promise<void>((resolve) => ending.end(() => resolve()));
+      }
+      await handle?.close().catch(() => undefined);
+    },
+    async discard() {
+      stream?.destroy();
+      await handle?.close().catch(() => undefined);
+    },
+  };
+}
 
-  const quota = new SandboxQuota({ rps, daily });
-  const events = new EventStore(keepBodies);
-  const callLog = new CallLog(keepCalls);
-  let faults = initialFaults;
-  const outageMs = wholeNumber('outageMs', options.outageMs, 0);
-  let outageUntil = outageMs > 0 ? clock.now() + outageMs : Number.NEGATIVE_INFINITY;
-  let startedAt = clock.wallNow();
+export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
+  const { credentials, limits, faults, outageMs } = checkedOptions(options);
+  const clock = options.clock ?? systemClock;
+  const recorder = await openRecorder(options.recordFile);
+  const state = new SandboxState({ limits, faults, outageMs, clock, recordError: recorder.error });
   const closing = new AbortController();
-
-  const faultView = (): FaultView => {
-    const remaining = Math.max(0, Math.ceil(outageUntil - clock.now()));
-    return {
-      ...faults,
-      outageUntil: remaining > 0 ? new Date(clock.wallNow() + remaining).toISOString() : null,
-      outageRemainingMs: remaining,
-    };
+  const requestId = options.requestId ?? (() => newRequestId());
+  const interaction: InteractionContext = {
+    state,
+    limits,
+    credentials,
+    validate: contractValidator(limits.strict),
+    clock,
+    sleep: options.sleep ?? systemSleep,
+    random: options.random ?? seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
+    requestId,
+    recorder: recorder.stream,
+    closing: closing.signal,
   };
-
-  const setFaults = (patch: FaultPatch): FaultView => {
-    faults = applyFaultPatch(faults, patch);
-    if (patch.outageMs !== undefined) outageUntil = clock.now() + patch.outageMs;
-    return faultView();
-  };
-
-  const stats = (): SandboxStats => ({
-    startedAt: new Date(startedAt).toISOString(),
-    ...callLog.stats(),
-    accepted: events.size,
-    duplicates: events.conflictTotal,
-    limits: quota.snapshot(clock.now()),
-    faults: faultView(),
-    maxBodyBytes,
-    strict,
-    recordError,
-  });
-
-  const view = (event: AcceptedEvent): AcceptedEventView => ({
-    eventId: event.eventId,
-    acceptedAt: new Date(event.acceptedAt).toISOString(),
-    conflicts: event.conflicts,
-    body: event.body === null ? null : (JSON.parse(event.body) as unknown),
-  });
-
-  const reset = () => {
-    quota.clear();
-    events.clear();
-    callLog.clear();
-    faults = initialFaults;
-    outageUntil = Number.NEGATIVE_INFINITY;
-    startedAt = clock.wallNow();
-  };
-
-  /** One call to the API endpoint, from arrival to the logged reply. */
-  async function interaction(
-    req: IncomingMessage,
-    res: ServerResponse,
-    expectsContinue: boolean,
-  ): Promise<void> {
-    const t = clock.now();
-    const id = requestId();
-    const draw: FaultDraw = drawFaults(faults, random);
-    let counted = false;
-    let eventId: string | null = null;
-    let continued = false;
-
-    const answer = async (
-      status: number,
-      outcome: CallOutcome,
-      errors?: readonly string[],
-      headers: Record<string, string> = {},
-    ) => {
-      callLog.add({ at: clock.wallNow(), t, status, outcome, counted, eventId, requestId: id });
-      if (draw.latencyMs > 0) {
-        try {
-          await sleep(draw.latencyMs, closing.signal);
-        } catch {
-          res.destroy();
-          return;
-        }
-      }
-      // Refused before 100 Continue, the client may never send its body; the connection is then
-      // out of step and must not be reused.
-      const closeAfter = expectsContinue && !continued ? { Connection: 'close' } : {};
-      const body = errors === undefined ? { requestId: id } : { requestId: id, errors };
-      send(res, status, body, { ...headers, ...closeAfter });
-    };
-
-    if (outageUntil > t) {
-      const headers: Record<string, string> = faults.outageRetryAfter
-        ? { 'Retry-After': String(Math.ceil((outageUntil - t) / 1000)) }
-        : {};
-      return answer(faults.outageStatus, 'outage', ['Service temporarily unavailable'], headers);
-    }
-
-    const auth = checkAuthorization(req.headers.authorization, credentials);
-    if (!auth.ok) {
-      const challenge = hasBasic ? 'Basic realm="gong"' : 'Bearer realm="gong"';
-      return answer(401, 'unauthorized', [auth.error], { 'WWW-Authenticate': challenge });
-    }
-    callLog.noteAuthenticated(t);
-
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxBodyBytes) {
-      return answer(413, 'too-large', [
-        `Request body of ${declared} bytes exceeds the ${maxBodyBytes}-byte limit`,
-      ]);
-    }
-
-    const admission = quota.tryAdmit(t);
-    if (!admission.admitted) {
-      const message =
-        admission.reason === 'rate'
-          ? `API request limit exceeded: more than ${rps} calls per second`
-          : `API request limit exceeded: more than ${daily} calls per day`;
-      return answer(429, admission.reason === 'rate' ? 'throttled-rate' : 'throttled-daily', [message], {
-        'Retry-After': String(Math.max(1, Math.ceil(admission.retryAfterMs / 1000))),
-      });
-    }
-    counted = true;
-
-    if (expectsContinue) {
-      res.writeContinue();
-      continued = true;
-    }
-    const read = await readBody(req, maxBodyBytes, Math.max(4 * maxBodyBytes, 16 * 1024 * 1024));
-    callLog.noteBytes(read.ok ? read.bytes.length : read.received);
-    if (!read.ok) {
-      return answer(413, 'too-large', [`Request body exceeds the ${maxBodyBytes}-byte limit`]);
-    }
-
-    if (draw.failStatus !== null) {
-      return answer(draw.failStatus, 'injected-failure', [
-        'Failed to complete the operation due to an unexpected error',
-      ]);
-    }
-
-    const typeError = jsonContentTypeError(req.headers['content-type']);
-    if (typeError !== null) return answer(400, 'invalid', [typeError]);
-    const parsed = parseJson(read.bytes);
-    if (!parsed.ok) return answer(400, 'invalid', [parsed.error]);
-    const validation = validate(parsed.value);
-    if (!validation.ok) return answer(400, 'invalid', validation.errors);
-    eventId = validation.body.eventId;
-
-    if (events.has(eventId)) {
-      events.noteConflict(eventId);
-      return answer(409, 'duplicate', [`Event ${eventId} was already reported`]);
-    }
-
-    // Stored compactly: a body pretty-printed by a client would waste the kept window and break JSONL.
-    const compact = JSON.stringify(parsed.value);
-    events.add(eventId, clock.wallNow(), compact);
-    recorder?.write(`${compact}\n`);
-
-    if (draw.lostReply) {
-      return answer(500, 'lost-reply', ['Failed to complete the operation due to an unexpected error']);
-    }
-    return answer(200, 'accepted');
-  }
-
-  async function control(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) {
-    const method = req.method ?? 'GET';
-    const only = (allowed: string) => {
-      if (method === allowed) return true;
-      send(res, 405, { errors: [`${method} is not allowed on ${path}; use ${allowed}`] }, { Allow: allowed });
-      return false;
-    };
-    switch (path) {
-      case '/_sandbox/health':
-        if (only('GET')) send(res, 200, { ok: true });
-        return;
-      case '/_sandbox/stats':
-        if (only('GET')) send(res, 200, stats());
-        return;
-      case '/_sandbox/accepted': {
-        if (!only('GET')) return;
-        const wanted = query.get('eventId');
-        if (wanted !== null) {
-          const event = events.get(wanted);
-          send(res, 200, { total: events.size, events: event === undefined ? [] : [view(event)] });
-          return;
-        }
-        const offset = queryNumber(query, 'offset', 0, Number.MAX_SAFE_INTEGER);
-        const limit = queryNumber(query, 'limit', LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX);
-        send(res, 200, { total: events.size, offset, limit, events: events.list(offset, limit).map(view) });
-        return;
-      }
-      case '/_sandbox/calls': {
-        if (!only('GET')) return;
-        const since = queryNumber(query, 'since', 0, Number.MAX_SAFE_INTEGER);
-        const limit = queryNumber(query, 'limit', LIST_LIMIT_MAX, LIST_LIMIT_MAX);
-        const calls = callLog.since(since, limit);
-        send(res, 200, { calls, lastSeq: calls.at(-1)?.seq ?? since });
-        return;
-      }
-      case '/_sandbox/reset':
-        if (!only('POST')) return;
-        reset();
-        send(res, 200, { ok: true });
-        return;
-      case '/_sandbox/faults': {
-        if (method === 'GET') return send(res, 200, faultView());
-        if (!only('POST')) return;
-        const read = await readBody(req, CONTROL_BODY_LIMIT, CONTROL_BODY_LIMIT * 4);
-        if (!read.ok) return send(res, 413, { errors: ['fault settings body too large'] });
-        // Any Content-Type: `curl -d` sends form-urlencoded, and this endpoint is for people at a shell.
-        const parsed = parseJson(read.bytes);
-        if (!parsed.ok) return send(res, 400, { errors: [parsed.error] });
-        const patch = faultPatchSchema.safeParse(parsed.value);
-        if (!patch.success) {
-          return send(res, 400, { errors: issueMessages(patch.error) });
-        }
-        send(res, 200, setFaults(patch.data));
-        return;
-      }
-      default:
-        send(res, 404, { errors: [`No such sandbox endpoint: ${path}`] });
-    }
-  }
 
   async function route(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     if (url.pathname === API_PATH) {
-      if (req.method === 'POST') return interaction(req, res, expectsContinue);
+      if (req.method === 'POST') return handleInteraction(interaction, req, res, expectsContinue);
       const errors = [`${req.method ?? ''} is not allowed; use POST`];
       return send(res, 405, { requestId: requestId(), errors }, { Allow: 'POST' });
     }
-    if (url.pathname.startsWith('/_sandbox/')) return control(req, res, url.pathname, url.searchParams);
+    if (url.pathname.startsWith('/_sandbox/'))
+      return handleControl(state, req, res, url.pathname, url.searchParams);
     return send(res, 404, { requestId: requestId(), errors: [`Not found: ${url.pathname}`] });
   }
 
@@ -445,8 +232,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       server.listen(port, host, () => resolve());
     });
   } catch (cause) {
-    recorder?.destroy();
-    await recordHandle?.close().catch(() => undefined);
+    await recorder.discard();
     throw new BridgeError('CONFIG_INVALID', `sandbox cannot listen on ${host}:${port}`, { cause });
   }
   const address = server.address() as AddressInfo;
@@ -461,11 +247,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
       await stopped;
       clearTimeout(grace);
-      if (recorder !== undefined) {
-        const stream = recorder;
-        await new Promise<void>((resolve) => stream.end(() => resolve()));
-      }
-      await recordHandle?.close().catch(() => undefined);
+      await recorder.close();
     })();
     return closed;
   };
@@ -474,75 +256,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     url: `http://${urlHost}:${address.port}`,
     host: address.address,
     port: address.port,
-    stats,
-    accepted: (offset = 0, limit = LIST_LIMIT_MAX) => events.list(offset, limit).map(view),
+    stats: () => state.stats(),
+    accepted: (offset = 0, limit = LIST_LIMIT_MAX) =>
+      state.events.list(offset, limit).map((event) => state.view(event)),
     event: (eventId) => {
-      const event = events.get(eventId);
-      return event === undefined ? undefined : view(event);
+      const event = state.events.get(eventId);
+      return event === undefined ? undefined : state.view(event);
     },
-    calls: (since = 0, limit = LIST_LIMIT_MAX) => callLog.since(since, limit),
-    faults: faultView,
+    calls: (since = 0, limit = LIST_LIMIT_MAX) => state.callLog.since(since, limit),
+    faults: () => state.faultView(),
     setFaults: (patch) => {
       const parsed = faultPatchSchema.safeParse(patch);
       if (!parsed.success)
         throw new BridgeError('CONFIG_INVALID', `sandbox faults: ${describeIssues(parsed.error)}`);
-      return setFaults(parsed.data);
+      return state.setFaults(parsed.data);
     },
-    reset,
+    reset: () => state.reset(),
     close,
   };
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-type JsonParse =
-  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Gong takes JSON only; a client that forgets the header should find out here, not in production. */
-function jsonContentTypeError(contentType: string | undefined): string | null {
-  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
-  return mediaType === 'application/json'
-    ? null
-    : `Content-Type must be application/json, got ${contentType ?? 'none'}`;
-}
-
-function parseJson(bytes: Buffer): JsonParse {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return { ok: false, error: 'Malformed request: body is not valid UTF-8' };
-  }
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (error) {
-    return { ok: false, error: `Malformed JSON: ${error instanceof Error ? error.message : String(error)}` };
-  }
-}
-
-function issueMessages(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-}
-
-function describeIssues(error: z.ZodError): string {
-  return issueMessages(error).join('; ');
-}
-
-function queryNumber(query: URLSearchParams, name: string, fallback: number, max: number): number {
-  const raw = query.get(name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  return Number.isInteger(value) && value >= 0 ? Math.min(value, max) : fallback;
 }
