@@ -92,6 +92,24 @@ const settingsAtTheWiring = {
   },
 };
 
+// No function in src/ runs past 200 lines, blank lines and comments aside: one that no longer fits
+// on two screens wants named parts a reader can find.
+const maxFunctionLines = { skipBlankLines: true, skipComments: true, IIFEs: true };
+const functionLength = [
+  { files: ['src/**'], rules: { 'max-lines-per-function': ['error', { max: 200, ...maxFunctionLines }] } },
+  // Known exceptions, pending: these are being split in phase B of issue 16 (their files are being
+  // changed in other branches now). Each bound is the function's length when this was written, so
+  // it cannot grow unnoticed; the rest of its file keeps to it too. A split removes its entry.
+  ...[
+    ['src/kafka/runtime.ts', 514], // createRuntime: assignment and revoke, dispatch, commit
+    ['src/cli/commands/send.ts', 276], // runSend
+    ['src/cli/commands/replay-dlq.ts', 256], // runReplayDlq
+  ].map(([file, max]) => ({
+    files: [file],
+    rules: { 'max-lines-per-function': ['error', { max, ...maxFunctionLines }] },
+  })),
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.tools/', '.stack/', 'coverage/', 'helm/'] },
   js.configs.recommended,
@@ -118,6 +136,7 @@ export default tseslint.config(
   },
   ...layering,
   settingsAtTheWiring,
+  ...functionLength,
   {
     // A test is never skipped silently: every skip goes through test/helpers/requirements.ts, which
     // records its reason for the closing lines of `make test` (and fails CI).
