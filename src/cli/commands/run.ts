@@ -15,7 +15,6 @@ import {
   type GongClient,
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
@@ -23,9 +22,12 @@ import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
-import { transformEvent } from '../../transform/transform.ts';
+import type { RecordPreparer } from '../../decode/prepare.ts';
+import { validateGongBody } from '../../gong/validate.ts';
+import type { Inputs } from '../../decode/inputs.ts';
 import { version } from '../../version.ts';
 import { loadCommandConfig } from '../command-config.ts';
+import { createInputPipeline, createRegistryFromConfig, needsRegistry } from '../input-config.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const help = `Usage: gong-bridge run
@@ -73,6 +75,8 @@ export interface RunGraph {
   readonly engine: DeliveryEngine;
   readonly runtime: Runtime;
   readonly dlqTopic: string;
+  /** Each topic's format and the mappings, once runtime.start() has loaded them. */
+  inputs(): Inputs | undefined;
   /** Releases everything start() acquired, after runtime.stop(). */
   close(): Promise<void>;
 }
@@ -107,7 +111,20 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
   const engineSettings = deliveryEngineSettings(config);
   const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
-  const decoder = createDecoderFromConfig(config);
+  const engineValidator = engineSettings.validate ?? validateGongBody;
+  const registry = createRegistryFromConfig(config);
+  // The mappings are loaded by start() (the registry has the writer schemas to check them
+  // against); records only arrive after it.
+  let inputs: Inputs | undefined;
+  let loaded: RecordPreparer | undefined;
+  const preparer: RecordPreparer = {
+    halts: registry?.halts,
+    prepare(record) {
+      if (loaded === undefined)
+        throw new BridgeError('INTERNAL', 'a record arrived before start-up loaded the inputs');
+      return loaded.prepare(record);
+    },
+  };
   const events = new RuntimeEvents();
   // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
   const producer = createNonIdempotentProducer(kafka);
@@ -146,14 +163,12 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const runtime = createRuntime({
     consumer,
     topics,
-    decoder,
+    preparer,
     engine,
     dlq,
     limiter,
     clock,
     sleep,
-    // The engine's validator: the limits and inferred-rule settings apply before the engine too.
-    transform: (event) => transformEvent(event, engineSettings.validate),
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
@@ -180,6 +195,17 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const wrapped: Runtime = {
     ...runtime,
     async start() {
+      // Formats and mappings first: a mapping that cannot work is a configuration error (exit 3)
+      // whatever the brokers say. The engine's validator applies before the engine too.
+      const pipeline = await createInputPipeline(config, {
+        topics,
+        registry,
+        validate: engineValidator,
+        onWarning: (message) => logger.warn({ event: 'config-warning', variable: 'MAPPINGS_FILE' }, message),
+      });
+      inputs = pipeline.inputs;
+      loaded = pipeline.preparer;
+      logInputs(logger, pipeline.inputs);
       // The DLQ must exist and accept writes before the first record could need it.
       await admin.connect();
       try {
@@ -214,15 +240,37 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     engine,
     runtime: wrapped,
     dlqTopic,
+    inputs: () => inputs,
     async close() {
       engine.close();
       dlqProducer.close();
-      decoder.close();
+      registry?.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});
     },
   };
+}
+
+/** One line per topic and per mapping, so the log says what this process reads and how. */
+function logInputs(logger: Logger, inputs: Inputs): void {
+  const log = logger.child({ component: 'inputs' });
+  for (const [topic, format] of inputs.formats)
+    log.info({ event: 'input', topic, format: format.name }, `topic ${topic} is read as ${format.name}`);
+  for (const mapping of inputs.mappings?.mappings ?? []) {
+    log.info(
+      {
+        event: 'mapping',
+        mapping: mapping.name,
+        match: mapping.match,
+        checkedAgainst: mapping.knownFields?.source ?? null,
+        interpretedFields: mapping.interpretedFields,
+      },
+      mapping.interpretedFields.length === 0
+        ? `mapping ${mapping.name} loaded`
+        : `mapping ${mapping.name} loaded; ${mapping.interpretedFields.join(', ')} run on JSONata's interpreter (slower)`,
+    );
+  }
 }
 
 /** Log lines an operator acts on; per-record lines only at debug. */
@@ -289,7 +337,9 @@ export const runCommand: CliCommand = {
 /** What `run` cannot start without, checked together so one run names every missing piece. */
 export const runConfigChecks: readonly ConfigCheck[] = [
   (config) => kafkaClientConfig(config),
-  ...required('KAFKA_TOPICS', 'SCHEMA_REGISTRY_URL'),
+  ...required('KAFKA_TOPICS'),
+  // Only topics read as schemaless json do without the registry.
+  (config) => (needsRegistry(config) ? requireSetting(config, 'SCHEMA_REGISTRY_URL') : undefined),
   (config) => registryClientOptions(config),
   (config) => authFromConfig(config),
 ];

@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { nearestName } from '../config/nearest-name.ts';
+import { BridgeError } from '../errors.ts';
+import { mappingFileSchema } from '../mapping/file-schema.ts';
+import {
+  canonicalRecordName,
+  loadMappings,
+  type MappingDefinition,
+  type MappingSet,
+} from '../mapping/index.ts';
+import type { KnownFields } from '../mapping/known-fields.ts';
+import { defaultInputFormat, inputFormats, type InputFormat, type InputFormatName } from './formats/index.ts';
+import type { LatestSchema, RegistryLookup } from './registry.ts';
+
+/**
+ * What the bridge reads, settled at start-up: each input topic's format (INPUT_FORMATS) and the
+ * mappings (MAPPINGS_FILE), checked together so a topic whose records could never be delivered
+ * stops start-up instead of filling the dead-letter topic.
+ */
+export interface Inputs {
+  /** Every input topic's format. */
+  readonly formats: ReadonlyMap<string, InputFormat>;
+  readonly mappings?: MappingSet | undefined;
+}
+
+/**
+ * Each topic's format from INPUT_FORMATS entries (`topic:format`, or a bare `format` as the
+ * default; unset: avro). A named topic that is not an input topic is a typo: CONFIG_INVALID.
+ */
+export function topicFormats(
+  topics: readonly string[],
+  entries: readonly string[] = [],
+): Map<string, InputFormat> {
+  let fallback: InputFormatName = defaultInputFormat;
+  const named = new Map<string, InputFormatName>();
+  for (const entry of entries) {
+    const colon = entry.lastIndexOf(':');
+    const format = entry.slice(colon + 1).trim() as InputFormatName;
+    if (colon < 0) fallback = format;
+    else named.set(entry.slice(0, colon).trim(), format);
+  }
+  const strays = [...named.keys()].filter((topic) => !topics.includes(topic));
+  if (strays.length > 0) {
+    const hints = strays.map((topic) => {
+      const near = nearestName(topic, topics);
+      return near === undefined ? topic : `${topic} (did you mean ${near}?)`;
+    });
+    throw new BridgeError(
+      'CONFIG_INVALID',
+      `INPUT_FORMATS names ${hints.join(', ')}, not in KAFKA_TOPICS (${topics.join(', ')})`,
+      { context: { variable: 'INPUT_FORMATS' } },
+    );
+  }
+  return new Map(topics.map((topic) => [topic, inputFormats[named.get(topic) ?? fallback]]));
+}
+
+export interface LoadInputsOptions {
+  readonly topics: readonly string[];
+  /** INPUT_FORMATS. */
+  readonly formats?: readonly string[] | undefined;
+  /** MAPPINGS_FILE. */
+  readonly mappingsFile?: string | undefined;
+  /**
+   * The registry, to check each mapping's field names against the newest schema of its subject.
+   * When it cannot be reached the mapping's own `schema:` file is used, and `onWarning` says so.
+   */
+  readonly registry?: Pick<RegistryLookup, 'latest'> | undefined;
+  readonly onWarning?: ((message: string) => void) | undefined;
+  /** Injectable for tests; default fs.readFileSync as UTF-8. */
+  readonly readFile?: (path: string) => string;
+}
+
+/**
+ * Settles the inputs for `run` (and the tools): formats, then the mapping file compiled against
+ * the writer schemas the registry holds for the mapped subjects. Any problem is CONFIG_INVALID
+ * (exit 3) naming the file, the mapping and the expression, or the topic and the setting.
+ */
+export async function loadInputs(options: LoadInputsOptions): Promise<Inputs> {
+  const formats = topicFormats(options.topics, options.formats);
+  let mappings: MappingSet | undefined;
+  if (options.mappingsFile !== undefined) {
+    const known =
+      options.registry === undefined
+        ? new Map<string, KnownFields>()
+        : await registryKnownFields(options.mappingsFile, options.registry, formats, options);
+    mappings = loadMappings(options.mappingsFile, {
+      knownFields: (definition) => known.get(definition.name),
+      ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
+    });
+  }
+  checkEveryTopicCanDeliver(formats, mappings, options.mappingsFile);
+  return { formats, mappings };
+}
+
+/**
+ * The subjects whose schemas a mapping's records are written with: the ones it names, else
+ * `<topic>-value` of each topic it names (TopicNameStrategy, the serializers' default).
+ */
+export function mappedSubjects(match: MappingDefinition['match']): string[] {
+  if (match.subjects !== undefined) return [...match.subjects];
+  return (match.topics ?? []).map((topic) => `${topic}-value`);
+}
+
+/** Each mapping's writer fields from the newest registered schema of its subjects. */
+async function registryKnownFields(
+  file: string,
+  registry: Pick<RegistryLookup, 'latest'>,
+  formats: ReadonlyMap<string, InputFormat>,
+  options: LoadInputsOptions,
+): Promise<Map<string, KnownFields>> {
+  // The file is read twice (here for the subjects, then to compile): compiling needs the fields.
+  const definitions = peekDefinitions(file, options.readFile);
+  const known = new Map<string, KnownFields>();
+  const latest = new Map<string, Promise<LatestSchema | undefined>>();
+  for (const definition of definitions) {
+    for (const subject of mappedSubjects(definition.match)) {
+      let pending = latest.get(subject);
+      if (pending === undefined) {
+        pending = registry.latest(subject);
+        latest.set(subject, pending);
+      }
+      let schema: LatestSchema | undefined;
+      try {
+        schema = await pending;
+      } catch (error) {
+        options.onWarning?.(
+          `MAPPINGS_FILE: the registry could not give subject ${subject} for mapping "${definition.name}" (${error instanceof Error ? error.message : String(error)}); its field names are checked against its schema: file, if any`,
+        );
+        continue;
+      }
+      if (schema === undefined) continue;
+      const fields = knownFieldsOf(schema, definition, formats);
+      if (fields !== undefined) {
+        known.set(definition.name, fields);
+        break;
+      }
+    }
+  }
+  return known;
+}
+
+/** The fields of the record the mapping takes, when `schema` is that record's. */
+function knownFieldsOf(
+  schema: LatestSchema,
+  definition: MappingDefinition,
+  formats: ReadonlyMap<string, InputFormat>,
+): KnownFields | undefined {
+  const format = [...new Set(formats.values())].find(
+    (candidate) => candidate.schemaType === schema.schemaType,
+  );
+  if (format?.writer === undefined) return undefined;
+  let writer;
+  try {
+    writer = format.writer(schema, schema.id);
+  } catch {
+    // A subject whose newest schema does not parse is the runtime's to dead-letter, not start-up's.
+    return undefined;
+  }
+  const records = definition.match.records;
+  const record =
+    records === undefined ? writer.records[0] : writer.records.find((name) => records.includes(name));
+  // The subject holds another record (a topic carrying several): nothing to check against.
+  if (records !== undefined && record === undefined) return undefined;
+  if (record === canonicalRecordName) return undefined;
+  const fields = writer.knownFields(record);
+  return fields === undefined
+    ? undefined
+    : { ...fields, source: `${fields.source} (subject ${schema.subject} version ${schema.version})` };
+}
+
+/** The definitions as written (YAML and outline only); the real load reports any problem. */
+function peekDefinitions(file: string, readFile?: (path: string) => string): readonly MappingDefinition[] {
+  try {
+    const text = (readFile ?? ((path: string) => readFileSync(path, 'utf8')))(file);
+    return mappingFileSchema.safeParse(parseYaml(text)).data?.mappings ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A topic read as JSON or Protobuf has no canonical records: without a mapping that can take its
+ * records, every one would be dead-lettered.
+ */
+function checkEveryTopicCanDeliver(
+  formats: ReadonlyMap<string, InputFormat>,
+  mappings: MappingSet | undefined,
+  file: string | undefined,
+): void {
+  const problems: string[] = [];
+  for (const [topic, format] of formats) {
+    if (format.name === 'avro') continue;
+    const taken = mappings?.mappings.some(
+      (mapping) => mapping.match.topics === undefined || mapping.match.topics.includes(topic),
+    );
+    if (taken === true) continue;
+    problems.push(
+      file === undefined
+        ? `topic ${topic} is read as ${format.name}, which only mappings can deliver, but MAPPINGS_FILE is not set`
+        : `topic ${topic} is read as ${format.name}, which only mappings can deliver, but no mapping in ${file} takes records from it`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new BridgeError('CONFIG_INVALID', `INPUT_FORMATS: ${problems.join('; ')}`, {
+      context: { variable: 'INPUT_FORMATS', details: problems },
+    });
+  }
+}
