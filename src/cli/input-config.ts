@@ -1,6 +1,6 @@
 import type { Settings } from '../config/settings.ts';
 import { inputFormats, defaultInputFormat } from '../decode/formats/index.ts';
-import { loadInputs, type Inputs } from '../decode/inputs.ts';
+import { configuredFormat, loadInputs, type Inputs } from '../decode/inputs.ts';
 import { createRecordPreparer, type RecordPreparer } from '../decode/prepare.ts';
 import { createRegistryLookup, type RegistryLookup, type RegistryLookupOptions } from '../decode/registry.ts';
 import type { GongBodyValidator } from '../gong/validate.ts';
@@ -24,15 +24,15 @@ export function registryLookupOptions(config: Settings): RegistryLookupOptions |
   };
 }
 
-/** True when some topic is read without the registry only (every topic `json`). */
-export function needsRegistry(config: Pick<Settings, 'INPUT_FORMATS'>): boolean {
-  const entries = config.INPUT_FORMATS ?? [];
-  const fallback = entries.find((entry) => !entry.includes(':')) ?? defaultInputFormat;
-  const formats = [
-    fallback,
-    ...entries.filter((entry) => entry.includes(':')).map((entry) => entry.slice(entry.lastIndexOf(':') + 1)),
+/** False when every topic is read as schemaless json: then nothing needs the registry. */
+export function needsRegistry(config: Pick<Settings, 'INPUT_FORMATS' | 'KAFKA_TOPICS'>): boolean {
+  const entries = config.INPUT_FORMATS;
+  const topics = config.KAFKA_TOPICS ?? [];
+  const names = [
+    ...topics.map((topic) => configuredFormat(topic, entries) ?? defaultInputFormat),
+    ...(topics.length === 0 ? [configuredFormat('', entries) ?? defaultInputFormat] : []),
   ];
-  return formats.some((name) => inputFormats[name as keyof typeof inputFormats].schemaType !== undefined);
+  return names.some((name) => inputFormats[name].schemaType !== undefined);
 }
 
 export interface InputPipeline {

@@ -32,15 +32,10 @@ export function topicFormats(
   topics: readonly string[],
   entries: readonly string[] = [],
 ): Map<string, InputFormat> {
-  let fallback: InputFormatName = defaultInputFormat;
-  const named = new Map<string, InputFormatName>();
-  for (const entry of entries) {
-    const colon = entry.lastIndexOf(':');
-    const format = entry.slice(colon + 1).trim() as InputFormatName;
-    if (colon < 0) fallback = format;
-    else named.set(entry.slice(0, colon).trim(), format);
-  }
-  const strays = [...named.keys()].filter((topic) => !topics.includes(topic));
+  const named = entries
+    .filter((entry) => entry.includes(':'))
+    .map((entry) => entry.slice(0, entry.lastIndexOf(':')).trim());
+  const strays = named.filter((topic) => !topics.includes(topic));
   if (strays.length > 0) {
     const hints = strays.map((topic) => {
       const near = nearestName(topic, topics);
@@ -52,7 +47,24 @@ export function topicFormats(
       { context: { variable: 'INPUT_FORMATS' } },
     );
   }
-  return new Map(topics.map((topic) => [topic, inputFormats[named.get(topic) ?? fallback]]));
+  return new Map(
+    topics.map((topic) => [topic, inputFormats[configuredFormat(topic, entries) ?? defaultInputFormat]]),
+  );
+}
+
+/** The format INPUT_FORMATS gives `topic`: its own entry, else the bare default; undefined when silent. */
+export function configuredFormat(
+  topic: string,
+  entries: readonly string[] = [],
+): InputFormatName | undefined {
+  let fallback: InputFormatName | undefined;
+  for (const entry of entries) {
+    const colon = entry.lastIndexOf(':');
+    const format = entry.slice(colon + 1).trim() as InputFormatName;
+    if (colon < 0) fallback = format;
+    else if (entry.slice(0, colon).trim() === topic) return format;
+  }
+  return fallback;
 }
 
 export interface LoadInputsOptions {
@@ -112,17 +124,19 @@ async function registryKnownFields(
   // The file is read twice (here for the subjects, then to compile): compiling needs the fields.
   const definitions = peekDefinitions(file, options.readFile);
   const known = new Map<string, KnownFields>();
+  // All subjects at once: start-up waits for the slowest answer, not for their sum.
   const latest = new Map<string, Promise<LatestSchema | undefined>>();
+  for (const subject of definitions.flatMap((definition) => mappedSubjects(definition.match))) {
+    if (latest.has(subject)) continue;
+    const pending = registry.latest(subject);
+    pending.catch(() => {});
+    latest.set(subject, pending);
+  }
   for (const definition of definitions) {
     for (const subject of mappedSubjects(definition.match)) {
-      let pending = latest.get(subject);
-      if (pending === undefined) {
-        pending = registry.latest(subject);
-        latest.set(subject, pending);
-      }
       let schema: LatestSchema | undefined;
       try {
-        schema = await pending;
+        schema = await latest.get(subject);
       } catch (error) {
         options.onWarning?.(
           `MAPPINGS_FILE: the registry could not give subject ${subject} for mapping "${definition.name}" (${error instanceof Error ? error.message : String(error)}); its field names are checked against its schema: file, if any`,
@@ -170,7 +184,10 @@ function knownFieldsOf(
 }
 
 /** The definitions as written (YAML and outline only); the real load reports any problem. */
-function peekDefinitions(file: string, readFile?: (path: string) => string): readonly MappingDefinition[] {
+export function peekDefinitions(
+  file: string,
+  readFile?: (path: string) => string,
+): readonly MappingDefinition[] {
   try {
     const text = (readFile ?? ((path: string) => readFileSync(path, 'utf8')))(file);
     return mappingFileSchema.safeParse(parseYaml(text)).data?.mappings ?? [];

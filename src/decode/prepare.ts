@@ -63,16 +63,6 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
   /** Topics where a mapping may select by subject, so the id's subjects are worth a lookup. */
   const subjectTopics = new Map<string, boolean>();
 
-  const deadLetter = (error: BridgeError, ids: RecordIds = {}): PreparedRecord => ({
-    ok: false,
-    deadLetter: {
-      reason: error.code,
-      message: error.message,
-      ...(error.context.details === undefined ? {} : { errors: error.context.details }),
-      ...ids,
-    },
-  });
-
   async function writerFor(format: InputFormat, schemaId: number, topic: string): Promise<Verdict> {
     const key = `${format.name}\u0000${schemaId}`;
     const cached = writers.get(key);
@@ -159,56 +149,6 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
     return answer;
   }
 
-  function canonical(event: InteractionEvent, ids: RecordIds): PreparedRecord {
-    const eventId = typeof event.eventId === 'string' ? event.eventId : undefined;
-    const withId = { ...ids, ...(eventId === undefined ? {} : { eventId }) };
-    const transformed = transformEvent(event, validate);
-    if (transformed.ok) return { ok: true, body: transformed.body, ids: withId };
-    return {
-      ok: false,
-      deadLetter: {
-        reason: 'GONG_INVALID',
-        message: 'the event does not make a valid Gong body',
-        errors: transformed.errors,
-        inferredRules: transformed.inferredRules,
-        ...withId,
-      },
-    };
-  }
-
-  async function mapped(
-    mapping: CompiledMapping,
-    decoded: DecodedEvent,
-    ids: RecordIds,
-  ): Promise<PreparedRecord> {
-    const withMapping = { ...ids, mapping: mapping.name };
-    const result = await applyMapping(mapping, decoded.event, validate);
-    if (result.ok)
-      return { ok: true, body: result.body, ids: { ...withMapping, eventId: result.body.eventId } };
-    const prepared = deadLetter(result.error, withMapping);
-    if (prepared.ok || result.inferredRules === undefined) return prepared;
-    return { ok: false, deadLetter: { ...prepared.deadLetter, inferredRules: result.inferredRules } };
-  }
-
-  function unmapped(
-    record: PreparableRecord,
-    decoded: DecodedEvent,
-    subject: string | undefined,
-    why?: BridgeError,
-  ): BridgeError {
-    // Without a mapping file an Avro record keeps the reason it always had.
-    if (mappings === undefined && why !== undefined) return why;
-    const writer = `record ${decoded.record ?? '(unnamed)'}${subject === undefined ? '' : ` (subject ${subject})`}`;
-    const where =
-      mappings === undefined ? 'MAPPINGS_FILE is not set' : `no mapping in ${mappings.file} takes it`;
-    const canonicalToo =
-      why === undefined ? '' : `, and it is not the canonical schema either (${why.message})`;
-    return new BridgeError(
-      'NO_MAPPING',
-      `${writer} on topic ${record.topic} is not a canonical event and ${where}${canonicalToo}`,
-    );
-  }
-
   return {
     halts: registry?.halts,
     close: () => registry?.close?.(),
@@ -217,11 +157,13 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
       const value = record.value;
       if (value === null || value.length === 0) {
         const code = format.decodeValue === undefined ? 'NOT_CONFLUENT_FRAMED' : 'JSON_DECODE_FAILED';
-        return deadLetter(new BridgeError(code, 'the record has no value (a tombstone or an empty record)'));
+        return deadLetterOf(
+          new BridgeError(code, 'the record has no value (a tombstone or an empty record)'),
+        );
       }
       const size = record.size ?? value.length;
       if (size > maxRecordBytes) {
-        return deadLetter(
+        return deadLetterOf(
           new BridgeError(
             'RECORD_TOO_LARGE',
             `the record is ${size} bytes (key, value and headers), more than MAX_RECORD_BYTES (${maxRecordBytes})`,
@@ -230,19 +172,94 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
       }
       const { outcome, schemaId, writer } = await decode(record, format);
       const ids: RecordIds = schemaId === undefined ? {} : { schemaId };
-      if (!outcome.ok) return deadLetter(outcome.error, ids);
+      if (!outcome.ok) return deadLetterOf(outcome.error, ids);
       const decoded = outcome.decoded;
-      if (decoded.canonical === true) return canonical(decoded.event as InteractionEvent, ids);
+      if (decoded.canonical === true) return canonicalBody(decoded.event as InteractionEvent, validate, ids);
       const { mapping, subject } = await selectMapping(record.topic, decoded, schemaId);
-      if (mapping !== undefined) return mapped(mapping, decoded, ids);
+      if (mapping !== undefined) return mappedBody(mapping, decoded.event, validate, ids);
       if (writer?.asCanonical !== undefined && schemaId !== undefined) {
         const fallback = writer.asCanonical(readFrame(value)!.payload);
-        if (fallback.ok) return canonical(fallback.decoded.event as InteractionEvent, ids);
-        return deadLetter(unmapped(record, decoded, subject, fallback.error), ids);
+        if (fallback.ok) return canonicalBody(fallback.decoded.event as InteractionEvent, validate, ids);
+        return deadLetterOf(noMapping(record.topic, decoded, subject, mappings, fallback.error), ids);
       }
-      return deadLetter(unmapped(record, decoded, subject), ids);
+      return deadLetterOf(noMapping(record.topic, decoded, subject, mappings), ids);
     },
   };
+}
+
+/** A dead letter for `error`: its code, message and details (the validator's or the mapping's). */
+export function deadLetterOf(error: BridgeError, ids: RecordIds = {}): PreparedRecord {
+  return {
+    ok: false,
+    deadLetter: {
+      reason: error.code,
+      message: error.message,
+      ...(error.context.details === undefined ? {} : { errors: error.context.details }),
+      ...ids,
+    },
+  };
+}
+
+/** A canonical event through the built-in transform and `validate`. */
+export function canonicalBody(
+  event: InteractionEvent,
+  validate: GongBodyValidator,
+  ids: RecordIds = {},
+): PreparedRecord {
+  const eventId = typeof event.eventId === 'string' ? event.eventId : undefined;
+  const withId = { ...ids, ...(eventId === undefined ? {} : { eventId }) };
+  const transformed = transformEvent(event, validate);
+  if (transformed.ok) return { ok: true, body: transformed.body, ids: withId };
+  return {
+    ok: false,
+    deadLetter: {
+      reason: 'GONG_INVALID',
+      message: 'the event does not make a valid Gong body',
+      errors: transformed.errors,
+      inferredRules: transformed.inferredRules,
+      ...withId,
+    },
+  };
+}
+
+/** A decoded event through its mapping and `validate`: the body, MAPPING_FAILED or GONG_INVALID. */
+export async function mappedBody(
+  mapping: CompiledMapping,
+  event: unknown,
+  validate: GongBodyValidator,
+  ids: RecordIds = {},
+): Promise<PreparedRecord> {
+  const withMapping = { ...ids, mapping: mapping.name };
+  const result = await applyMapping(mapping, event, validate);
+  if (result.ok)
+    return { ok: true, body: result.body, ids: { ...withMapping, eventId: result.body.eventId } };
+  const prepared = deadLetterOf(result.error, withMapping);
+  if (prepared.ok || result.inferredRules === undefined) return prepared;
+  return { ok: false, deadLetter: { ...prepared.deadLetter, inferredRules: result.inferredRules } };
+}
+
+/**
+ * Why a decoded record that is not canonical has no body: NO_MAPPING, naming the record, the
+ * topic and the mapping file. Without a mapping file an Avro record keeps the reason it always
+ * had (`why`, the canonical schema's refusal).
+ */
+export function noMapping(
+  topic: string,
+  decoded: DecodedEvent,
+  subject: string | undefined,
+  mappings: MappingSet | undefined,
+  why?: BridgeError,
+): BridgeError {
+  if (mappings === undefined && why !== undefined) return why;
+  const writer = `record ${decoded.record ?? '(unnamed)'}${subject === undefined ? '' : ` (subject ${subject})`}`;
+  const where =
+    mappings === undefined ? 'MAPPINGS_FILE is not set' : `no mapping in ${mappings.file} takes it`;
+  const canonicalToo =
+    why === undefined ? '' : `, and it is not the canonical schema either (${why.message})`;
+  return new BridgeError(
+    'NO_MAPPING',
+    `${writer} on topic ${topic} is not a canonical event and ${where}${canonicalToo}`,
+  );
 }
 
 function wrongSchemaType(format: InputFormat, schemaId: number, type: string, topic: string): BridgeError {

@@ -23,7 +23,7 @@ export const avroFormat: InputFormat = {
   writer: (schema, id) => avroWriter(parseAvro(schema, id), id),
 };
 
-function parseAvro(schema: RegistrySchema, id: number): avro.Type {
+function parseAvro(schema: RegistrySchema, id: number | undefined): avro.Type {
   try {
     // Named types from references are registered first, so the schema can use them by name.
     const registry: Record<string, avro.Type> = {};
@@ -34,7 +34,7 @@ function parseAvro(schema: RegistrySchema, id: number): avro.Type {
   } catch (cause) {
     throw new BridgeError(
       'SCHEMA_UNPARSEABLE',
-      `schema id ${id} is not a valid Avro schema: ${messageOf(cause)}`,
+      `${id === undefined ? 'the schema' : `schema id ${id}`} is not a valid Avro schema: ${messageOf(cause)}`,
       { cause },
     );
   }

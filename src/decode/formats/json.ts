@@ -19,7 +19,8 @@ export const jsonSchemaFormat: InputFormat = {
   summary: 'JSON in the Confluent wire format, with a JSON Schema in the registry',
   schemaType: 'JSON',
   schemaFileExtensions: ['.json'],
-  writer: (schema, id) => jsonSchemaWriter(parseJsonSchema(schema.schema, `schema id ${id}`), id),
+  writer: (schema, id) =>
+    jsonSchemaWriter(parseJsonSchema(schema.schema, id === undefined ? 'the schema' : `schema id ${id}`), id),
 };
 
 export const jsonFormat: InputFormat = {

@@ -63,10 +63,11 @@ export interface InputFormat {
   /** Schema file extensions the tools accept for it. */
   readonly schemaFileExtensions: readonly string[];
   /**
-   * Framed formats: the writer for a schema of type `schemaType`. Throws a BridgeError
+   * Framed formats: the writer for a schema of type `schemaType` (registered under `id`; without
+   * one, a schema file given to a tool). Throws a BridgeError
    * SCHEMA_UNPARSEABLE (or SCHEMA_INCOMPATIBLE) when no record with this schema can decode.
    */
-  writer?(schema: RegistrySchema, id: number): Writer;
+  writer?(schema: RegistrySchema, id?: number): Writer;
   /** Formats without framing: the whole value. */
   decodeValue?(value: Buffer): DecodeOutcome;
   /** Formats without framing: a sample event given as JSON (the `transform` command's input). */
