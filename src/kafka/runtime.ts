@@ -4,34 +4,46 @@ import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts
 import { decodeFailureAction } from '../decode/decode-policy.ts';
 import type { RecordPreparer } from '../decode/prepare.ts';
 import { isBridgeError } from '../errors.ts';
+import { CommitScheduler } from './commit-scheduler.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
+import { RuntimeEvents, type Readiness } from './events.ts';
+import { FetchPauses } from './fetch-pauses.ts';
 import type { HaltSource, HaltSourceName } from './halt-state.ts';
-import { RuntimeEvents, type PauseReason, type Readiness } from './events.ts';
-import { OffsetTracker } from './offset-tracker.ts';
+import { OffsetTracker, recordFingerprint, type TrackedRecord } from './offset-tracker.ts';
+import { laneKey, PartitionBuffer, type Lane } from './partition-buffer.ts';
 import { recordBytes } from './record-limits.ts';
 
 /**
  * The consumer runtime: fetch, dispatch each record concurrently through the preparer (decode,
  * map or transform, validate) and the delivery engine (or the dead-letter topic), and commit per
  * partition only the highest contiguous settled offset. It is a thin shell: the decisions live in
- * the offset tracker, the preparer (src/decode/), the engine's outcome policy and the DLQ writer.
+ * the offset tracker, the partition buffer, the commit scheduler, the preparer (src/decode/), the
+ * engine's outcome policy and the DLQ writer. Its parts, in this file's order: pauses, dispatch,
+ * commit, assignment and revoke.
  *
  * How kafkajs is driven:
  *  - eachBatch returns as soon as the batch's records are queued (eachBatchAutoResolve off,
  *    resolveOffset per accepted record). resolveOffset only moves kafkajs' fetch position; with
  *    autoCommit off nothing reaches the broker except our own commitOffsets calls.
- *  - Memory is bounded by pausing every assigned partition while more than MAX_BUFFERED records
- *    are unsettled, and resuming below half of it. MAX_IN_FLIGHT bounds the records being worked.
+ *  - Memory: each assigned partition may buffer its share of MAX_BUFFERED (partition-buffer.ts);
+ *    a batch beyond the share is left unresolved (kafkajs fetches it again) and the partition is
+ *    paused until half its share drained. Records start round-robin over the partitions, at most
+ *    MAX_IN_FLIGHT at once.
+ *  - Commits follow settlements (commit-scheduler.ts): at COMMIT_MAX_PENDING settled records or
+ *    COMMIT_INTERVAL_MS, one at a time. A partition whose settled records no commit can cover
+ *    yet starts nothing new once its share of MAX_BUFFERED (at least COMMIT_MAX_PENDING) of
+ *    them wait, so what a crash replays stays bounded even behind a stuck record.
  *  - kafkajs has no revoke callback and uses the eager protocol (a rebalance revokes every
- *    partition). The revoke: the queued records are dropped (they are refetched by whoever gets
- *    the partition), in-flight work gets revokeTimeoutMs to settle, what settled is committed,
- *    and the partition state is forgotten. It runs before the rejoin when eachBatch's heartbeat
- *    is what notices the rebalance, and alongside it when kafkajs notices first (while every
- *    partition is paused) and only tells us through REBALANCING. Batches of the new generation
- *    wait until the revoke is done; anything they repeat below what this process had settled is
- *    counted as settled without being sent again, anything above it comes back from Gong as a 409.
+ *    partition). The revoke starts the moment the rebalance is known (a batch's heartbeat, the
+ *    REBALANCING event, a crash of the consumer): from then on no record of the old assignment
+ *    may begin a Gong call or a dead-letter write, queued ones are dropped (whoever gets the
+ *    partition fetches them again); calls already on the wire get revokeTimeoutMs to answer,
+ *    what settled is committed for the partitions still owned, and the partition state is
+ *    forgotten, keeping the settled-not-committed records so that the next generation does not
+ *    send them again. Batches of the new generation wait until the revoke is done.
  *  - A commit counts only once the broker acknowledged it (kafkajs' COMMIT_OFFSETS event). While
- *    kafkajs restarts a crashed consumer, commitOffsets resolves without committing anything.
+ *    kafkajs restarts a crashed consumer, commitOffsets resolves without committing anything. A
+ *    commit never includes a partition the latest assignment gave to another member.
  */
 
 export interface RuntimeOptions {
@@ -50,9 +62,12 @@ export interface RuntimeOptions {
   readonly sleep: Sleep;
   readonly maxInFlight: number;
   readonly maxBuffered: number;
+  /** Longest a settled record waits for its commit. */
   readonly commitIntervalMs: number;
+  /** Settled records that may wait for a commit; see the commit scheduler. Default 20. */
+  readonly commitMaxPending?: number;
   readonly shutdownTimeoutMs: number;
-  /** Bounded wait for in-flight records of revoked partitions; default min(10 s, shutdown timeout). */
+  /** Bounded wait for calls on the wire of revoked partitions; default min(10 s, shutdown timeout). */
   readonly revokeTimeoutMs?: number;
   /** Backoff while the registry is unavailable; defaults 500 ms doubling to 10 s. */
   readonly registryRetryBaseMs?: number;
@@ -68,6 +83,10 @@ export interface RuntimeStats {
   readonly buffered: number;
   readonly inFlight: number;
   readonly commits: number;
+  /** Assigned partitions whose fetching is paused, for whatever reason. */
+  readonly pausedPartitions: number;
+  /** Settled records no acknowledged commit covers yet: what a crash now would replay. */
+  readonly settledUncommitted: number;
 }
 
 export interface Runtime {
@@ -75,8 +94,8 @@ export interface Runtime {
   /** Connects, subscribes and joins the group; resolves once consuming has started. */
   start(): Promise<void>;
   /**
-   * Graceful stop: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle, settled
-   * offsets are committed, then the consumer disconnects. Idempotent.
+   * Graceful stop: fetching stops, no new call starts, calls on the wire get SHUTDOWN_TIMEOUT_MS
+   * to answer, settled offsets are committed, then the consumer leaves the group. Idempotent.
    */
   stop(): Promise<void>;
   /** Joined the group, Gong accepts the credentials, and not shutting down. */
@@ -88,9 +107,8 @@ export interface Runtime {
 
 interface Work {
   readonly record: SourceRecord;
+  readonly tracked: TrackedRecord;
 }
-
-const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /** kafkajs' own test for "the group is rebalancing" (errors.js isRebalancing). */
 const rebalancingErrors = new Set([
@@ -99,49 +117,41 @@ const rebalancingErrors = new Set([
   'ILLEGAL_GENERATION',
 ]);
 
+const defaultCommitMaxPending = 20;
+
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { consumer, preparer, engine, dlq, clock, sleep } = options;
   const events = options.events ?? new RuntimeEvents();
   const revokeTimeoutMs = options.revokeTimeoutMs ?? Math.min(10_000, options.shutdownTimeoutMs);
   const registryBase = options.registryRetryBaseMs ?? 500;
   const registryMax = options.registryRetryMaxMs ?? 10_000;
-  const resumeBelow = Math.max(0, Math.floor(options.maxBuffered / 2));
+  const commitMaxPending = options.commitMaxPending ?? defaultCommitMaxPending;
 
   const tracker = new OffsetTracker();
+  const buffer = new PartitionBuffer<Work>(options.maxBuffered);
+  const inFlight = new Set<Promise<void>>();
   /**
-   * Per partition, an offset below which this process settled every record, taken from the
-   * tracker when a revoke forgets the partition. It says nothing about what the broker holds: a
-   * commit may have been lost (made while kafkajs was restarting the consumer, or refused) or may
-   * land after the new generation read the committed offset. So after a rejoin, kafkajs resumes
-   * from the group's real committed offset, and the records it repeats below this mark are
-   * registered in the tracker as settled without being sent again. The tracker therefore rebuilds
-   * its contiguity from where kafkajs actually resumed, and the next commit moves the group past
-   * them. (Skipping them without registering them left nothing to commit below the mark, so a
-   * partition whose commit had been lost never committed again.) Dropping the mark instead would
-   * also be correct, but every repeat would cost a Gong call (409) or a second dead letter.
+   * Partitions this member may commit: the latest assignment (plus any partition a batch came
+   * from, which kafkajs only fetches when assigned). A revoke keeps them until the next
+   * assignment is known, since until our JoinGroup nobody else can own them; after it, a
+   * partition given to another member is never committed by this one.
    */
-  const settledBelow = new Map<string, bigint>();
+  let owned = new Set<string>();
+  /** Counts assignments, so a revoke can tell whether the next one arrived while it ran. */
+  let generation = 0;
   /** Set during our commitOffsets call: what the broker acknowledged, per partition. */
   let acknowledged: Map<string, string> | undefined;
-  const queue: Work[] = [];
-  let queueHead = 0;
-  const inFlight = new Set<Promise<void>>();
-  /** Aborted when a revoke or shutdown gives up waiting: parked records stop and stay uncommitted. */
-  let workAbort = new AbortController();
+  /** Aborted at shutdown: ends the waits that belong to no record (the quota pause). */
+  const closing = new AbortController();
 
-  const pauseReasons = new Map<PauseReason, number>();
-  let pausedSince = 0;
+  const pauses = new FetchPauses({ topics: options.topics, consumer, lanes: buffer, clock, events });
   let joined = false;
   let joinedOnce = false;
   let revokeSinceJoin = false;
   let shuttingDown = false;
   let running = false;
-  /** Partitions of the current assignment: a pause stops all of them. */
-  let assignedPartitions = 0;
   let stopping: Promise<void> | undefined;
   let revoking: Promise<void> | undefined;
-  let commitChain: Promise<void> = Promise.resolve();
-  let commitTimer: NodeJS.Timeout | undefined;
   let lastReadiness: Readiness | undefined;
   let rejectCrashed: (error: Error) => void = () => {};
   const crashed = new Promise<never>((_, reject) => {
@@ -152,8 +162,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   const counts = { consumed: 0, delivered: 0, duplicates: 0, deadLettered: 0, commits: 0 };
 
-  const queued = () => queue.length - queueHead;
-  const buffered = () => queued() + inFlight.size;
+  const buffered = () => buffer.queued() + inFlight.size;
+
+  const scheduler = new CommitScheduler({
+    maxPending: commitMaxPending,
+    intervalMs: options.commitIntervalMs,
+    commit,
+    schedule: (run, ms) => {
+      const timer = setTimeout(run, ms);
+      timer.unref();
+      return () => clearTimeout(timer);
+    },
+  });
 
   /** Dependencies that refuse us (dlq.ts, the registry): each pauses fetching and makes us unready. */
   const haltSources = [dlq.halts, preparer.halts].filter(
@@ -189,56 +209,33 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
   }
 
-  function topicsToPause() {
-    return options.topics.map((topic) => ({ topic }));
-  }
+  // --- Dispatch: records start round-robin over the lanes, at most MAX_IN_FLIGHT at once.
+  // Settled records normally wait for a commit only until COMMIT_MAX_PENDING of them do. When
+  // they cannot be committed (a record below them is still being worked, say its dead letter
+  // waits for the DLQ, or commits fail), the lane goes on until as many wait as its share of
+  // the buffer holds (at least COMMIT_MAX_PENDING), then starts nothing new until a commit covers
+  // them: a crash never replays more, and the tracker's memory stays bounded. Stopping at
+  // COMMIT_MAX_PENDING instead would stall a partition behind every slow record.
 
-  function setPause(reason: PauseReason, on: boolean): void {
-    const had = pauseReasons.size > 0;
-    if (on) {
-      if (pauseReasons.has(reason)) return;
-      pauseReasons.set(reason, clock.now());
-      if (!had) {
-        pausedSince = clock.now();
-        // kafkajs refuses pause/resume before run(); start() applies a pause made before it.
-        if (running) consumer.pause(topicsToPause());
-      }
-      events.emit('paused', { reason, partitions: assignedPartitions });
-      return;
-    }
-    if (!pauseReasons.delete(reason)) return;
-    if (pauseReasons.size === 0) {
-      if (running) consumer.resume(topicsToPause());
-      events.emit('resumed', { reason, pausedMs: clock.now() - pausedSince });
-    }
-  }
-
-  function checkBackpressure(): void {
-    const size = buffered();
-    if (size >= options.maxBuffered) setPause('backpressure', true);
-    else if (size <= resumeBelow) setPause('backpressure', false);
-  }
+  const startable = (lane: Lane<Work>) =>
+    tracker.settledUncommitted(lane.topic, lane.partition) < Math.max(commitMaxPending, buffer.share());
 
   function pump(): void {
-    while (inFlight.size < options.maxInFlight && queued() > 0) {
-      const work = queue[queueHead]!;
-      queueHead += 1;
-      const task: Promise<void> = processRecord(work, workAbort.signal).finally(() => {
+    while (inFlight.size < options.maxInFlight) {
+      const next = buffer.take(startable);
+      if (next === undefined) return;
+      const { item, lane } = next;
+      const task: Promise<void> = processRecord(item, lane.signal).finally(() => {
         inFlight.delete(task);
-        checkBackpressure();
+        buffer.finish(lane);
+        pauses.checkBackpressure();
         pump();
       });
       inFlight.add(task);
     }
-    if (queueHead > 1024 && queueHead * 2 > queue.length) {
-      queue.splice(0, queueHead);
-      queueHead = 0;
-    }
   }
 
-  function settle(record: SourceRecord): void {
-    tracker.complete(record.topic, record.partition, record.offset);
-  }
+  // --- One record, from decode to delivered or dead-lettered.
 
   async function deadLetter(record: SourceRecord, why: DeadLetterReason, signal: AbortSignal) {
     // A letter too large for the topic is replaced by a reference letter with a reason of its own.
@@ -357,11 +354,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     for (let attempt = 1; ; attempt++) {
       try {
         await handle(record, signal);
-        settle(record);
+        scheduler.settled(tracker.complete(work.tracked));
         return;
       } catch (error) {
-        // Interrupted by shutdown or revoke: the record stays unsettled, so its offset is not
-        // committed and it is consumed again later.
+        // Interrupted by a revoke or shutdown before it settled: the record stays unsettled, so
+        // its offset is not committed and it is consumed again, by whoever owns it next.
         if (signal.aborted || (isBridgeError(error) && error.code === 'SHUTTING_DOWN')) return;
         // Anything else is a bug. Dead-lettering it would hide the bug and lose the event's
         // delivery; retrying keeps it loud (one event per attempt) and loses nothing.
@@ -381,49 +378,52 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
   }
 
-  function commit(): Promise<void> {
-    commitChain = commitChain.then(async () => {
-      const offsets = tracker.committable();
-      if (offsets.length === 0) return;
-      // kafkajs' commitOffsets resolving proves nothing: while a crashed consumer restarts (and
-      // until it has joined with an assignment) the runner is not running and the call returns
-      // without sending anything, and an error raised while it stops is swallowed the same way.
-      // The broker's answer is observable only through the COMMIT_OFFSETS event, emitted after
-      // an OffsetCommit came back without error for every partition in it. Only what it lists
-      // is marked committed; the rest stays committable and is tried again at the next commit.
-      const acks = new Map<string, string>();
-      acknowledged = acks;
-      try {
-        await consumer.commitOffsets(
-          offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
-        );
-      } catch (error) {
-        events.emit('commit-failed', {
-          error: error instanceof Error ? error.message : String(error),
-          partitions: offsets.length,
-        });
-        return;
-      } finally {
-        acknowledged = undefined;
-      }
-      const confirmed = offsets.filter(
-        (entry) => acks.get(partitionKey(entry.topic, entry.partition)) === entry.offset,
+  // --- Commit: only what the broker acknowledged counts, and only for partitions still owned.
+
+  async function commit(): Promise<boolean> {
+    const offsets = tracker.committable((topic, partition) => owned.has(laneKey(topic, partition)));
+    if (offsets.length === 0) return true;
+    // kafkajs' commitOffsets resolving proves nothing: while a crashed consumer restarts (and
+    // until it has joined with an assignment) the runner is not running and the call returns
+    // without sending anything, and an error raised while it stops is swallowed the same way.
+    // The broker's answer is observable only through the COMMIT_OFFSETS event, emitted after
+    // an OffsetCommit came back without error for every partition in it. Only what it lists
+    // is marked committed; the rest stays committable and is tried again.
+    const acks = new Map<string, string>();
+    acknowledged = acks;
+    try {
+      await consumer.commitOffsets(
+        offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
       );
-      if (confirmed.length < offsets.length) {
-        events.emit('commit-failed', {
-          error:
-            'kafkajs returned without the broker acknowledging the commit (consumer restarting or not in the group)',
-          partitions: offsets.length - confirmed.length,
-        });
-      }
-      if (confirmed.length === 0) return;
+    } catch (error) {
+      events.emit('commit-failed', {
+        error: error instanceof Error ? error.message : String(error),
+        partitions: offsets.length,
+      });
+      return false;
+    } finally {
+      acknowledged = undefined;
+    }
+    const confirmed = offsets.filter(
+      (entry) => acks.get(laneKey(entry.topic, entry.partition)) === entry.offset,
+    );
+    if (confirmed.length < offsets.length) {
+      events.emit('commit-failed', {
+        error:
+          'kafkajs returned without the broker acknowledging the commit (consumer restarting or not in the group)',
+        partitions: offsets.length - confirmed.length,
+      });
+    }
+    if (confirmed.length > 0) {
       counts.commits += 1;
       for (const entry of confirmed) {
         tracker.markCommitted(entry.topic, entry.partition, entry.offset);
         events.emit('committed', entry);
       }
-    });
-    return commitChain;
+      // A lane that waited for this commit may start records again.
+      pump();
+    }
+    return confirmed.length === offsets.length;
   }
 
   /** Resolves true if every in-flight record settled within `ms`. */
@@ -439,48 +439,38 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return true;
   }
 
-  function dropQueued(): number {
-    const dropped = queued();
-    queue.length = 0;
-    queueHead = 0;
-    return dropped;
-  }
+  // --- Assignment and revoke.
 
-  function revoke(): Promise<void> {
+  function revoke(why: string): Promise<void> {
     if (revoking !== undefined) return revoking;
     // Already revoked for this rebalance (from eachBatch, before kafkajs emitted REBALANCING).
     if (revokeSinceJoin) return Promise.resolve();
     revokeSinceJoin = true;
     joined = false;
     publishReadiness();
+    const started = clock.now();
+    const revokedIn = generation;
+    pauses.set('revoke', true);
+    // At once, before kafkajs goes on to rejoin: nothing of the old assignment may begin a call
+    // or a dead-letter write from now on; queued records are dropped, whoever owns their
+    // partition next fetches them again. Only what is already on the wire is waited for.
+    const dropped = buffer.revokeAll(why);
+    pauses.checkBackpressure();
+    const before = inFlight.size;
+    events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
     revoking = (async () => {
-      const started = clock.now();
-      setPause('revoke', true);
-      const dropped = dropQueued();
-      // The dropped records no longer count against MAX_BUFFERED; without this a backpressure
-      // pause would wait for in-flight records to finish before it noticed.
-      checkBackpressure();
-      const before = inFlight.size;
-      events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
       const settled = await waitForInFlight(revokeTimeoutMs);
       const abandoned = settled ? 0 : inFlight.size;
-      if (!settled) {
-        workAbort.abort();
-        workAbort = new AbortController();
-      }
-      await commit();
-      // Whether or not that commit reached the broker, what settled stays settled: keep the mark
-      // so the repeats the next generation fetches are not sent to Gong again.
-      for (const { topic, partition } of tracker.partitions()) {
-        const position = tracker.position(topic, partition);
-        const key = partitionKey(topic, partition);
-        const previous = settledBelow.get(key);
-        if (position !== undefined && (previous === undefined || BigInt(position) > previous)) {
-          settledBelow.set(key, BigInt(position));
-        }
-        tracker.forget(topic, partition);
-      }
-      setPause('revoke', false);
+      await scheduler.flush();
+      // Settled records the commit did not cover (it was refused, lost, or the partition now
+      // belongs to another member) are carried over, so that a repeat of the same record after
+      // the rejoin is not sent again.
+      for (const { topic, partition } of tracker.partitions()) tracker.forget(topic, partition);
+      // If the next assignment arrived while this revoke ran, what it no longer holds must not
+      // be carried: GROUP_JOIN pruned before these were added.
+      if (generation !== revokedIn)
+        tracker.retainCarried((topic, partition) => owned.has(laneKey(topic, partition)));
+      pauses.set('revoke', false);
       events.emit('rebalance', {
         phase: 'revoked',
         settled: before - abandoned,
@@ -491,6 +481,26 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       revoking = undefined;
     });
     return revoking;
+  }
+
+  function assigned(partitions: { topic: string; partition: number }[]): void {
+    // Kicked out and rejoined without a REBALANCING event (session timeout): treat the old
+    // assignment as revoked all the same.
+    if (joinedOnce && !revokeSinceJoin) void revoke('rejoined without a rebalance event');
+    joinedOnce = true;
+    revokeSinceJoin = false;
+    generation += 1;
+    owned = new Set(partitions.map(({ topic, partition }) => laneKey(topic, partition)));
+    buffer.assign(partitions);
+    // What was carried for a partition now owned by another member is dropped: it only serves
+    // the repeats right after a rejoin, and a partition that comes back later is worked from the
+    // group's offset alone.
+    tracker.retainCarried((topic, partition) => owned.has(laneKey(topic, partition)));
+    joined = true;
+    // A restarted kafkajs consumer starts with nothing paused.
+    pauses.assigned(partitions.length);
+    events.emit('rebalance', { phase: 'assigned', partitions });
+    publishReadiness();
   }
 
   async function eachBatch({
@@ -505,101 +515,100 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     // Learn of a rebalance here, before kafkajs does between batches: then the revoke (drain,
     // commit) completes before kafkajs sends our JoinGroup, i.e. before the partitions are
     // released. kafkajs rethrows the error and rejoins once we rethrow it. (A rebalance noticed
-    // while every partition is paused is handled from the REBALANCING event instead, alongside
-    // the rejoin.)
+    // by kafkajs' own heartbeat is handled from the REBALANCING event instead, alongside the
+    // rejoin.)
     try {
       await heartbeat();
     } catch (error) {
-      if (rebalancingErrors.has((error as { type?: string }).type ?? '')) await revoke();
+      if (rebalancingErrors.has((error as { type?: string }).type ?? '')) await revoke('rebalance');
       throw error;
     }
+    // A batch of an assignment revoked meanwhile: kafkajs fetches it again after the rejoin.
+    if (revokeSinceJoin || shuttingDown) return;
     const { topic, partition } = batch;
-    const settledMark = settledBelow.get(partitionKey(topic, partition));
+    owned.add(laneKey(topic, partition));
+    const lane = buffer.lane(topic, partition);
+    let room = buffer.room(lane);
     let complete = true;
     for (const message of batch.messages) {
-      if (shuttingDown || !isRunning() || isStale()) {
+      // Beyond the lane's share the rest stays unresolved: kafkajs fetches it again once the
+      // partition resumes.
+      if (room <= 0 || !isRunning() || isStale()) {
         complete = false;
         break;
       }
-      if (settledMark !== undefined && BigInt(message.offset) < settledMark) {
-        // Settled before the rejoin (see settledBelow): tracked as settled, not sent again.
-        if (tracker.start(topic, partition, message.offset)) {
-          tracker.complete(topic, partition, message.offset);
-        }
-        resolveOffset(message.offset);
-        continue;
+      const started = tracker.start(topic, partition, message.offset, recordFingerprint(message));
+      if (started.kind === 'new') {
+        accept(lane, started.record, message);
+        room -= 1;
+      } else if (started.kind === 'settled') {
+        // Settled by this process before the rejoin (a repeat below the group's offset).
+        scheduler.settled(started.committable);
       }
-      if (!tracker.start(topic, partition, message.offset)) {
-        resolveOffset(message.offset);
-        continue;
-      }
-      accept(topic, partition, message);
       resolveOffset(message.offset);
     }
     // A batch ending in transaction markers: count the markers as settled so the committed
     // offset can reach the end of the log.
     const last = batch.messages.at(-1);
     if (complete && last !== undefined && BigInt(batch.lastOffset()) > BigInt(last.offset)) {
-      if (tracker.start(topic, partition, batch.lastOffset())) {
-        tracker.complete(topic, partition, batch.lastOffset());
-      }
+      const marker = tracker.start(topic, partition, batch.lastOffset());
+      if (marker.kind === 'new') scheduler.settled(tracker.complete(marker.record));
       resolveOffset(batch.lastOffset());
     }
     pump();
-    checkBackpressure();
+    pauses.checkBackpressure();
   }
 
-  function accept(topic: string, partition: number, message: KafkaMessage): void {
+  function accept(lane: Lane<Work>, tracked: TrackedRecord, message: KafkaMessage): void {
     const record: SourceRecord = {
-      topic,
-      partition,
+      topic: lane.topic,
+      partition: lane.partition,
       offset: message.offset,
       timestamp: message.timestamp,
       key: message.key ?? null,
       value: message.value ?? null,
       headers: message.headers,
     };
-    queue.push({ record });
+    lane.push({ record, tracked });
     counts.consumed += 1;
-    events.emit('consumed', { topic, partition, offset: message.offset, bytes: message.value?.length ?? 0 });
+    events.emit('consumed', {
+      topic: lane.topic,
+      partition: lane.partition,
+      offset: message.offset,
+      bytes: message.value?.length ?? 0,
+    });
   }
 
   function wireEvents(): void {
     const { REBALANCING, GROUP_JOIN, CRASH, COMMIT_OFFSETS } = consumer.events;
     unsubscribers.push(
       consumer.on(REBALANCING, () => {
-        void revoke();
+        void revoke('rebalance');
       }),
       consumer.on(GROUP_JOIN, (event) => {
-        // Kicked out and rejoined without a REBALANCING event (session timeout): treat the old
-        // assignment as revoked all the same.
-        if (joinedOnce && !revokeSinceJoin) void revoke();
-        joinedOnce = true;
-        revokeSinceJoin = false;
         const assignment = event.payload.memberAssignment;
-        const partitions = Object.entries(assignment).flatMap(([topic, list]) =>
-          list.map((partition) => ({ topic, partition })),
+        assigned(
+          Object.entries(assignment).flatMap(([topic, list]) =>
+            list.map((partition) => ({ topic, partition })),
+          ),
         );
-        const assigned = new Set(partitions.map(({ topic, partition }) => partitionKey(topic, partition)));
-        // The marks only serve the repeats right after a rejoin. A partition no longer assigned
-        // loses its mark, so one that comes back (or a topic recreated under the same name) is
-        // worked from the group's offset alone.
-        for (const key of [...settledBelow.keys()]) if (!assigned.has(key)) settledBelow.delete(key);
-        joined = true;
-        assignedPartitions = partitions.length;
-        events.emit('rebalance', { phase: 'assigned', partitions });
-        publishReadiness();
       }),
       consumer.on(COMMIT_OFFSETS, (event) => {
         // Only our own commitOffsets calls commit (autoCommit is off); see commit().
         if (acknowledged === undefined) return;
         for (const { topic, partitions } of event.payload.topics) {
           for (const { partition, offset } of partitions) {
-            acknowledged.set(partitionKey(topic, Number(partition)), String(offset));
+            acknowledged.set(laneKey(topic, Number(partition)), String(offset));
           }
         }
       }),
       consumer.on(CRASH, (event) => {
+        // kafkajs has already left the group (it disconnects before it restarts or gives up):
+        // the partitions may be someone else's by now, and pause/resume are refused until the
+        // restarted consumer has joined.
+        owned = new Set();
+        pauses.suspend();
+        void revoke('the consumer crashed');
         if (event.payload.restart) return;
         joined = false;
         publishReadiness();
@@ -607,23 +616,23 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         rejectCrashed(event.payload.error);
       }),
       engine.events.on('auth-failed', () => {
-        setPause('auth-halt', true);
+        pauses.set('auth-halt', true);
         events.emit('halted', { reason: 'auth' });
         publishReadiness();
       }),
       engine.events.on('auth-recovered', (event) => {
-        setPause('auth-halt', false);
+        pauses.set('auth-halt', false);
         events.emit('unhalted', { reason: 'auth', haltedMs: event.haltedMs });
         publishReadiness();
       }),
       ...haltSources.flatMap((source) => [
         source.on('halted', ({ error }) => {
-          setPause(`${source.name}-halt`, true);
+          pauses.set(`${source.name}-halt`, true);
           events.emit('halted', { reason: source.name, error });
           publishReadiness();
         }),
         source.on('recovered', ({ haltedMs }) => {
-          setPause(`${source.name}-halt`, false);
+          pauses.set(`${source.name}-halt`, false);
           events.emit('unhalted', { reason: source.name, haltedMs });
           publishReadiness();
         }),
@@ -634,13 +643,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         options.limiter.on('quota-exhausted', ({ until }) => {
           if (shuttingDown) return;
           const since = clock.now();
-          setPause('quota-exhausted', true);
+          pauses.set('quota-exhausted', true);
           events.emit('halted', { reason: 'quota', until });
           // Callers already wait inside the limiter; pausing only stops the fetching meanwhile.
-          void sleep(Math.max(0, until - clock.wallNow()), workAbort.signal)
+          void sleep(Math.max(0, until - clock.wallNow()), closing.signal)
             .catch(() => {})
             .then(() => {
-              setPause('quota-exhausted', false);
+              pauses.set('quota-exhausted', false);
               events.emit('unhalted', { reason: 'quota', haltedMs: clock.now() - since });
             });
         }),
@@ -648,11 +657,24 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
   }
 
+  function settledUncommitted(): number {
+    let total = 0;
+    for (const { topic, partition } of tracker.partitions())
+      total += tracker.settledUncommitted(topic, partition);
+    return total;
+  }
+
   return {
     events,
     crashed,
     readiness,
-    stats: () => ({ ...counts, buffered: buffered(), inFlight: inFlight.size }),
+    stats: () => ({
+      ...counts,
+      buffered: buffered(),
+      inFlight: inFlight.size,
+      pausedPartitions: pauses.pausedPartitions(),
+      settledUncommitted: settledUncommitted(),
+    }),
     async start() {
       wireEvents();
       publishReadiness();
@@ -665,25 +687,25 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         partitionsConsumedConcurrently: 1,
         eachBatch,
       });
-      if (pauseReasons.size > 0) consumer.pause(topicsToPause());
-      commitTimer = setInterval(() => {
-        void commit();
-      }, options.commitIntervalMs);
-      commitTimer.unref();
+      // kafkajs refuses pause and resume before run(); what was paused meanwhile applies now.
+      pauses.activate();
     },
     stop() {
       stopping ??= (async () => {
         shuttingDown = true;
         publishReadiness();
-        setPause('shutdown', true);
-        dropQueued();
+        pauses.set('shutdown', true);
+        // As at a revoke: nothing starts a call any more, only what is on the wire is waited for.
+        buffer.revokeAll('shutting down');
+        closing.abort();
         if (revoking !== undefined) await revoking;
-        const settled = await waitForInFlight(options.shutdownTimeoutMs);
-        if (!settled) workAbort.abort();
-        if (commitTimer !== undefined) clearInterval(commitTimer);
-        await commit();
+        await waitForInFlight(options.shutdownTimeoutMs);
+        scheduler.stop();
+        await scheduler.flush();
         for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
         // Before run() started, kafkajs refuses to disconnect a consumer group it never joined.
+        // disconnect() sends LeaveGroup, so the group moves our partitions at once instead of
+        // waiting for our session to expire.
         await consumer.disconnect().catch((error: unknown) => {
           if (running) throw error;
         });

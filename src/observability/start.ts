@@ -86,7 +86,11 @@ export async function startObservability(options: ObservabilityOptions): Promise
   });
   metrics.sources.authFailed = () => engine.isHalted();
   metrics.sources.ready = () => readiness.report().ready;
-  if (runtime !== undefined) metrics.sources.inFlight = () => runtime.stats().inFlight;
+  if (runtime !== undefined) {
+    metrics.sources.inFlight = () => runtime.stats().inFlight;
+    // Partitions pause one by one (a full share of the buffer) as well as all together.
+    metrics.sources.pausedPartitions = () => runtime.stats().pausedPartitions;
+  }
 
   const unbind = [
     bindDeliveryMetrics(engine.events, metrics),

@@ -81,6 +81,8 @@ export async function prepareScenario(options: {
   readonly admin: Admin;
   readonly sandbox?: SandboxOptions;
   readonly events?: number;
+  /** Share of the traffic Gong would reject (dead-lettered); default 10%. */
+  readonly invalidRatio?: number;
   readonly extraRecords?: (kafka: Kafka, topic: string) => Promise<ProducedSample[]>;
 }): Promise<PreparedScenario> {
   const { kafka, admin } = options;
@@ -104,7 +106,7 @@ export async function prepareScenario(options: {
       kafka,
       topic,
       options.events ?? chaosEvents,
-      0.1,
+      options.invalidRatio,
       options.extraRecords,
     );
     const deadLetters = await followDeadLetters(kafka, dlqTopic, uniqueName('chaos-dlq-reader'));

@@ -5,6 +5,7 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import type { ProducedSample } from '../../src/kafka/sample-producer.ts';
+import { produceTraffic, type ProducedRecord } from '../chaos/harness.ts';
 import {
   allCommitted,
   bridgeEnv,
@@ -335,5 +336,72 @@ describe('gong-bridge run', () => {
     );
     expect(committed).toBeGreaterThan(0);
     expect(committed).toBeLessThanOrEqual(sandbox.stats().accepted);
+  });
+
+  /** Traffic with partition and offset of every record, and the product's commit settings. */
+  async function setupWithTraffic(events: number) {
+    const context = await setup();
+    const records = await produceTraffic(kafka, context.topic, events, 0);
+    const env = { ...context.env };
+    // The product's commit settings, not the tests' fast ones: they are what is measured.
+    delete env.COMMIT_INTERVAL_MS;
+    return { ...context, records, env };
+  }
+
+  /** Records Gong stored that no committed offset covers yet: what a crash now would send again. */
+  async function storedNotCommitted(
+    sandbox: RunningSandbox,
+    records: readonly ProducedRecord[],
+    groupId: string,
+    topic: string,
+  ): Promise<number> {
+    // Gong first, then the offsets: a commit in between only lowers the count.
+    const stored = records.filter((record) => sandbox.event(record.eventId!) !== undefined);
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const committed = new Map(
+      (offsets?.partitions ?? []).map((entry) => [entry.partition, BigInt(entry.offset)] as const),
+    );
+    return stored.filter((record) => record.offset >= (committed.get(record.partition) ?? -1n)).length;
+  }
+
+  it('settled records wait for their commit no longer than COMMIT_MAX_PENDING per partition allows', async () => {
+    const { topic, groupId, sandbox, records, env } = await setupWithTraffic(900);
+    await run({ ...env, GONG_RATE_PER_SECOND: '45' });
+    let worst = 0;
+    let samples = 0;
+    while (sandbox.stats().accepted < records.length - 45) {
+      worst = Math.max(worst, await storedNotCommitted(sandbox, records, groupId, topic));
+      samples += 1;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await waitFor('everything committed', () => allCommitted(admin, groupId, topic), 60_000);
+    console.log(`stored but not committed: worst ${worst} in ${samples} samples (45 calls/s, 3 partitions)`);
+    expect(samples).toBeGreaterThan(50);
+    // 20 settled per partition (COMMIT_MAX_PENDING) plus the 32 records that can be in flight
+    // (MAX_IN_FLIGHT). With commits every 5 s at 45 calls/s, up to 225 waited.
+    expect(worst).toBeLessThanOrEqual(3 * 20 + 32);
+  });
+
+  it('a backlog on every partition is worked on all of them at once, within MAX_BUFFERED', async () => {
+    const { sandbox, records, env } = await setupWithTraffic(900);
+    const bridge = await run({ ...env, GONG_RATE_PER_SECOND: '30', MAX_BUFFERED: '30' });
+    let mostBuffered = 0;
+    const sampler = setInterval(() => {
+      mostBuffered = Math.max(mostBuffered, bridge.graph.runtime.stats().buffered);
+    }, 10);
+    cleanups.push(async () => clearInterval(sampler));
+    await waitFor('the first 60 deliveries', () => sandbox.stats().accepted >= 60, 60_000, 20);
+    const partitionOf = new Map(records.map((record) => [record.eventId!, record.partition]));
+    const first = sandbox
+      .calls(0, 60)
+      .filter((call) => call.status === 200)
+      .map((call) => partitionOf.get(call.eventId!));
+    const perPartition = [0, 1, 2].map((partition) => first.filter((entry) => entry === partition).length);
+    console.log(
+      `first ${first.length} deliveries per partition: ${perPartition.join('/')}; most buffered ${mostBuffered}`,
+    );
+    // A fair share would be 20 each; one partition's fetch filling the buffer gave 60/0/0.
+    for (const count of perPartition) expect(count).toBeGreaterThanOrEqual(10);
+    expect(mostBuffered).toBeLessThanOrEqual(30);
   });
 });

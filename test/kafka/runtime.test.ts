@@ -22,6 +22,9 @@ function fakeConsumer() {
   /** What the broker holds: only commits it acknowledged. */
   const broker = new Map<string, string>();
   const calls: string[] = [];
+  /** Arguments of every pause and resume, in order. */
+  const pauses: { call: 'pause' | 'resume'; topics: { topic: string; partitions?: number[] }[] }[] = [];
+  const resolved: string[] = [];
   let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const consumer = {
     events: {
@@ -40,8 +43,17 @@ function fakeConsumer() {
       eachBatch = config.eachBatch;
       calls.push('run');
     },
-    pause: () => void calls.push('pause'),
-    resume: () => void calls.push('resume'),
+    // Like kafkajs, pause and resume throw while a crashed consumer restarts.
+    pause: (topics: { topic: string; partitions?: number[] }[]) => {
+      if (!fake.initialized) throw new Error('Consumer group was not initialized');
+      calls.push('pause');
+      pauses.push({ call: 'pause', topics });
+    },
+    resume: (topics: { topic: string; partitions?: number[] }[]) => {
+      if (!fake.initialized) throw new Error('Consumer group was not initialized');
+      calls.push('resume');
+      pauses.push({ call: 'resume', topics });
+    },
     // Like kafkajs: COMMIT_OFFSETS once the broker acknowledged; while the consumer restarts
     // (`fake.inGroup` false) the call resolves without committing anything.
     commitOffsets: async (offsets: { topic: string; partition: number; offset: string }[]) => {
@@ -61,7 +73,10 @@ function fakeConsumer() {
     commits,
     broker,
     calls,
+    pauses,
+    resolved,
     inGroup: true,
+    initialized: true,
     emit(name: string, payload: unknown) {
       for (const listener of listeners.get(name) ?? []) listener({ payload } as never);
     },
@@ -70,7 +85,8 @@ function fakeConsumer() {
     async feed(topic: string, partition: number, values: (string | null)[], firstOffset = 0) {
       const messages = values.map((value, index) => ({
         offset: String(firstOffset + index),
-        timestamp: String(Date.now()),
+        // As stored in the log: a record fetched again carries the same timestamp.
+        timestamp: '1700000000000',
         key: null,
         value: value === null ? null : Buffer.from(value),
         headers: {},
@@ -83,7 +99,7 @@ function fakeConsumer() {
           messages,
           lastOffset: () => String(firstOffset + values.length - 1),
         },
-        resolveOffset: () => {},
+        resolveOffset: (offset: string) => void resolved.push(`${topic}/${partition}@${offset}`),
         heartbeat: () => fake.heartbeat(),
         isRunning: () => true,
         isStale: () => false,
@@ -105,12 +121,21 @@ const preparer: RecordPreparer = {
   },
 };
 
+/**
+ * An engine whose calls the test answers. A call waits (as in the limiter or a backoff) until
+ * `wire(id)` puts it on the wire: an abort rejects a waiting call at once, like the real engine,
+ * but not one on the wire, which only its answer (`settle`) ends.
+ */
 function controlledEngine() {
   const pending = new Map<string, (outcome: DeliveryOutcome) => void>();
+  const onWire = new Set<string>();
+  /** Every deliver() call, in order. */
+  const started: string[] = [];
   let halted = false;
   const events = createDeliveryEvents();
   return {
     pending,
+    started,
     setHalted: (value: boolean) => (halted = value),
     engine: {
       events,
@@ -118,11 +143,21 @@ function controlledEngine() {
       deliver: (body: unknown, options: { signal?: AbortSignal } = {}) =>
         new Promise<DeliveryOutcome>((resolve, reject) => {
           const id = (body as { eventId: string }).eventId;
+          started.push(id);
+          if (options.signal?.aborted === true) {
+            reject(new BridgeError('SHUTTING_DOWN', 'aborted'));
+            return;
+          }
           pending.set(id, resolve);
-          options.signal?.addEventListener('abort', () =>
-            reject(new BridgeError('SHUTTING_DOWN', 'aborted')),
-          );
+          options.signal?.addEventListener('abort', () => {
+            if (onWire.has(id)) return;
+            pending.delete(id);
+            reject(new BridgeError('SHUTTING_DOWN', 'aborted'));
+          });
         }),
+    },
+    wire(...ids: string[]) {
+      for (const id of ids) onWire.add(id);
     },
     settle(id: string) {
       pending.get(id)!({ kind: 'delivered', status: 200, attempts: 1 });
@@ -163,12 +198,18 @@ function build(overrides: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'consum
   });
 }
 
+/** A started runtime on a fake consumer and a controlled engine. */
+async function started(overrides: Partial<RuntimeOptions> = {}) {
+  const kafka = fakeConsumer();
+  const gong = controlledEngine();
+  const runtime = build({ consumer: kafka.consumer, engine: gong.engine, ...overrides });
+  await runtime.start();
+  return { kafka, gong, runtime };
+}
+
 describe('consumer runtime', () => {
   it('commits only the highest contiguous settled offset when records settle out of order', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
-    await runtime.start();
+    const { kafka, gong, runtime } = await started();
     await kafka.feed('t', 0, [event('a'), event('b'), event('c')]);
     await tick();
     gong.settle('b');
@@ -182,10 +223,7 @@ describe('consumer runtime', () => {
   });
 
   it('on shutdown commits what settled, leaves the unsettled record uncommitted and disconnects', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
-    await runtime.start();
+    const { kafka, gong, runtime } = await started();
     await kafka.feed('t', 0, [event('a'), event('b'), event('c')]);
     await tick();
     gong.settle('a');
@@ -199,11 +237,8 @@ describe('consumer runtime', () => {
   });
 
   it('dead-letters a poison record and commits past it only once the DLQ write resolved', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
     const { dlq, letters } = recordingDlq();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, dlq });
-    await runtime.start();
+    const { kafka, gong, runtime } = await started({ dlq });
     await kafka.feed('t', 1, ['poison', event('x')]);
     await tick();
     gong.settle('x');
@@ -215,35 +250,105 @@ describe('consumer runtime', () => {
     expect(kafka.commits).toEqual([[{ topic: 't', partition: 1, offset: '2' }]]);
   });
 
-  it('pauses fetching past MAX_BUFFERED and resumes once below half of it', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, maxBuffered: 4, maxInFlight: 2 });
+  it('pauses a partition at its share of MAX_BUFFERED, leaves the rest of the batch for the refetch, resumes below half', async () => {
+    const { kafka, gong, runtime } = await started({ maxBuffered: 4, maxInFlight: 2 });
     const paused: string[] = [];
     runtime.events.on('paused', (payload) => paused.push(payload.reason));
-    await runtime.start();
     await kafka.feed('t', 0, ['a', 'b', 'c', 'd', 'e'].map(event));
     await tick();
     expect(paused).toEqual(['backpressure']);
-    expect(kafka.calls.filter((call) => call === 'pause')).toHaveLength(1);
+    // Only this partition pauses, and e is not resolved: kafkajs fetches it again later.
+    expect(kafka.pauses).toEqual([{ call: 'pause', topics: [{ topic: 't', partitions: [0] }] }]);
+    expect(kafka.resolved).toEqual(['t/0@0', 't/0@1', 't/0@2', 't/0@3']);
     expect(gong.pending.size).toBe(2);
-    for (const id of ['a', 'b', 'c']) {
+    for (const id of ['a', 'b']) {
       gong.settle(id);
       await tick();
     }
-    expect(kafka.calls.filter((call) => call === 'resume')).toHaveLength(1);
-    for (const id of ['d', 'e']) {
+    expect(kafka.pauses.at(-1)).toEqual({ call: 'resume', topics: [{ topic: 't', partitions: [0] }] });
+    await kafka.feed('t', 0, [event('e')], 4);
+    await tick();
+    for (const id of ['c', 'd', 'e']) {
       gong.settle(id);
       await tick();
     }
     await runtime.stop();
+    expect(runtime.stats().delivered).toBe(5);
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '5' }]);
   });
 
+  it('shares MAX_BUFFERED between the assigned partitions and starts their records in turn', async () => {
+    const { kafka, gong, runtime } = await started({ maxBuffered: 6, maxInFlight: 1 });
+    kafka.emit('group_join', { memberAssignment: { t: [0, 1, 2] } });
+    const joined = kafka.pauses.length;
+    // A share of 2 each: one partition's large fetch cannot fill the buffer.
+    await kafka.feed('t', 0, ['a0', 'b0', 'c0', 'd0'].map(event));
+    await kafka.feed('t', 1, ['a1', 'b1', 'c1'].map(event));
+    await tick();
+    expect(kafka.resolved).toEqual(['t/0@0', 't/0@1', 't/1@0', 't/1@1']);
+    expect(kafka.pauses.slice(joined)).toEqual([
+      { call: 'pause', topics: [{ topic: 't', partitions: [0] }] },
+      { call: 'pause', topics: [{ topic: 't', partitions: [1] }] },
+    ]);
+    for (const id of ['a0', 'a1', 'b0', 'b1']) {
+      await tick();
+      gong.settle(id);
+    }
+    await tick();
+    // Round-robin, not fetch order (a0, b0, a1, b1).
+    expect(gong.started).toEqual(['a0', 'a1', 'b0', 'b1']);
+    await runtime.stop();
+  });
+
+  it('commits as soon as COMMIT_MAX_PENDING records settled, and the rest within COMMIT_INTERVAL_MS', async () => {
+    const { kafka, gong, runtime } = await started({ commitMaxPending: 2, commitIntervalMs: 60 });
+    await kafka.feed('t', 0, ['a', 'b', 'c'].map(event));
+    await tick();
+    gong.settle('a');
+    await tick();
+    expect(kafka.commits).toEqual([]);
+    gong.settle('b');
+    await tick();
+    // The second settled record reached the bound: committed at once, not after 60 ms.
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '2' }]]);
+    gong.settle('c');
+    await tick();
+    expect(kafka.commits).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
+    expect(runtime.stats().settledUncommitted).toBe(0);
+    await runtime.stop();
+  });
+
+  it('a partition whose settled records cannot be committed yet starts nothing new past its share; others go on', async () => {
+    const { kafka, gong, runtime } = await started({ commitMaxPending: 2, maxInFlight: 8, maxBuffered: 12 });
+    // Two partitions: a share of 6 records each, so at most 6 settled records wait behind a stuck one.
+    kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
+    await kafka.feed('t', 0, ['a', 'b', 'c', 'd', 'e', 'f'].map(event));
+    await tick();
+    // a is slow (a long retry, say); the others settle above it and cannot be committed.
+    for (const id of ['b', 'c', 'd', 'e', 'f']) gong.settle(id);
+    await tick();
+    await kafka.feed('t', 0, [event('g')], 6);
+    await tick();
+    gong.settle('g');
+    await tick();
+    expect(runtime.stats().settledUncommitted).toBe(6);
+    // h is fetched but not started: a crash would replay a seventh settled record.
+    await kafka.feed('t', 0, [event('h')], 7);
+    await tick();
+    expect(gong.started).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    await kafka.feed('t', 1, [event('x')]);
+    await tick();
+    expect(gong.started.at(-1)).toBe('x');
+    gong.settle('a');
+    await tick();
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '7' }]);
+    expect(gong.started.at(-1)).toBe('h');
+    await runtime.stop();
+  });
   it('pauses every partition and reports unready during an auth halt, and resumes after it', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
-    await runtime.start();
+    const { kafka, gong, runtime } = await started();
     kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
     expect(runtime.readiness().ready).toBe(true);
     gong.setHalted(true);
@@ -339,38 +444,109 @@ describe('consumer runtime', () => {
     expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
   });
 
-  it('on a rebalance drops queued records, waits for in-flight ones, commits, and skips refetched settled ones', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, maxInFlight: 1 });
-    await runtime.start();
+  it('on a rebalance starts no call for what is not on the wire yet, waits for the rest, commits, and resends nothing settled', async () => {
+    const { kafka, gong, runtime } = await started({ maxInFlight: 2 });
+    const phases: unknown[] = [];
+    runtime.events.on('rebalance', (payload) => phases.push(payload));
     kafka.emit('group_join', { memberAssignment: { t: [0] } });
-    await kafka.feed('t', 0, [event('a'), event('b')]);
+    await kafka.feed('t', 0, ['a', 'b', 'c', 'd'].map(event));
     await tick();
+    // a's request is on the wire; b waits (in the limiter, say); c and d are queued.
+    gong.wire('a');
     kafka.emit('rebalancing', {});
     expect(runtime.readiness().joined).toBe(false);
+    await tick();
+    expect(phases.at(-1)).toEqual({ phase: 'revoking', inFlight: 2, dropped: 2 });
+    // b stopped before its call; c and d never started.
+    expect([...gong.pending.keys()]).toEqual(['a']);
+    expect(gong.started).toEqual(['a', 'b']);
     gong.settle('a');
     await tick();
     expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
     kafka.emit('group_join', { memberAssignment: { t: [0] } });
-    // The new generation refetches from the committed offset; b was dropped and comes again.
-    await kafka.feed('t', 0, [event('a'), event('b')]);
+    // The new generation fetches from the committed offset.
+    await kafka.feed('t', 0, ['b', 'c', 'd'].map(event), 1);
     await tick();
-    expect([...gong.pending.keys()]).toEqual(['b']);
+    for (const id of ['b', 'c', 'd']) {
+      gong.settle(id);
+      await tick();
+    }
+    await runtime.stop();
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '4' }]);
+    expect(runtime.stats().delivered).toBe(4);
+  });
+
+  it('never commits a partition that the assignment made during the revoke gave to another member', async () => {
+    const { kafka, gong, runtime } = await started();
+    kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
+    await kafka.feed('t', 0, [event('a')]);
+    await kafka.feed('t', 1, [event('b')]);
+    await tick();
+    gong.wire('a', 'b');
+    // kafkajs noticed the rebalance itself: the revoke runs alongside the rejoin, which ends first.
+    kafka.emit('rebalancing', {});
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    gong.settle('a');
     gong.settle('b');
     await tick();
     await runtime.stop();
-    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '2' }]);
-    expect(runtime.stats().delivered).toBe(2);
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+  });
+
+  it('keeps nothing for a partition given away while the revoke ran, so its reused offsets are all sent (stale mark)', async () => {
+    const { kafka, gong, runtime } = await started();
+    kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
+    await kafka.feed('t', 1, ['a1', 'b1'].map(event));
+    await kafka.feed('t', 0, [event('x')]);
+    await tick();
+    gong.settle('a1');
+    gong.settle('b1');
+    gong.wire('x');
+    // The REBALANCING path: the revoke waits for x while kafkajs rejoins, and partition 1 goes
+    // to another member before the revoke has finished.
+    kafka.emit('rebalancing', {});
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    gong.settle('x');
+    await tick();
+    // Later partition 1 comes back, its topic recreated: offsets 0 and 1 hold new records.
+    kafka.emit('rebalancing', {});
+    await tick();
+    kafka.emit('group_join', { memberAssignment: { t: [0, 1] } });
+    await kafka.feed('t', 1, ['c1', 'd1'].map(event));
+    await tick();
+    expect(gong.started).toEqual(['a1', 'b1', 'x', 'c1', 'd1']);
+    gong.settle('c1');
+    gong.settle('d1');
+    await tick();
+    await runtime.stop();
+  });
+
+  it('a record refetched at an offset it held before a revoke, with other content, is sent (offsets reused)', async () => {
+    const { kafka, gong, runtime } = await started();
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await kafka.feed('t', 0, ['a', 'b'].map(event));
+    await tick();
+    gong.settle('a');
+    gong.settle('b');
+    // The revoke's commit is lost: a and b are carried over as settled.
+    kafka.inGroup = false;
+    kafka.emit('rebalancing', {});
+    await tick();
+    kafka.inGroup = true;
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    // The same a at offset 0 is not sent again; offset 1 now holds c (the log was rewritten).
+    await kafka.feed('t', 0, ['a', 'c'].map(event));
+    await tick();
+    expect(gong.started).toEqual(['a', 'b', 'c']);
+    gong.settle('c');
+    await tick();
+    await runtime.stop();
+    expect(kafka.broker.get('t/0')).toBe('2');
   });
 
   it('pauses fetching while the daily quota is spent and resumes when the window resets', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
     let exhausted: ((payload: { until: number; dailyLimit: number }) => void) | undefined;
-    const runtime = build({
-      consumer: kafka.consumer,
-      engine: gong.engine,
+    const { kafka, runtime } = await started({
       limiter: {
         on: (_event, listener) => {
           exhausted = listener as typeof exhausted;
@@ -381,7 +557,6 @@ describe('consumer runtime', () => {
     const halts: string[] = [];
     runtime.events.on('halted', (event) => halts.push(`halted ${event.reason}`));
     runtime.events.on('unhalted', (event) => halts.push(`unhalted ${event.reason}`));
-    await runtime.start();
     exhausted!({ until: Date.now() + 50, dailyLimit: 10 });
     expect(kafka.calls.at(-1)).toBe('pause');
     await new Promise((resolve) => setTimeout(resolve, 120));
@@ -391,13 +566,9 @@ describe('consumer runtime', () => {
   });
 
   it('retries a record hit by a bug instead of dead-lettering it, and says so loudly', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
     const { dlq, letters } = recordingDlq();
     let calls = 0;
-    const runtime = build({
-      consumer: kafka.consumer,
-      engine: gong.engine,
+    const { kafka, gong, runtime } = await started({
       dlq,
       preparer: {
         async prepare(record) {
@@ -409,7 +580,6 @@ describe('consumer runtime', () => {
     });
     const bugs: string[] = [];
     runtime.events.on('internal-error', (event) => bugs.push(event.error));
-    await runtime.start();
     await kafka.feed('t', 0, [event('a')]);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(bugs).toEqual(['boom']);
@@ -421,13 +591,11 @@ describe('consumer runtime', () => {
   });
 
   it('revokes before the rejoin when the batch heartbeat reports a rebalance', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine });
-    await runtime.start();
+    const { kafka, gong, runtime } = await started();
     kafka.emit('group_join', { memberAssignment: { t: [0] } });
     await kafka.feed('t', 0, [event('a'), event('b')]);
     await tick();
+    gong.wire('a', 'b');
     kafka.heartbeat = async () => {
       throw Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
     };
@@ -446,24 +614,21 @@ describe('consumer runtime', () => {
     await runtime.stop();
   });
 
-  it('a commit acknowledged while the consumer is between restarts does not strand the partition', async () => {
-    const kafka = fakeConsumer();
-    const gong = controlledEngine();
-    const runtime = build({ consumer: kafka.consumer, engine: gong.engine, commitIntervalMs: 10 });
+  it('a commit kafkajs resolves without the broker acknowledging it does not strand the partition', async () => {
+    const { kafka, gong, runtime } = await started({ commitIntervalMs: 10 });
     const committed: string[] = [];
     const failed: string[] = [];
     runtime.events.on('committed', (entry) => committed.push(entry.offset));
     runtime.events.on('commit-failed', (event) => failed.push(event.error));
-    await runtime.start();
     kafka.emit('group_join', { memberAssignment: { t: [0] } });
     await kafka.feed('t', 0, [event('a'), event('b'), event('c')]);
     await tick();
+    gong.wire('a', 'b', 'c');
     gong.settle('a');
     await new Promise((resolve) => setTimeout(resolve, 40));
     expect(kafka.broker.get('t/0')).toBe('1');
-    // The broker goes away: kafkajs crashes the consumer and restarts it; until the restarted
-    // consumer has joined, commitOffsets resolves without committing.
-    kafka.emit('crash', { error: new Error('Connection error'), restart: true });
+    // The broker goes away: until kafkajs has restarted the consumer, commitOffsets resolves
+    // without committing.
     kafka.inGroup = false;
     gong.settle('b');
     gong.settle('c');
@@ -472,18 +637,37 @@ describe('consumer runtime', () => {
     expect(kafka.broker.get('t/0')).toBe('1');
     expect(committed).toEqual(['1']);
     expect(failed.length).toBeGreaterThan(0);
-    // The restarted consumer joins (its revoke's commit is not acknowledged either) and fetches
-    // again from what the broker holds: b and c, both already delivered.
-    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    // kafkajs reports the crash (it has left the group) and restarts the consumer: a revoke,
+    // and no commit at all until the rejoin, since the partition may be another member's.
+    kafka.emit('crash', { error: new Error('Connection error'), restart: true });
     await tick();
+    const attempts = kafka.commits.length;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(kafka.commits).toHaveLength(attempts);
+    // It rejoins and fetches again from what the broker holds: b and c, both already delivered.
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
     kafka.inGroup = true;
     await kafka.feed('t', 0, [event('b'), event('c')], 1);
     await new Promise((resolve) => setTimeout(resolve, 40));
     // They are not sent to Gong again, and the partition commits past them.
-    expect(gong.pending.size).toBe(0);
+    expect(gong.started).toEqual(['a', 'b', 'c']);
     expect(kafka.broker.get('t/0')).toBe('3');
     expect(committed).toEqual(['1', '3']);
     await runtime.stop();
     expect(runtime.stats()).toMatchObject({ consumed: 3, delivered: 3 });
+  });
+
+  it('a crash of the consumer throws nothing into kafkajs, and the restarted consumer fetches again', async () => {
+    const { kafka, runtime } = await started();
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    // kafkajs emits CRASH after it disconnected: pause and resume now throw.
+    kafka.initialized = false;
+    expect(() => kafka.emit('crash', { error: new Error('Connection error'), restart: true })).not.toThrow();
+    await tick();
+    kafka.initialized = true;
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    expect(kafka.calls.at(-1)).toBe('resume');
+    expect(runtime.readiness().joined).toBe(true);
+    await runtime.stop();
   });
 });

@@ -29,6 +29,8 @@ describe('startObservability', () => {
         buffered: 2,
         inFlight: 2,
         commits: 0,
+        pausedPartitions: 0,
+        settledUncommitted: 0,
       }),
     };
     const limiter = new LocalLimiter({

@@ -41,7 +41,8 @@ All settings come from the environment (see docs/reference/configuration.md); re
   KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
   (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
+  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
+  GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
 settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
@@ -145,10 +146,19 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
       }),
   });
   const dlq = createDlqWriter({ producer: dlqProducer, version, wallNow: () => clock.wallNow() });
+  // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
+  const revokeTimeoutMs = Math.min(
+    10_000,
+    config.SHUTDOWN_TIMEOUT_MS,
+    Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
+  );
   const consumer = kafka.consumer({
     groupId,
     sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
-    rebalanceTimeout: 60_000,
+    // How long the coordinator holds a rebalance open for members to rejoin. A live member
+    // rejoins within a heartbeat plus its revoke; a dead one is dropped when its session ends.
+    // kafkajs' 60 s would let one stuck member hold the whole group that long.
+    rebalanceTimeout: Math.max(config.KAFKA_SESSION_TIMEOUT_MS, revokeTimeoutMs + 10_000),
     // Kafka's advice: a third of the session timeout at most, so two lost heartbeats are survivable.
     heartbeatInterval: Math.max(500, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 10)),
     allowAutoTopicCreation: false,
@@ -172,13 +182,9 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
+    commitMaxPending: config.COMMIT_MAX_PENDING,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
-    revokeTimeoutMs: Math.min(
-      10_000,
-      config.SHUTDOWN_TIMEOUT_MS,
-      Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 2),
-    ),
+    revokeTimeoutMs,
     events,
   });
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
