@@ -1,6 +1,6 @@
 import type { Settings } from '../config/settings.ts';
 import { inputFormats, defaultInputFormat } from '../decode/formats/index.ts';
-import { configuredFormat, loadInputs, type Inputs } from '../decode/inputs.ts';
+import { loadInputs, type Inputs } from '../decode/inputs.ts';
 import { createRecordPreparer, type RecordPreparer } from '../decode/prepare.ts';
 import { createRegistryLookup, type RegistryLookup, type RegistryLookupOptions } from '../decode/registry.ts';
 import type { GongBodyValidator } from '../gong/validate.ts';
@@ -22,17 +22,6 @@ export function registryLookupOptions(config: Settings): RegistryLookupOptions |
     password: registry.auth?.password,
     unknownIdRetryMs: config.SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS,
   };
-}
-
-/** False when every topic is read as schemaless json: then nothing needs the registry. */
-export function needsRegistry(config: Pick<Settings, 'INPUT_FORMATS' | 'KAFKA_TOPICS'>): boolean {
-  const entries = config.INPUT_FORMATS;
-  const topics = config.KAFKA_TOPICS ?? [];
-  const names = [
-    ...topics.map((topic) => configuredFormat(topic, entries) ?? defaultInputFormat),
-    ...(topics.length === 0 ? [configuredFormat('', entries) ?? defaultInputFormat] : []),
-  ];
-  return names.some((name) => inputFormats[name].schemaType !== undefined);
 }
 
 export interface InputPipeline {

@@ -10,7 +10,13 @@ import {
   type MappingSet,
 } from '../mapping/index.ts';
 import type { KnownFields } from '../mapping/known-fields.ts';
-import { defaultInputFormat, inputFormats, type InputFormat, type InputFormatName } from './formats/index.ts';
+import {
+  defaultInputFormat,
+  inputFormats,
+  type InputFormat,
+  type InputFormatName,
+  type Writer,
+} from './formats/index.ts';
 import type { LatestSchema, RegistryLookup } from './registry.ts';
 
 /**
@@ -67,6 +73,20 @@ export function configuredFormat(
   return fallback;
 }
 
+/** False when every topic is read as schemaless json (INPUT_FORMATS): nothing needs the registry. */
+export function needsRegistry(
+  topics: readonly string[] | undefined,
+  entries: readonly string[] | undefined,
+): boolean {
+  // Without topics (a command that reads none), the default format decides.
+  const names = (topics === undefined || topics.length === 0 ? [undefined] : topics).map(
+    (topic) =>
+      (topic === undefined ? configuredFormat('', entries) : configuredFormat(topic, entries)) ??
+      defaultInputFormat,
+  );
+  return names.some((name) => inputFormats[name].schemaType !== undefined);
+}
+
 export interface LoadInputsOptions {
   readonly topics: readonly string[];
   /** INPUT_FORMATS. */
@@ -92,12 +112,17 @@ export async function loadInputs(options: LoadInputsOptions): Promise<Inputs> {
   const formats = topicFormats(options.topics, options.formats);
   let mappings: MappingSet | undefined;
   if (options.mappingsFile !== undefined) {
-    const known =
+    // The file is read twice (here for the subjects, then to compile): compiling needs the fields.
+    const writers =
       options.registry === undefined
-        ? new Map<string, KnownFields>()
-        : await registryKnownFields(options.mappingsFile, options.registry, formats, options);
+        ? new Map<string, MappingWriter>()
+        : await registryWriters(
+            peekDefinitions(options.mappingsFile, options.readFile),
+            options.registry,
+            options.onWarning,
+          );
     mappings = loadMappings(options.mappingsFile, {
-      knownFields: (definition) => known.get(definition.name),
+      knownFields: (definition) => writers.get(definition.name)?.knownFields,
       ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
     });
   }
@@ -114,16 +139,27 @@ export function mappedSubjects(match: MappingDefinition['match']): string[] {
   return (match.topics ?? []).map((topic) => `${topic}-value`);
 }
 
-/** Each mapping's writer fields from the newest registered schema of its subjects. */
-async function registryKnownFields(
-  file: string,
+/** The writer schema a mapping's records are written with, as the registry holds it now. */
+export interface MappingWriter {
+  readonly writer: Writer;
+  /** The record of the writer the mapping takes (a .proto may define several). */
+  readonly record: string | undefined;
+  readonly schema: LatestSchema;
+  /** Its fields, for the start-up check; the source names the subject and version. */
+  readonly knownFields: KnownFields | undefined;
+}
+
+/**
+ * Each mapping's writer from the newest schema of its subjects (mappedSubjects): the first whose
+ * schema holds the record the mapping names. A subject the registry cannot give is reported to
+ * `onWarning` and skipped; one holding another record, or a schema that does not parse (the
+ * runtime's to dead-letter), is skipped.
+ */
+export async function registryWriters(
+  definitions: readonly MappingDefinition[],
   registry: Pick<RegistryLookup, 'latest'>,
-  formats: ReadonlyMap<string, InputFormat>,
-  options: LoadInputsOptions,
-): Promise<Map<string, KnownFields>> {
-  // The file is read twice (here for the subjects, then to compile): compiling needs the fields.
-  const definitions = peekDefinitions(file, options.readFile);
-  const known = new Map<string, KnownFields>();
+  onWarning?: (message: string) => void,
+): Promise<Map<string, MappingWriter>> {
   // All subjects at once: start-up waits for the slowest answer, not for their sum.
   const latest = new Map<string, Promise<LatestSchema | undefined>>();
   for (const subject of definitions.flatMap((definition) => mappedSubjects(definition.match))) {
@@ -132,39 +168,33 @@ async function registryKnownFields(
     pending.catch(() => {});
     latest.set(subject, pending);
   }
+  const found = new Map<string, MappingWriter>();
   for (const definition of definitions) {
     for (const subject of mappedSubjects(definition.match)) {
       let schema: LatestSchema | undefined;
       try {
         schema = await latest.get(subject);
       } catch (error) {
-        options.onWarning?.(
+        onWarning?.(
           `MAPPINGS_FILE: the registry could not give subject ${subject} for mapping "${definition.name}" (${error instanceof Error ? error.message : String(error)}); its field names are checked against its schema: file, if any`,
         );
         continue;
       }
-      if (schema === undefined) continue;
-      const fields = knownFieldsOf(schema, definition, formats);
-      if (fields !== undefined) {
-        known.set(definition.name, fields);
+      const writer = schema === undefined ? undefined : mappingWriter(schema, definition);
+      if (writer !== undefined) {
+        found.set(definition.name, writer);
         break;
       }
     }
   }
-  return known;
+  return found;
 }
 
-/** The fields of the record the mapping takes, when `schema` is that record's. */
-function knownFieldsOf(
-  schema: LatestSchema,
-  definition: MappingDefinition,
-  formats: ReadonlyMap<string, InputFormat>,
-): KnownFields | undefined {
-  const format = [...new Set(formats.values())].find(
-    (candidate) => candidate.schemaType === schema.schemaType,
-  );
+/** The writer of `schema` when it holds the record the mapping takes. */
+function mappingWriter(schema: LatestSchema, definition: MappingDefinition): MappingWriter | undefined {
+  const format = Object.values(inputFormats).find((candidate) => candidate.schemaType === schema.schemaType);
   if (format?.writer === undefined) return undefined;
-  let writer;
+  let writer: Writer;
   try {
     writer = format.writer(schema, schema.id);
   } catch {
@@ -174,13 +204,14 @@ function knownFieldsOf(
   const records = definition.match.records;
   const record =
     records === undefined ? writer.records[0] : writer.records.find((name) => records.includes(name));
-  // The subject holds another record (a topic carrying several): nothing to check against.
-  if (records !== undefined && record === undefined) return undefined;
-  if (record === canonicalRecordName) return undefined;
+  // The subject holds another record (a topic carrying several), or the canonical one.
+  if ((records !== undefined && record === undefined) || record === canonicalRecordName) return undefined;
   const fields = writer.knownFields(record);
-  return fields === undefined
-    ? undefined
-    : { ...fields, source: `${fields.source} (subject ${schema.subject} version ${schema.version})` };
+  const knownFields =
+    fields === undefined
+      ? undefined
+      : { ...fields, source: `${fields.source} (subject ${schema.subject} version ${schema.version})` };
+  return { writer, record, schema, knownFields };
 }
 
 /** The definitions as written (YAML and outline only); the real load reports any problem. */

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,12 +12,8 @@ import { transformEvent } from '../../src/transform/transform.ts';
 import { allCommitted, bridgeEnv, readAll, waitFor } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { registerSchema } from '../helpers/registry.ts';
-import {
-  fixturesDir,
-  loadWorkedExamples,
-  wireRecord,
-  type WorkedExample,
-} from '../mapping/worked-examples.ts';
+import { mappingDirectory } from '../helpers/mappings.ts';
+import { loadWorkedExamples, wireRecord, type WorkedExample } from '../mapping/worked-examples.ts';
 
 /**
  * Issue 16's acceptance, end to end: `gong-bridge run` as a real process, the three worked
@@ -53,21 +48,6 @@ function spawnRun(env: Record<string, string>): {
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<Exit>((resolve) => child.on('exit', (code) => resolve({ code, output })));
   return { child, output: () => output, exited };
-}
-
-/**
- * The worked examples' mapping file and schemas in a directory of their own, with each example's
- * topic renamed to a fresh one (the file names web.page-views and friends).
- */
-function mappingDirectory(topics: ReadonlyMap<WorkedExample, string>, edit = (text: string) => text): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gong-bridge-mappings-'));
-  let text = readFileSync(join(fixturesDir, 'mappings.yaml'), 'utf8');
-  for (const [example, topic] of topics) {
-    text = text.replace(`topics: ${example.topic}\n`, `topics: ${topic}\n`);
-    copyFileSync(join(fixturesDir, example.schemaFile), join(dir, example.schemaFile));
-  }
-  writeFileSync(join(dir, 'mappings.yaml'), edit(text));
-  return dir;
 }
 
 describe('the worked examples through the real stack', () => {

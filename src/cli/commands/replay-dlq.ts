@@ -14,7 +14,8 @@ import type { PreparedRecord, RecordPreparer } from '../../decode/prepare.ts';
 import { validateGongBody } from '../../gong/validate.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
-import { createInputPipeline, createRegistryFromConfig, needsRegistry } from '../input-config.ts';
+import { needsRegistry } from '../../decode/inputs.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const options = {
@@ -103,7 +104,10 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const config = loadConfigWithWarnings(io, 'replay-dlq', [
     (settings) => kafkaClientConfig(settings),
     ...(values['dlq-topic'] === undefined ? required('KAFKA_TOPICS') : []),
-    (settings) => (needsRegistry(settings) ? registryClientOptions(settings) : undefined),
+    (settings) =>
+      needsRegistry(settings.KAFKA_TOPICS, settings.INPUT_FORMATS)
+        ? registryClientOptions(settings)
+        : undefined,
     ...(sendsToGong ? [(settings: Settings) => authFromConfig(settings)] : []),
   ]);
   const dlqTopic =

@@ -27,7 +27,8 @@ import { validateGongBody } from '../../gong/validate.ts';
 import type { Inputs } from '../../decode/inputs.ts';
 import { version } from '../../version.ts';
 import { loadCommandConfig } from '../command-config.ts';
-import { createInputPipeline, createRegistryFromConfig, needsRegistry } from '../input-config.ts';
+import { needsRegistry } from '../../decode/inputs.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const help = `Usage: gong-bridge run
@@ -345,7 +346,10 @@ export const runConfigChecks: readonly ConfigCheck[] = [
   (config) => kafkaClientConfig(config),
   ...required('KAFKA_TOPICS'),
   // Only topics read as schemaless json do without the registry.
-  (config) => (needsRegistry(config) ? requireSetting(config, 'SCHEMA_REGISTRY_URL') : undefined),
+  (config) =>
+    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS)
+      ? requireSetting(config, 'SCHEMA_REGISTRY_URL')
+      : undefined,
   (config) => registryClientOptions(config),
   (config) => authFromConfig(config),
 ];
