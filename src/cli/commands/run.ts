@@ -33,25 +33,29 @@ import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliI
 
 const help = `Usage: gong-bridge run
 
-Runs the bridge: a Kafka consumer group reads Avro interaction events (Confluent framing, schema
-registry), delivers each to Gong's POST /v2/digital-interaction through the delivery engine, sends
-poison records and Gong rejections to the dead-letter topic, and commits an offset only once its
-record is delivered (200/409) or acknowledged by the dead-letter topic.
+Runs the bridge: a Kafka consumer group reads interaction events, delivers each to Gong's
+POST /v2/digital-interaction through the delivery engine, sends poison records and Gong
+rejections to the dead-letter topic, and commits an offset only once its record is delivered
+(200/409) or acknowledged by the dead-letter topic. Canonical events (Avro, Confluent framing,
+schema registry) need no configuration; other events (any Avro writer schema, JSON Schema,
+Protobuf, schemaless JSON; INPUT_FORMATS per topic) are built into Gong's body by the mappings in
+MAPPINGS_FILE (docs/mappings.md), compiled at start-up.
 
 All settings come from the environment (see docs/reference/configuration.md); required:
-  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
-  (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
+  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL (unless every topic is schemaless json), and
+  Gong credentials (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
-  GONG_RATE_PER_SECOND.
+  INPUT_FORMATS, MAPPINGS_FILE, MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS,
+  COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
 settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
 the last settled record was ever committed.
 
 Exit codes: 0 stopped on a signal, 3 configuration error (every problem is listed at once,
-including an input topic that does not exist and Kafka credentials or certificates the brokers
-refuse), 4 Kafka unreachable or the consumer crashed.
+including an input topic that does not exist, Kafka credentials or certificates the brokers
+refuse, and a mapping file that cannot work, naming the file, line, mapping and expression),
+4 Kafka unreachable or the consumer crashed.
 
 Example:
   KAFKA_BROKERS=localhost:9092 KAFKA_TOPICS=interactions \\
@@ -345,12 +349,12 @@ export const runCommand: CliCommand = {
 export const runConfigChecks: readonly ConfigCheck[] = [
   (config) => kafkaClientConfig(config),
   ...required('KAFKA_TOPICS'),
-  // Only topics read as schemaless json do without the registry.
+  // Only topics read as schemaless json do without the registry (its credentials are checked
+  // whenever it is set).
   (config) =>
-    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS)
-      ? requireSetting(config, 'SCHEMA_REGISTRY_URL')
+    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS) || config.SCHEMA_REGISTRY_URL !== undefined
+      ? registryClientOptions(config)
       : undefined,
-  (config) => registryClientOptions(config),
   (config) => authFromConfig(config),
 ];
 
