@@ -92,12 +92,12 @@ const reasonOf = (prepared: PreparedRecord) => (prepared.ok ? 'ok' : prepared.de
 
 describe('record preparer: the worked examples', () => {
   it.each([
-    [pageView, ids.pageView],
-    [signup, ids.signup],
-    [video, ids.video],
+    [pageView.mapping, pageView, ids.pageView],
+    [signup.mapping, signup, ids.signup],
+    [video.mapping, video, ids.video],
   ] as const)(
-    'maps every $0.mapping sample in the Confluent wire format to the body Gong receives',
-    async (example, schemaId) => {
+    'maps every %s sample in the Confluent wire format to the body Gong receives',
+    async (_, example, schemaId) => {
       const prepare = preparer();
       for (const [index, event] of example.events.entries()) {
         const prepared = await prepare.prepare({
@@ -336,7 +336,10 @@ describe('record preparer: records the topic does not expect', () => {
     ],
   ];
 
-  it.each(cases)('%s: dead-lettered as %3$s, never retried', async (_, topic, value, reason, message) => {
+  const rows = cases.map(
+    ([label, topic, value, reason, message]) => [label, reason, topic, value, message] as const,
+  );
+  it.each(rows)('%s: dead-lettered as %s, never retried', async (_, reason, topic, value, message) => {
     const prepared = await preparer({}, registry()).prepare({ topic, value: value() });
     expect(reasonOf(prepared)).toBe(reason);
     if (!prepared.ok) expect(prepared.deadLetter.message).toMatch(message);
