@@ -86,28 +86,25 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
     return verdict;
   }
 
+  /** The record's value in its topic's format; `payload` is what follows the frame, if framed. */
   async function decode(
-    record: PreparableRecord,
+    topic: string,
+    value: Buffer,
     format: InputFormat,
-  ): Promise<{ outcome: DecodeOutcome; schemaId?: number; writer?: Writer }> {
-    const value = record.value;
-    if (format.decodeValue !== undefined) return { outcome: format.decodeValue(value!) };
-    const frame = readFrame(value!);
+  ): Promise<{ outcome: DecodeOutcome; schemaId?: number; writer?: Writer; payload?: Buffer }> {
+    if (format.decodeValue !== undefined) return { outcome: format.decodeValue(value) };
+    const frame = readFrame(value);
     if (frame === undefined) {
-      return {
-        outcome: {
-          ok: false,
-          error: new BridgeError(
-            'NOT_CONFLUENT_FRAMED',
-            `the value does not start with magic byte 0 and a 4-byte schema id: it is ${describeValue(value!)}; topic ${record.topic} is read as ${format.name} (INPUT_FORMATS)`,
-          ),
-        },
-      };
+      const error = new BridgeError(
+        'NOT_CONFLUENT_FRAMED',
+        `the value does not start with magic byte 0 and a 4-byte schema id: it is ${describeValue(value)}; topic ${topic} is read as ${format.name} (INPUT_FORMATS)`,
+      );
+      return { outcome: { ok: false, error } };
     }
-    const writer = await writerFor(format, frame.schemaId, record.topic);
-    if (writer instanceof BridgeError)
-      return { outcome: { ok: false, error: writer }, schemaId: frame.schemaId };
-    return { outcome: writer.decode(frame.payload), schemaId: frame.schemaId, writer };
+    const { schemaId, payload } = frame;
+    const writer = await writerFor(format, schemaId, topic);
+    if (writer instanceof BridgeError) return { outcome: { ok: false, error: writer }, schemaId };
+    return { outcome: writer.decode(payload), schemaId, writer, payload };
   }
 
   /**
@@ -170,15 +167,15 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
           ),
         );
       }
-      const { outcome, schemaId, writer } = await decode(record, format);
+      const { outcome, schemaId, writer, payload } = await decode(record.topic, value, format);
       const ids: RecordIds = schemaId === undefined ? {} : { schemaId };
       if (!outcome.ok) return deadLetterOf(outcome.error, ids);
       const decoded = outcome.decoded;
       if (decoded.canonical === true) return canonicalBody(decoded.event as InteractionEvent, validate, ids);
       const { mapping, subject } = await selectMapping(record.topic, decoded, schemaId);
       if (mapping !== undefined) return mappedBody(mapping, decoded.event, validate, ids);
-      if (writer?.asCanonical !== undefined && schemaId !== undefined) {
-        const fallback = writer.asCanonical(readFrame(value)!.payload);
+      if (writer?.asCanonical !== undefined && payload !== undefined) {
+        const fallback = writer.asCanonical(payload);
         if (fallback.ok) return canonicalBody(fallback.decoded.event as InteractionEvent, validate, ids);
         return deadLetterOf(noMapping(record.topic, decoded, subject, mappings, fallback.error), ids);
       }

@@ -88,17 +88,19 @@ export function avroWriter(type: avro.Type, id?: number): Writer {
   }
   const known: KnownFields = { source: `Avro record ${name}`, root: fromAvro(type) };
 
+  const decode = (payload: Buffer): DecodeOutcome => {
+    if (canonical) return readCanonical(payload);
+    try {
+      return { ok: true, decoded: { event: type.fromBuffer(payload), record: name } };
+    } catch (cause) {
+      return undecodable(cause);
+    }
+  };
+
   return {
     description: `Avro record ${name}`,
     records: [name],
-    decode(payload) {
-      if (canonical) return readCanonical(payload);
-      try {
-        return { ok: true, decoded: { event: type.fromBuffer(payload), record: name } };
-      } catch (cause) {
-        return undecodable(cause);
-      }
-    },
+    decode,
     asCanonical: readCanonical,
     knownFields: () => known,
     fromJson(text) {
@@ -112,13 +114,13 @@ export function avroWriter(type: avro.Type, id?: number): Writer {
         };
       }
       // Through the binary encoding, so the event is exactly what decode() hands on.
-      return this.decode(type.toBuffer(parsed.value));
+      return decode(type.toBuffer(parsed.value));
     },
     samples(count) {
       const out: unknown[] = [];
       for (let index = 0; index < count; index++) {
         const value = sampleAvro(type, '', sample.sampleContext(index));
-        const decoded = this.decode(type.toBuffer(value));
+        const decoded = decode(type.toBuffer(value));
         if (decoded.ok) out.push(decoded.decoded.event);
       }
       return out;
