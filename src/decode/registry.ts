@@ -119,11 +119,15 @@ const subjectAbsentCodes = new Set([40401, 40402]);
 /** Deeper reference chains than this are a loop or garbage. */
 const MAX_REFERENCE_DEPTH = 32;
 
-export function createRegistryLookup(options: RegistryLookupOptions): RegistryLookup {
+/**
+ * The registry's HTTP side: one GET sorted by the registry table, and the auth halt with its
+ * probe. While the credentials are refused, records do not ask the registry: one probe loop does,
+ * once per probe interval, with the request last refused. It does not depend on any record
+ * waiting: a revoke may have taken them all, and fetching is paused until the halt ends.
+ */
+function createRegistryClient(options: RegistryLookupOptions) {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const doFetch = options.fetch ?? fetch;
-  const windowMs = options.unknownIdRetryMs ?? 30_000;
-  const recheckMs = options.unknownIdRecheckMs ?? 5_000;
   const probeBase = options.probeBaseMs ?? 1_000;
   const probeMax = options.probeMaxMs ?? 10_000;
   const now = options.now ?? (() => performance.now());
@@ -135,15 +139,6 @@ export function createRegistryLookup(options: RegistryLookupOptions): RegistryLo
   if (options.username !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
   }
-
-  const schemas = new Map<number, RegistrySchema>();
-  const subjectLists = new Map<number, readonly string[]>();
-  const versions = new Map<string, RegistryBody>();
-  /** When the registry first answered 40403 for an id still unknown. */
-  const unknownSince = new BoundedMap<number, number>(1_000);
-  /** Past the window: believed unknown until then, without asking. */
-  const unknownUntil = new BoundedMap<number, number>(1_000);
-  const pending = new Map<string, Promise<unknown>>();
   const halts = new HaltState('registry-auth', now);
   const closing = new AbortController();
   let nextProbeAt = 0;
@@ -151,11 +146,6 @@ export function createRegistryLookup(options: RegistryLookupOptions): RegistryLo
   let probing = false;
   let lastRefused = '/subjects';
 
-  /**
-   * While the credentials are refused, records do not ask the registry: this loop alone does,
-   * once per probe interval, with the request last refused. It does not depend on any record
-   * waiting: a revoke may have taken them all, and fetching is paused until the halt ends.
-   */
   function probe(): void {
     if (probing) return;
     probing = true;
@@ -171,16 +161,6 @@ export function createRegistryLookup(options: RegistryLookupOptions): RegistryLo
         probing = false;
       }
     })();
-  }
-
-  /** Merges concurrent identical requests. */
-  function once<T>(key: string, work: () => Promise<T>): Promise<T> {
-    let request = pending.get(key) as Promise<T> | undefined;
-    if (request === undefined) {
-      request = work().finally(() => pending.delete(key));
-      pending.set(key, request);
-    }
-    return request;
   }
 
   /** One GET, sorted by the registry table; `what` names it in messages. */
@@ -229,14 +209,45 @@ export function createRegistryLookup(options: RegistryLookupOptions): RegistryLo
     }
   }
 
-  function refuseWhileHalted(): void {
-    // While the credentials are refused only the probe asks the registry.
-    if (halts.isHalted()) {
-      throw new BridgeError(
-        'REGISTRY_AUTH_FAILED',
-        `the schema registry at ${base} refuses the credentials; waiting for a probe to succeed`,
-      );
+  return {
+    halts,
+    get,
+    /** While the credentials are refused only the probe asks the registry. */
+    refuseWhileHalted(): void {
+      if (halts.isHalted()) {
+        throw new BridgeError(
+          'REGISTRY_AUTH_FAILED',
+          `the schema registry at ${base} refuses the credentials; waiting for a probe to succeed`,
+        );
+      }
+    },
+    close: () => closing.abort(),
+  };
+}
+
+export function createRegistryLookup(options: RegistryLookupOptions): RegistryLookup {
+  const windowMs = options.unknownIdRetryMs ?? 30_000;
+  const recheckMs = options.unknownIdRecheckMs ?? 5_000;
+  const now = options.now ?? (() => performance.now());
+  const client = createRegistryClient(options);
+  const { get, halts, refuseWhileHalted } = client;
+  const schemas = new Map<number, RegistrySchema>();
+  const subjectLists = new Map<number, readonly string[]>();
+  const versions = new Map<string, RegistryBody>();
+  /** When the registry first answered 40403 for an id still unknown. */
+  const unknownSince = new BoundedMap<number, number>(1_000);
+  /** Past the window: believed unknown until then, without asking. */
+  const unknownUntil = new BoundedMap<number, number>(1_000);
+  const pending = new Map<string, Promise<unknown>>();
+
+  /** Merges concurrent identical requests. */
+  function once<T>(key: string, work: () => Promise<T>): Promise<T> {
+    let request = pending.get(key) as Promise<T> | undefined;
+    if (request === undefined) {
+      request = work().finally(() => pending.delete(key));
+      pending.set(key, request);
     }
+    return request;
   }
 
   function unknownId(id: number): never {
@@ -369,9 +380,7 @@ export function createRegistryLookup(options: RegistryLookupOptions): RegistryLo
         references: await resolveReferences(body.references, what, new Set(), 0),
       };
     },
-    close() {
-      closing.abort();
-    },
+    close: client.close,
   };
 }
 

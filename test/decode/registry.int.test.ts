@@ -293,15 +293,16 @@ describe('registry lookup and the decoders against the registry', () => {
 
   it('lists the subjects of an id and gives the newest version of a subject, or undefined for none', async () => {
     const subject = `${uniqueName('latest')}-value`;
+    // Content of its own: a registry gives the same content the same id under every subject.
     const first = await registerSchema(services.schemaRegistryUrl, subject, {
       schemaType: 'JSON',
-      schema: JSON.stringify({ title: 'T', type: 'object', properties: { a: { type: 'string' } } }),
+      schema: JSON.stringify({ title: subject, type: 'object', properties: { a: { type: 'string' } } }),
     });
     expect(await lookup.subjects(first)).toEqual([subject]);
     const second = await registerSchema(services.schemaRegistryUrl, subject, {
       schemaType: 'JSON',
       schema: JSON.stringify({
-        title: 'T',
+        title: subject,
         type: 'object',
         properties: { a: { type: 'string' }, b: { type: 'string' } },
       }),
