@@ -73,6 +73,7 @@ helm-sync: ## Refresh the chart's copies of deploy/ files and its values schema
 bench: install ## Run every benchmark (prints figures)
 	npm run bench:transform
 	npm run bench:limiter -- --seconds 10
+	npm run bench:slow-gong -- --seconds 20
 	npm run bench:engine
 
 chaos: install ## Fault-injection scenarios, long form (CI runs the short form in test-integration); books in .stack/reports/chaos.jsonl

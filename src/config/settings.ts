@@ -293,12 +293,28 @@ export const settings = {
   GONG_AUTH_PROBE_INTERVAL_MS: {
     group: 'gong',
     schema: int(100).default(30_000),
-    doc: 'After a 401/403 all delivery halts; one waiting record is retried this long later as a probe.',
+    doc:
+      'After a 401/403 (or another halt) all delivery stops; one probe call is made this long later, ' +
+      'with a waiting record or the body that failed.',
   },
   GONG_AUTH_PROBE_MAX_MS: {
     group: 'gong',
     schema: int(100).default(300_000),
-    doc: 'The wait between auth probes doubles up to this while the credentials keep failing.',
+    doc: 'The wait between halt probes doubles up to this while the probes keep failing.',
+  },
+  GONG_OUTAGE_PROBE_MAX_MS: {
+    group: 'gong',
+    schema: int(100).default(5_000),
+    doc:
+      'While Gong is unavailable (5xx, timeouts, refused connections in a row) one probe at a time ' +
+      'is sent, the wait doubling from GONG_RETRY_BASE_MS up to this; recovery is noticed within it.',
+  },
+  GONG_REJECTION_BREAKER: {
+    group: 'gong',
+    schema: int(0).default(100),
+    doc:
+      'Halt delivery (unready, alert, probes) once this many different events in a row are rejected ' +
+      'by Gong with the same errors, instead of dead-lettering the whole stream; 0 turns it off.',
   },
 
   GONG_RATE_PER_SECOND: {

@@ -42,7 +42,7 @@ export interface ObservabilityOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly sleep: Sleep;
-  readonly engine: Pick<DeliveryEngine, 'events' | 'isHalted'>;
+  readonly engine: Pick<DeliveryEngine, 'events' | 'isHalted' | 'suspension'>;
   readonly limiter: ObservableRateLimiter;
   readonly runtime?: Pick<Runtime, 'events' | 'readiness' | 'stats'>;
   readonly lag?: LagSource;
@@ -84,7 +84,9 @@ export async function startObservability(options: ObservabilityOptions): Promise
           runtimeHalts: () => runtime.readiness().halts,
         }),
   });
-  metrics.sources.authFailed = () => engine.isHalted();
+  // The breaker's halt has its own alert: Gong answers, it is the events it refuses.
+  metrics.sources.authFailed = () => engine.isHalted() && engine.suspension()?.reason !== 'rejections';
+  metrics.sources.deliveryHalted = () => engine.suspension()?.reason;
   metrics.sources.ready = () => readiness.report().ready;
   if (runtime !== undefined) {
     metrics.sources.inFlight = () => runtime.stats().inFlight;
