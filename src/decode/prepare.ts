@@ -59,13 +59,14 @@ type Verdict = Writer | BridgeError;
 export function createRecordPreparer(options: RecordPreparerOptions): RecordPreparer {
   const { registry, mappings, validate, maxRecordBytes } = options;
   /** Per format and schema id: the writer, or why no record with that id decodes here. */
-  const writers = new Map<string, Verdict>();
+  const writers = new Map<InputFormat, Map<number, Verdict>>();
   /** Topics where a mapping may select by subject, so the id's subjects are worth a lookup. */
   const subjectTopics = new Map<string, boolean>();
 
   async function writerFor(format: InputFormat, schemaId: number, topic: string): Promise<Verdict> {
-    const key = `${format.name}\u0000${schemaId}`;
-    const cached = writers.get(key);
+    let known = writers.get(format);
+    if (known === undefined) writers.set(format, (known = new Map()));
+    const cached = known.get(schemaId);
     if (cached !== undefined) return cached;
     if (registry === undefined || format.writer === undefined)
       throw new BridgeError('INTERNAL', `topic ${topic} is read as ${format.name} but no registry was wired`);
@@ -82,7 +83,7 @@ export function createRecordPreparer(options: RecordPreparerOptions): RecordPrep
       if (error.code === 'UNKNOWN_SCHEMA_ID') return error;
       verdict = error;
     }
-    writers.set(key, verdict);
+    known.set(schemaId, verdict);
     return verdict;
   }
 
