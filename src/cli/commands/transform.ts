@@ -70,13 +70,16 @@ Exit codes: 0 every line ok (warnings allowed), 1 at least one line not ok, 2 us
 unreadable input/schema, 3 a bad setting in the environment or a mapping file that does not load.
 
 Examples:
-  gong-bridge transform test/fixtures/avro-events.jsonl
+  gong-bridge transform test/fixtures/avro-events.valid.jsonl
   gong-bridge transform events.jsonl --schema schemas/interaction-event.v1.avsc
   gong-bridge transform < events.jsonl | jq -c 'select(.ok) | .body' | gong-bridge check-payload
   gong-bridge transform events.jsonl --inferred-rules reject | jq -c 'select(.ok == false)'
   gong-bridge transform test/fixtures/mappings/video-progress.events.jsonl \\
     --mapping test/fixtures/mappings/mappings.yaml --topic media.video-progress
-  gong-bridge transform page-views.jsonl --mapping mappings.yaml --topic web.page-views --registry
+  gong-bridge transform test/fixtures/mappings/page-view.events.jsonl --topic web.page-views \\
+    --mapping test/fixtures/mappings/mappings.yaml --schema test/fixtures/mappings/page-view.avsc
+  gong-bridge transform events.jsonl --mapping test/fixtures/mappings/mappings.yaml \\
+    --topic interactions --registry
 `;
 
 const options = {
