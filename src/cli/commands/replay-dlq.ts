@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { logLevel, type KafkaMessage } from 'kafkajs';
+import { logLevel, type Kafka, type KafkaMessage } from 'kafkajs';
 import { required, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine } from '../../delivery/engine.ts';
@@ -114,7 +114,8 @@ function parseTime(name: string, value: string | undefined): number | undefined 
   return ms;
 }
 
-export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
+/** The command line and the settings, checked before anything connects. */
+function readReplayOptions(argv: string[], io: CliIo) {
   const { values } = parseCommandArgs(options, argv, false);
   // A usage error is reported before the configuration is looked at.
   const reasons = new Set(values.reason ?? []);
@@ -138,47 +139,42 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
         : undefined,
     ...(sendsToGong ? [(settings: Settings) => authFromConfig(settings)] : []),
   ]);
-  const dlqTopic =
-    values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
-  const fromOffset =
-    values['from-offset'] === undefined
-      ? undefined
-      : BigInt(numberOption('from-offset', values['from-offset'], 0, 0));
-  const toOffset =
-    values['to-offset'] === undefined
-      ? undefined
-      : BigInt(numberOption('to-offset', values['to-offset'], 0, 0));
-  const since = parseTime('since', values.since);
-  const until = parseTime('until', values.until);
-  const concurrency = Math.floor(numberOption('concurrency', values.concurrency, 8, 1));
-  const toTopic = values['to-topic'];
-  const dryRun = values['dry-run'] === true;
-
-  const clock = systemClock;
-  const sleep = systemSleep;
-  const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  const summary: ReplaySummary = {
-    read: 0,
-    selected: 0,
-    delivered: 0,
-    duplicates: 0,
-    republished: 0,
-    stillInvalid: 0,
-    notReplayable: 0,
-    byReason: {},
-    elapsedMs: 0,
+  const offsetOption = (name: 'from-offset' | 'to-offset') =>
+    values[name] === undefined ? undefined : BigInt(numberOption(name, values[name], 0, 0));
+  return {
+    config,
+    reasons,
+    dlqTopic:
+      values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`,
+    fromOffset: offsetOption('from-offset'),
+    toOffset: offsetOption('to-offset'),
+    since: parseTime('since', values.since),
+    until: parseTime('until', values.until),
+    concurrency: Math.floor(numberOption('concurrency', values.concurrency, 8, 1)),
+    toTopic: values['to-topic'],
+    dryRun: values['dry-run'] === true,
+    json: values.json === true,
   };
-  const started = clock.now();
+}
 
-  // Where to start and stop in each partition, fixed before reading so the run ends.
-  let ranges: { partition: number; start: bigint; end: bigint }[];
+type ReplayOptions = ReturnType<typeof readReplayOptions>;
+
+interface ReplayRange {
+  partition: number;
+  start: bigint;
+  end: bigint;
+}
+
+/** Where to start and stop in each partition, fixed before reading so the run ends. */
+async function replayRanges(kafka: Kafka, run: ReplayOptions): Promise<ReplayRange[]> {
+  const { dlqTopic, fromOffset, toOffset, since } = run;
+  const admin = kafka.admin();
   try {
     await admin.connect();
     const ends = await admin.fetchTopicOffsets(dlqTopic);
     const sinceOffsets =
       since === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(dlqTopic, since);
-    ranges = ends.map((end) => {
+    return ends.map((end) => {
       let start = BigInt(end.low);
       if (fromOffset !== undefined && fromOffset > start) start = fromOffset;
       const bySince = sinceOffsets?.find((entry) => entry.partition === end.partition);
@@ -188,14 +184,20 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       return { partition: end.partition, start, end: stop };
     });
   } catch (error) {
-    throw explainKafkaError(error, config);
+    throw explainKafkaError(error, run.config);
   } finally {
     await admin.disconnect().catch(() => {});
   }
-  const pending = new Map(
-    ranges.filter((range) => range.end > range.start).map((range) => [range.partition, range]),
-  );
+}
 
+/**
+ * Where the selected dead letters go: the preparer and the engine (as `run` has them), or the
+ * republishing producer for --to-topic; a dry run gets the preparer only. close() ends them all.
+ */
+async function createReplayTargets(kafka: Kafka, run: ReplayOptions, io: CliIo) {
+  const { config, toTopic, dryRun } = run;
+  const clock = systemClock;
+  const sleep = systemSleep;
   const engineSettings = deliveryEngineSettings(config);
   // Dead letters are read as their source topic is (gong-bridge.source-topic): its format and
   // its mappings, as `run` has them now.
@@ -234,6 +236,67 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       ? undefined
       : createBatchedProducer({ producer, topic: toTopic, clock, sleep, onHalt: 'fail' });
   await producer?.connect();
+  return {
+    preparer,
+    engine,
+    republisher,
+    async close() {
+      republisher?.close();
+      registry?.close();
+      await producer?.disconnect().catch(() => {});
+      engine?.close();
+      await client?.close().catch(() => {});
+      await limiter?.close().catch(() => {});
+    },
+  };
+}
+
+/** The summary at the end of the run: JSON on stdout with --json, lines on stderr otherwise. */
+function printSummary(summary: ReplaySummary, run: ReplayOptions, io: CliIo): void {
+  if (run.json) {
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  io.stderr.write(
+    [
+      `read          ${summary.read}`,
+      `selected      ${summary.selected}`,
+      ...(run.toTopic === undefined
+        ? [`delivered     ${summary.delivered}`, `duplicates    ${summary.duplicates}`]
+        : [`republished   ${summary.republished} to ${run.toTopic}`]),
+      `still invalid ${summary.stillInvalid}`,
+      ...(summary.notReplayable === 0 ? [] : [`not replayable ${summary.notReplayable}`]),
+      ...Object.entries(summary.byReason).map(([reason, n]) => `  ${reason}: ${n}`),
+      '',
+    ].join('\n'),
+  );
+}
+
+export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
+  const run = readReplayOptions(argv, io);
+  const { config, reasons, dlqTopic, until, concurrency, toTopic, dryRun } = run;
+  const clock = systemClock;
+  const sleep = systemSleep;
+  const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  const summary: ReplaySummary = {
+    read: 0,
+    selected: 0,
+    delivered: 0,
+    duplicates: 0,
+    republished: 0,
+    stillInvalid: 0,
+    notReplayable: 0,
+    byReason: {},
+    elapsedMs: 0,
+  };
+  const started = clock.now();
+
+  const ranges = await replayRanges(kafka, run);
+  const pending = new Map(
+    ranges.filter((range) => range.end > range.start).map((range) => [range.partition, range]),
+  );
+
+  const { preparer, engine, republisher, close } = await createReplayTargets(kafka, run, io);
 
   const tally = (bucket: string) => {
     summary.byReason[bucket] = (summary.byReason[bucket] ?? 0) + 1;
@@ -367,12 +430,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   } finally {
     clearInterval(progress);
     await consumer.disconnect().catch(() => {});
-    republisher?.close();
-    registry?.close();
-    await producer?.disconnect().catch(() => {});
-    engine?.close();
-    await client?.close().catch(() => {});
-    await limiter?.close().catch(() => {});
+    await close();
   }
   if (failure !== undefined && !(failure instanceof BridgeError && failure.code === 'SHUTTING_DOWN')) {
     if (
@@ -385,21 +443,6 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     throw failure instanceof BridgeError ? failure : explainKafkaError(failure, config);
   }
   summary.elapsedMs = Math.round(clock.now() - started);
-  if (values.json === true) io.stdout.write(`${JSON.stringify(summary)}\n`);
-  else {
-    io.stderr.write(
-      [
-        `read          ${summary.read}`,
-        `selected      ${summary.selected}`,
-        ...(toTopic === undefined
-          ? [`delivered     ${summary.delivered}`, `duplicates    ${summary.duplicates}`]
-          : [`republished   ${summary.republished} to ${toTopic}`]),
-        `still invalid ${summary.stillInvalid}`,
-        ...(summary.notReplayable === 0 ? [] : [`not replayable ${summary.notReplayable}`]),
-        ...Object.entries(summary.byReason).map(([reason, n]) => `  ${reason}: ${n}`),
-        '',
-      ].join('\n'),
-    );
-  }
+  printSummary(summary, run, io);
   return summary.stillInvalid === 0 && summary.notReplayable === 0 ? ExitCode.ok : ExitCode.failure;
 }
