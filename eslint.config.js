@@ -102,7 +102,6 @@ const functionLength = [
   // it cannot grow unnoticed; the rest of its file keeps to it too. A split removes its entry.
   ...[
     ['src/kafka/runtime.ts', 514], // createRuntime: assignment and revoke, dispatch, commit
-    ['src/cli/commands/send.ts', 276], // runSend
   ].map(([file, max]) => ({
     files: [file],
     rules: { 'max-lines-per-function': ['error', { max, ...maxFunctionLines }] },

@@ -3,7 +3,7 @@ import { access, open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
-import { createDeliveryEngine, type DeliveryOutcome } from '../../delivery/engine.ts';
+import { createDeliveryEngine, type DeliveryEngine, type DeliveryOutcome } from '../../delivery/engine.ts';
 import type { RateLimiter } from '../../delivery/limiter-types.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep, type Clock, type Sleep } from '../../shared/time.ts';
@@ -114,6 +114,160 @@ export const sendCommand: CliCommand = {
 };
 
 export async function runSend(argv: string[], io: CliIo, deps: SendDependencies): Promise<number> {
+  const run = await readSendOptions(argv, io);
+  const { values, file, config, checkpointPath, inputName, progress } = run;
+  const { clock, sleep } = deps;
+  const limiter =
+    deps.limiter === undefined
+      ? defaultLimiter(config, clock, sleep, io)
+      : deps.limiter(config, clock, sleep);
+  const client = createGongClient(
+    gongClientOptionsFromConfig(
+      config,
+      clock,
+      values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] },
+    ),
+  );
+  const engineSettings = deliveryEngineSettings(config);
+  const engine = createDeliveryEngine({
+    client,
+    limiter,
+    clock,
+    sleep,
+    ...engineSettings,
+    ...(deps.authProbeIntervalMs === undefined ? {} : { authProbeIntervalMs: deps.authProbeIntervalMs }),
+  });
+
+  const summary: SendSummary = {
+    lines: 0,
+    skipped: 0,
+    delivered: 0,
+    duplicates: 0,
+    rejected: 0,
+    invalid: 0,
+    flagged: 0,
+    retries: 0,
+    throttled: 0,
+    calls: 0,
+    callsPerDelivered: null,
+    elapsedMs: 0,
+    interrupted: false,
+  };
+  reportEngineEvents(engine, summary, io);
+
+  const journal = await openSendJournal({
+    rejectsPath: values.rejects === undefined ? undefined : resolve(io.cwd, values.rejects),
+    rejectsName: values.rejects,
+    append: values.resume === true,
+    checkpointPath,
+    checkpoint: () => progress.toData(inputName),
+    clock,
+  });
+
+  const total = file === undefined ? undefined : await countLines(resolve(io.cwd, file));
+  const started = clock.now();
+  const reporter = startProgress(io, summary, {
+    total,
+    alreadyDone: progress.watermark,
+    clock,
+    intervalMs: run.progressIntervalMs,
+    ratePerSecond: config.GONG_LIMITER_DISABLED ? undefined : config.GONG_RATE_PER_SECOND,
+    halted: () => engine.isHalted(),
+  });
+
+  const signal = io.signal;
+  const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
+  let failure: unknown;
+  const schema = values.events === true ? newestSchema() : undefined;
+
+  const settle = async (lineNumber: number, line: string, outcome: DeliveryOutcome) => {
+    summary[summaryField[outcome.kind]] += 1;
+    const entry = rejectEntry(lineNumber, line, outcome);
+    if (entry !== undefined) await journal.writeReject(entry);
+    progress.markDone(lineNumber);
+    journal.changed();
+    void journal.saveCheckpoint(false);
+  };
+
+  try {
+    let lineNumber = 0;
+    for await (const line of readInputLines(file, io)) {
+      lineNumber += 1;
+      if (signal.aborted || failure !== undefined) break;
+      if (line.trim() === '') {
+        progress.markDone(lineNumber);
+        continue;
+      }
+      summary.lines += 1;
+      if (progress.isDone(lineNumber)) {
+        summary.skipped += 1;
+        continue;
+      }
+      const body = toBody(line, schema, engineSettings.validate);
+      const number = lineNumber;
+      const task: Promise<void> = (async () => {
+        try {
+          const outcome = body.ok
+            ? await engine.deliver(body.value, { signal })
+            : ({
+                kind: 'invalid',
+                errors: body.errors,
+                ...(body.inferredRules === undefined ? {} : { inferredRules: body.inferredRules }),
+              } as const);
+          if (!body.ok) engine.events.emit('invalid', { errors: body.errors });
+          await settle(number, line, outcome);
+        } catch (error) {
+          if (!(isBridgeError(error) && error.code === 'SHUTTING_DOWN')) failure ??= error;
+        }
+      })().finally(() => {
+        inFlight.delete(task);
+        const wake = slotFreed;
+        slotFreed = undefined;
+        wake?.();
+      });
+      inFlight.add(task);
+      // Wait for a free slot. A single resolver instead of Promise.race over every task: race
+      // would attach a handler to each in-flight task per line, O(concurrency) work per event.
+      while (inFlight.size >= run.concurrency) {
+        await new Promise<void>((resolve) => {
+          slotFreed = resolve;
+        });
+      }
+    }
+    await Promise.all(inFlight);
+  } finally {
+    summary.interrupted = signal.aborted;
+    await Promise.allSettled(inFlight);
+    reporter.stop();
+    journal.changed();
+    await journal.saveCheckpoint(true).catch((error: unknown) => {
+      failure ??= error;
+    });
+    await journal.close();
+    engine.close();
+    await client.close();
+    await limiter.close();
+  }
+  if (failure !== undefined) throw failure;
+
+  summary.elapsedMs = Math.round(clock.now() - started);
+  const reached = summary.delivered + summary.duplicates;
+  summary.callsPerDelivered = reached === 0 ? null : Number((summary.calls / reached).toFixed(3));
+  if (values.json === true) {
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    io.stderr.write(formatSummary(summary));
+  }
+  if (summary.interrupted) {
+    io.stderr.write(`gong-bridge send: interrupted; rerun with --resume to continue\n`);
+    return ExitCode.failure;
+  }
+  return summary.rejected + summary.invalid === 0 ? ExitCode.ok : ExitCode.failure;
+}
+
+/** The command line and the settings; --rps and friends override the settings they name. */
+async function readSendOptions(argv: string[], io: CliIo) {
   const { values, positionals } = parseCommandArgs(options, argv);
   if (positionals.length > 1)
     throw new BridgeError('USAGE', `expected at most one FILE, got ${positionals.length}`);
@@ -160,44 +314,11 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
       progress = new LineProgress(saved.watermark, saved.done);
     }
   }
+  return { values, file, concurrency, progressIntervalMs, config, checkpointPath, inputName, progress };
+}
 
-  const { clock, sleep } = deps;
-  const limiter =
-    deps.limiter === undefined
-      ? defaultLimiter(config, clock, sleep, io)
-      : deps.limiter(config, clock, sleep);
-  const client = createGongClient(
-    gongClientOptionsFromConfig(
-      config,
-      clock,
-      values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] },
-    ),
-  );
-  const engineSettings = deliveryEngineSettings(config);
-  const engine = createDeliveryEngine({
-    client,
-    limiter,
-    clock,
-    sleep,
-    ...engineSettings,
-    ...(deps.authProbeIntervalMs === undefined ? {} : { authProbeIntervalMs: deps.authProbeIntervalMs }),
-  });
-
-  const summary: SendSummary = {
-    lines: 0,
-    skipped: 0,
-    delivered: 0,
-    duplicates: 0,
-    rejected: 0,
-    invalid: 0,
-    flagged: 0,
-    retries: 0,
-    throttled: 0,
-    calls: 0,
-    callsPerDelivered: null,
-    elapsedMs: 0,
-    interrupted: false,
-  };
+/** The engine's events: counted in the summary, and the halts and outages told on stderr. */
+function reportEngineEvents(engine: DeliveryEngine, summary: SendSummary, io: CliIo): void {
   engine.events.on('call', () => (summary.calls += 1));
   engine.events.on('retry', () => (summary.retries += 1));
   engine.events.on('flagged', () => (summary.flagged += 1));
@@ -230,180 +351,105 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
         `(${Math.round(event.elapsedMs / 1000)} s, last: ${event.lastReason}); still retrying\n`,
     );
   });
+}
 
+const summaryField = {
+  delivered: 'delivered',
+  duplicate: 'duplicates',
+  rejected: 'rejected',
+  invalid: 'invalid',
+} as const satisfies Record<DeliveryOutcome['kind'], keyof SendSummary>;
+
+/** The --rejects line for a line Gong rejected or that is invalid; none for the others. */
+function rejectEntry(
+  lineNumber: number,
+  line: string,
+  outcome: DeliveryOutcome,
+): Record<string, unknown> | undefined {
+  if (outcome.kind !== 'rejected' && outcome.kind !== 'invalid') return undefined;
+  return {
+    line: lineNumber,
+    outcome: outcome.kind,
+    ...(outcome.kind === 'rejected' ? { status: outcome.status } : {}),
+    ...(outcome.kind === 'rejected' && outcome.requestId !== undefined
+      ? { requestId: outcome.requestId }
+      : {}),
+    ...eventIdOf(line),
+    errors: outcome.errors,
+    ...(outcome.inferredRules === undefined ? {} : { inferredRules: outcome.inferredRules }),
+    input: line,
+  };
+}
+
+interface SendJournalOptions {
+  /** The --rejects file, resolved; none without --rejects. */
+  readonly rejectsPath: string | undefined;
+  readonly rejectsName: string | undefined;
+  /** --resume appends to the rejects file instead of starting it again. */
+  readonly append: boolean;
+  readonly checkpointPath: string | undefined;
+  /** What the checkpoint says now (the lines done). */
+  readonly checkpoint: () => Parameters<typeof writeCheckpoint>[1];
+  readonly clock: Clock;
+}
+
+/**
+ * The two files a run leaves for the next one: the rejects (one JSON line per rejected or
+ * invalid line) and the checkpoint, written at most every 500 ms and after the rejects it covers.
+ */
+async function openSendJournal(options: SendJournalOptions) {
+  const { checkpointPath, clock } = options;
   let rejectsHandle: FileHandle | undefined;
   let rejectsDirty = false;
-  if (values.rejects !== undefined) {
+  if (options.rejectsPath !== undefined) {
     try {
-      rejectsHandle = await open(resolve(io.cwd, values.rejects), values.resume === true ? 'a' : 'w');
+      rejectsHandle = await open(options.rejectsPath, options.append ? 'a' : 'w');
     } catch (cause) {
-      throw new BridgeError('INPUT_UNREADABLE', `cannot open --rejects ${values.rejects}`, { cause });
+      throw new BridgeError('INPUT_UNREADABLE', `cannot open --rejects ${options.rejectsName}`, { cause });
     }
   }
   // Appends are chained so lines never interleave, and the checkpoint waits for them.
   let rejectsChain: Promise<void> = Promise.resolve();
-  const writeReject = (entry: Record<string, unknown>): Promise<void> => {
-    if (rejectsHandle === undefined) return Promise.resolve();
-    const handle = rejectsHandle;
-    rejectsChain = rejectsChain.then(async () => {
-      await handle.write(`${JSON.stringify(entry)}\n`);
-      rejectsDirty = true;
-    });
-    return rejectsChain;
-  };
-
   let checkpointChain: Promise<void> = Promise.resolve();
   let lastCheckpointAt = Number.NEGATIVE_INFINITY;
   let checkpointChanged = false;
-  const saveCheckpoint = (force: boolean): Promise<void> => {
-    if (checkpointPath === undefined || !checkpointChanged) return checkpointChain;
-    const now = clock.now();
-    if (!force && now - lastCheckpointAt < 500) return checkpointChain;
-    lastCheckpointAt = now;
-    checkpointChanged = false;
-    const data = progress.toData(inputName);
-    checkpointChain = checkpointChain.then(async () => {
-      // The checkpoint may only claim a rejected line once its reject entry is durable.
-      await rejectsChain;
-      if (rejectsDirty && rejectsHandle !== undefined) {
-        rejectsDirty = false;
-        await rejectsHandle.sync();
-      }
-      await writeCheckpoint(checkpointPath, data);
-    });
-    return checkpointChain;
-  };
-
-  const total = file === undefined ? undefined : await countLines(resolve(io.cwd, file));
-  const started = clock.now();
-  const reporter = startProgress(io, summary, {
-    total,
-    alreadyDone: progress.watermark,
-    clock,
-    intervalMs: progressIntervalMs,
-    ratePerSecond: config.GONG_LIMITER_DISABLED ? undefined : config.GONG_RATE_PER_SECOND,
-    halted: () => engine.isHalted(),
-  });
-
-  const signal = io.signal;
-  const inFlight = new Set<Promise<void>>();
-  let slotFreed: (() => void) | undefined;
-  let failure: unknown;
-  const schema = values.events === true ? newestSchema() : undefined;
-
-  const settle = async (lineNumber: number, line: string, outcome: DeliveryOutcome) => {
-    switch (outcome.kind) {
-      case 'delivered':
-        summary.delivered += 1;
-        break;
-      case 'duplicate':
-        summary.duplicates += 1;
-        break;
-      case 'rejected':
-        summary.rejected += 1;
-        await writeReject({
-          line: lineNumber,
-          outcome: 'rejected',
-          status: outcome.status,
-          ...(outcome.requestId === undefined ? {} : { requestId: outcome.requestId }),
-          ...eventIdOf(line),
-          errors: outcome.errors,
-          ...(outcome.inferredRules === undefined ? {} : { inferredRules: outcome.inferredRules }),
-          input: line,
-        });
-        break;
-      case 'invalid':
-        summary.invalid += 1;
-        await writeReject({
-          line: lineNumber,
-          outcome: 'invalid',
-          ...eventIdOf(line),
-          errors: outcome.errors,
-          ...(outcome.inferredRules === undefined ? {} : { inferredRules: outcome.inferredRules }),
-          input: line,
-        });
-        break;
-    }
-    progress.markDone(lineNumber);
-    checkpointChanged = true;
-    void saveCheckpoint(false);
-  };
-
-  try {
-    let lineNumber = 0;
-    for await (const line of readInputLines(file, io)) {
-      lineNumber += 1;
-      if (signal.aborted || failure !== undefined) break;
-      if (line.trim() === '') {
-        progress.markDone(lineNumber);
-        continue;
-      }
-      summary.lines += 1;
-      if (progress.isDone(lineNumber)) {
-        summary.skipped += 1;
-        continue;
-      }
-      const body = toBody(line, schema, engineSettings.validate);
-      const number = lineNumber;
-      const task: Promise<void> = (async () => {
-        try {
-          const outcome = body.ok
-            ? await engine.deliver(body.value, { signal })
-            : ({
-                kind: 'invalid',
-                errors: body.errors,
-                ...(body.inferredRules === undefined ? {} : { inferredRules: body.inferredRules }),
-              } as const);
-          if (!body.ok) engine.events.emit('invalid', { errors: body.errors });
-          await settle(number, line, outcome);
-        } catch (error) {
-          if (!(isBridgeError(error) && error.code === 'SHUTTING_DOWN')) failure ??= error;
-        }
-      })().finally(() => {
-        inFlight.delete(task);
-        const wake = slotFreed;
-        slotFreed = undefined;
-        wake?.();
+  return {
+    writeReject(entry: Record<string, unknown>): Promise<void> {
+      if (rejectsHandle === undefined) return Promise.resolve();
+      const handle = rejectsHandle;
+      rejectsChain = rejectsChain.then(async () => {
+        await handle.write(`${JSON.stringify(entry)}\n`);
+        rejectsDirty = true;
       });
-      inFlight.add(task);
-      // Wait for a free slot. A single resolver instead of Promise.race over every task: race
-      // would attach a handler to each in-flight task per line, O(concurrency) work per event.
-      while (inFlight.size >= concurrency) {
-        await new Promise<void>((resolve) => {
-          slotFreed = resolve;
-        });
-      }
-    }
-    await Promise.all(inFlight);
-  } finally {
-    summary.interrupted = signal.aborted;
-    await Promise.allSettled(inFlight);
-    reporter.stop();
-    checkpointChanged = true;
-    await saveCheckpoint(true).catch((error: unknown) => {
-      failure ??= error;
-    });
-    await rejectsChain.catch(() => {});
-    await rejectsHandle?.close();
-    engine.close();
-    await client.close();
-    await limiter.close();
-  }
-  if (failure !== undefined) throw failure;
-
-  summary.elapsedMs = Math.round(clock.now() - started);
-  const reached = summary.delivered + summary.duplicates;
-  summary.callsPerDelivered = reached === 0 ? null : Number((summary.calls / reached).toFixed(3));
-  if (values.json === true) {
-    io.stdout.write(`${JSON.stringify(summary)}\n`);
-  } else {
-    io.stderr.write(formatSummary(summary));
-  }
-  if (summary.interrupted) {
-    io.stderr.write(`gong-bridge send: interrupted; rerun with --resume to continue\n`);
-    return ExitCode.failure;
-  }
-  return summary.rejected + summary.invalid === 0 ? ExitCode.ok : ExitCode.failure;
+      return rejectsChain;
+    },
+    /** The lines done moved on: the next saveCheckpoint writes. */
+    changed(): void {
+      checkpointChanged = true;
+    },
+    saveCheckpoint(force: boolean): Promise<void> {
+      if (checkpointPath === undefined || !checkpointChanged) return checkpointChain;
+      const now = clock.now();
+      if (!force && now - lastCheckpointAt < 500) return checkpointChain;
+      lastCheckpointAt = now;
+      checkpointChanged = false;
+      const data = options.checkpoint();
+      checkpointChain = checkpointChain.then(async () => {
+        // The checkpoint may only claim a rejected line once its reject entry is durable.
+        await rejectsChain;
+        if (rejectsDirty && rejectsHandle !== undefined) {
+          rejectsDirty = false;
+          await rejectsHandle.sync();
+        }
+        await writeCheckpoint(checkpointPath, data);
+      });
+      return checkpointChain;
+    },
+    async close(): Promise<void> {
+      await rejectsChain.catch(() => {});
+      await rejectsHandle?.close();
+    },
+  };
 }
 
 /**
