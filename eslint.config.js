@@ -68,10 +68,20 @@ const layering = [
 
 // Settings stop at the wiring: these folders take typed options, which src/wiring/ (and the
 // commands) build from the settings once; none of their modules imports src/config/.
-const takesTypedOptions = ['shared', 'gong', 'schemas', 'transform', 'mapping', 'delivery', 'sandbox'];
+const takesTypedOptions = [
+  'shared',
+  'gong',
+  'schemas',
+  'transform',
+  'mapping',
+  'decode',
+  'kafka',
+  'delivery',
+  'sandbox',
+];
 // Known exceptions, pending: modules that still read settings themselves. The limiter's settings
 // are being reworked with the limiter; the validation settings' defaults come from their
-// declarations. (kafka/ is phase B of issue 16: the decoder's and the registry client's settings.)
+// declarations.
 const readsSettingsPending = ['src/gong/validate.ts', 'src/delivery/rate-limit/create-rate-limiter.ts'];
 const settingsAtTheWiring = {
   files: takesTypedOptions.map((folder) => `src/${folder}/**`),

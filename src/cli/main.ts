@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { nearestName } from '../config/nearest-name.ts';
+import { nearestName } from '../shared/nearest-name.ts';
 import { maskUrlCredentials } from '../config/redact.ts';
 import { isBridgeError } from '../errors.ts';
 import { ExitCode, exitCodeByError, type CliCommand, type CliIo } from './command.ts';

@@ -1,5 +1,5 @@
 import { knownEnvironmentNames, type Env } from './config.ts';
-import { nearestName } from './nearest-name.ts';
+import { nearestName } from '../shared/nearest-name.ts';
 import type { Settings } from './settings.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { nearestName } from '../config/nearest-name.ts';
+import { nearestName } from '../shared/nearest-name.ts';
 import { BridgeError } from '../errors.ts';
 import { mappingFileSchema } from '../mapping/file-schema.ts';
 import {

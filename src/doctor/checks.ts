@@ -16,7 +16,7 @@ import {
   kafkaClientConfig,
   registryClientOptions,
   type RegistryClientOptions,
-} from '../kafka/connection.ts';
+} from '../wiring/kafka-connection.ts';
 import { defaultInputFormat, inputFormats } from '../decode/formats/index.ts';
 import { configuredFormat, needsRegistry } from '../decode/inputs.ts';
 import { createRegistryLookup } from '../decode/registry.ts';

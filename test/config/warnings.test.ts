@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
-import { editDistance, nearestName } from '../../src/config/nearest-name.ts';
+import { editDistance, nearestName } from '../../src/shared/nearest-name.ts';
 import {
   configWarnings,
   insecureSettingWarnings,

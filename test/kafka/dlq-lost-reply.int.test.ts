@@ -2,7 +2,7 @@ import { logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { systemClock, systemSleep } from '../../src/shared/time.ts';
-import { kafkaClientConfig } from '../../src/kafka/connection.ts';
+import { kafkaClientConfig } from '../../src/wiring/kafka-connection.ts';
 import {
   createBatchedProducer,
   createNonIdempotentProducer,

@@ -9,7 +9,11 @@ import { type Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config/config.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
+import {
+  explainKafkaError,
+  kafkaClientConfig,
+  registryClientOptions,
+} from '../../src/wiring/kafka-connection.ts';
 import type { BridgeError } from '../../src/errors.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { repoRoot } from '../cli/run-cli.ts';

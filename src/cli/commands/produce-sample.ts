@@ -4,7 +4,11 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { logLevel } from 'kafkajs';
 import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { BridgeError } from '../../errors.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import {
+  explainKafkaError,
+  kafkaClientConfig,
+  registryClientOptions,
+} from '../../wiring/kafka-connection.ts';
 import { produceSamples } from '../../kafka/sample-producer.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';

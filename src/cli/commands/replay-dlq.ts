@@ -10,7 +10,11 @@ import { createGongClient } from '../../gong/client.ts';
 import { deliveryEngineSettings } from '../../wiring/delivery-engine.ts';
 import { authFromConfig, gongClientOptionsFromConfig } from '../../wiring/gong-client.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import {
+  explainKafkaError,
+  kafkaClientConfig,
+  registryClientOptions,
+} from '../../wiring/kafka-connection.ts';
 import { decodeFailureAction } from '../../decode/decode-policy.ts';
 import type { PreparedRecord, RecordPreparer } from '../../decode/prepare.ts';
 import { validateGongBody } from '../../gong/validate.ts';
@@ -18,7 +22,7 @@ import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
 import { needsRegistry } from '../../decode/inputs.ts';
-import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../../wiring/input-pipeline.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const options = {

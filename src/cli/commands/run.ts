@@ -11,7 +11,11 @@ import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep, type Clock, type Sleep } from '../../shared/time.ts';
 import { BridgeError } from '../../errors.ts';
 import { createGongClient, type GongClient } from '../../gong/client.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import {
+  explainKafkaError,
+  kafkaClientConfig,
+  registryClientOptions,
+} from '../../wiring/kafka-connection.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
@@ -27,7 +31,7 @@ import { deliveryEngineSettings } from '../../wiring/delivery-engine.ts';
 import { authFromConfig, gongClientOptionsFromConfig } from '../../wiring/gong-client.ts';
 import { loadCommandConfig } from '../command-config.ts';
 import { needsRegistry } from '../../decode/inputs.ts';
-import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../../wiring/input-pipeline.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const help = `Usage: gong-bridge run

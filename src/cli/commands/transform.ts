@@ -16,7 +16,7 @@ import { createRegistryLookup } from '../../decode/registry.ts';
 import { BridgeError } from '../../errors.ts';
 import type { GongBodyValidator } from '../../gong/validate.ts';
 import { loadMappings, type MappingSet } from '../../mapping/index.ts';
-import { registryClientOptions } from '../../kafka/connection.ts';
+import { registryClientOptions } from '../../wiring/kafka-connection.ts';
 import { decodeAvroJson } from '../../schemas/avro-json.ts';
 import { loadSchemaFile, newestSchema } from '../../schemas/registry-files.ts';
 import { transformEvent, type InteractionEvent } from '../../transform/transform.ts';

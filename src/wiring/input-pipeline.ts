@@ -4,7 +4,7 @@ import { loadInputs, type Inputs } from '../decode/inputs.ts';
 import { createRecordPreparer, type RecordPreparer } from '../decode/prepare.ts';
 import { createRegistryLookup, type RegistryLookup, type RegistryLookupOptions } from '../decode/registry.ts';
 import type { GongBodyValidator } from '../gong/validate.ts';
-import { registryClientOptions } from '../kafka/connection.ts';
+import { registryClientOptions } from './kafka-connection.ts';
 
 /**
  * The input side of the pipeline from the settings, for `run` and `replay-dlq`: the registry

@@ -4,7 +4,7 @@ import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import { requireSetting, type ReadFile } from '../config/config.ts';
 import type { SettingName, Settings } from '../config/settings.ts';
 import { BridgeError } from '../errors.ts';
-import { fixKafkajsRequestQueue } from './request-queue-fix.ts';
+import { fixKafkajsRequestQueue } from '../kafka/request-queue-fix.ts';
 
 export type RegistryClientOptions = ConstructorParameters<typeof SchemaRegistry>[0];
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config/config.ts';
-import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
+import {
+  explainKafkaError,
+  kafkaClientConfig,
+  registryClientOptions,
+} from '../../src/wiring/kafka-connection.ts';
 import { configError } from '../helpers/errors.ts';
 
 const files: Record<string, string> = { '/ca.pem': 'CA PEM', '/cert.pem': 'CERT PEM', '/key.pem': 'KEY PEM' };
