@@ -11,9 +11,10 @@ const reasonedSkip =
   'Skip with skipUnless() or requires() from test/helpers/requirements.ts, so the reason reaches the closing lines of make test.';
 
 // The layers of src/, bottom up. A folder imports from its own layer and the layers below, never
-// from above: errors.ts and version.ts (which import no folder) at the very bottom, then time and
-// typed emitters, the Gong contract and the settings' declarations, the Kafka adapters, the
-// delivery engine, observability and the tools, the wiring, and the commands on top.
+// from above: errors.ts and version.ts (which import no folder) at the very bottom, then time,
+// typed emitters and seeded randomness, the Gong contract and the settings' declarations, the
+// schemas and the transform, the mappings, the Kafka adapters and the decoders, the delivery
+// engine, observability and the tools, the wiring, and the commands on top.
 const layers = [
   ['shared'],
   // settings.ts names the inferred rules of gong/rule-catalogue.ts; gong/validate.ts reads the
@@ -21,7 +22,9 @@ const layers = [
   ['config', 'gong'],
   ['schemas', 'transform'],
   ['mapping'],
-  ['kafka'],
+  // The runtime prepares records with decode/, and the decoders share the halt state and the
+  // dead-letter types of kafka/: one layer.
+  ['kafka', 'decode'],
   ['delivery'],
   ['observability', 'sandbox', 'status'],
   ['wiring'],
@@ -31,11 +34,15 @@ const layers = [
 const folderAbove = (level) => layers.slice(level + 1).flat();
 // From src/<folder>/... a folder is reached through ../; from src/*.ts through ./.
 const importsFrom = (folder, fromRoot) => (fromRoot ? `^\\./${folder}/` : `^(\\.\\./)+${folder}/`);
-const layerRule = (folders, { allowTypeImportsFrom = [], fromRoot = false } = {}) => [
+// `except` names files above the layer that may still be imported, by their path in src/.
+const layerRule = (folders, { allowTypeImportsFrom = [], fromRoot = false, except = [] } = {}) => [
   'error',
   {
     patterns: folders.map((folder) => ({
-      regex: importsFrom(folder, fromRoot),
+      regex: `${importsFrom(folder, fromRoot)}${except
+        .filter((path) => path.startsWith(`${folder}/`))
+        .map((path) => `(?!${path.slice(folder.length + 1).replaceAll('.', '\\.')}$)`)
+        .join('')}`,
       message: `${folder}/ is in a layer above this module's (see the layers in eslint.config.js).`,
       ...(allowTypeImportsFrom.includes(folder) ? { allowTypeImports: true } : {}),
     })),
@@ -52,6 +59,17 @@ const layering = [
       rules: { '@typescript-eslint/no-restricted-imports': layerRule(folderAbove(level)) },
     })),
   ),
+  {
+    // The settings validate INPUT_FORMATS against the formats' names, which names.ts keeps apart
+    // from the decoders so that this loads none of them.
+    files: ['src/config/settings.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': layerRule(
+        folderAbove(layers.findIndex((l) => l.includes('config'))),
+        { except: ['decode/formats/names.ts'] },
+      ),
+    },
+  },
   {
     // Known exception, pending: the runtime drives the engine (consume, deliver, commit), so it sits
     // above delivery/ in fact. Its assembly and its record handler use the engine's and the

@@ -1,7 +1,7 @@
 import type { SchemaVersion } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import { transformEvent, type InteractionEvent } from '../../src/transform/transform.ts';
-import { seededRandom } from '../../src/sandbox/random.ts';
+import { seededRandom } from '../../src/shared/random.ts';
 import { generatedBanner, mdCell, type Rendered } from './markdown.ts';
 
 /** One field of the event schema, flattened: `content.contentCustomFields[].name`. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Random } from './random.ts';
+import type { Random } from '../shared/random.ts';
 
 /** The failures a sandbox injects; every field can be changed at run time via /_sandbox/faults. */
 export interface FaultSettings {

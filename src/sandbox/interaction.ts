@@ -6,7 +6,7 @@ import { checkAuthorization, type SandboxCredentials } from './auth.ts';
 import type { CallOutcome } from './call-log.ts';
 import { drawFaults, type FaultDraw } from './faults.ts';
 import { parseJson, send } from './http.ts';
-import type { Random } from './random.ts';
+import type { Random } from '../shared/random.ts';
 import { readBody } from './read-body.ts';
 import type { SandboxLimits, SandboxState } from './state.ts';
 

@@ -17,7 +17,7 @@ import {
 } from './faults.ts';
 import { describeIssues, send } from './http.ts';
 import { handleInteraction, type InteractionContext } from './interaction.ts';
-import { newRequestId, seededRandom, type Random } from './random.ts';
+import { newRequestId, seededRandom, type Random } from '../shared/random.ts';
 import {
   SandboxState,
   type AcceptedEventView,

@@ -1,4 +1,4 @@
-import { seededRandom } from '../../sandbox/random.ts';
+import { seededRandom } from '../../shared/random.ts';
 
 /**
  * Plausible values for events generated from a writer schema (`Writer.samples`, used by doctor to
