@@ -201,7 +201,12 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
       try {
         await waitOutThrottle(waiter.signal);
         const slot = await limiter.acquire(waiter.signal);
-        result = await client.postDigitalInteraction(waiter.body, undefined, slot.onWire);
+        try {
+          result = await client.postDigitalInteraction(waiter.body, undefined, slot.onWire);
+        } finally {
+          // The outcome is known: a call that never left is handed back to the quota.
+          slot.release();
+        }
       } catch (error) {
         if (waiter.signal?.aborted === true) continue;
         throw error;
@@ -315,9 +320,16 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         if (clock.now() < throttledUntil) await waitOutThrottle(signal);
         const slot = await limiter.acquire(signal);
         // A 429 or a halt may have arrived while we queued for a token; going ahead would be the
-        // very call Gong just told us not to make. The token is spent, which only slows us down.
-        if (halt !== undefined || clock.now() < throttledUntil) continue;
-        result = await client.postDigitalInteraction(body, undefined, slot.onWire);
+        // very call Gong just told us not to make. The unused grant goes back to the limiter.
+        if (halt !== undefined || clock.now() < throttledUntil) {
+          slot.release();
+          continue;
+        }
+        try {
+          result = await client.postDigitalInteraction(body, undefined, slot.onWire);
+        } finally {
+          slot.release();
+        }
         emitCall(result, false);
       }
       if (result === undefined) continue;
