@@ -49,6 +49,11 @@ export const errorCatalogue = {
   },
   DLQ_WRITE_FAILED: { retriable: true, description: 'Producing to the dead-letter topic failed.' },
   REDIS_UNAVAILABLE: { retriable: true, description: 'Redis did not answer; the limiter falls back.' },
+  QUOTA_LEDGER_UNAVAILABLE: {
+    retriable: true,
+    description:
+      'The daily spend topic (KAFKA_QUOTA_TOPIC) could not be created or read at start-up; without it a restart would forget the day.',
+  },
 
   SHUTTING_DOWN: {
     retriable: true,
