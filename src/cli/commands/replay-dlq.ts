@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { loadConfig, requireSetting } from '../../config/config.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
-import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
@@ -11,6 +10,7 @@ import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import { openCommandQuota, quotaShareHelp, quotaShareOption, resolveShare, type CommandQuota } from '../command-quota.ts';
 
 const options = {
   'dlq-topic': { type: 'string' },
@@ -23,14 +23,17 @@ const options = {
   concurrency: { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...quotaShareOption,
 } as const;
 
 const help = `Usage: gong-bridge replay-dlq [options]
 
 Reads the dead-letter topic and gives its records another chance:
   - by default, re-runs the current decoding, transform and validation on each record and sends
-    what is now valid to Gong through the same engine as \`run\` (rate limiter, retries, 429
-    pauses, auth halt). eventIds make this idempotent: an event Gong already has answers 409
+    what is now valid to Gong through the same engine and limiter as \`run\` (retries, 429
+    pauses, auth halt; with REDIS_URL the service's shared quota, the same keys and limits;
+    without it --share F of the account's quota, and the day's spend kept in KAFKA_QUOTA_TOPIC
+    as \`run\` keeps it). eventIds make this idempotent: an event Gong already has answers 409
     and counts as delivered.
   - with --to-topic T, republishes each record unchanged (key, value, original headers; the
     gong-bridge.* reason headers are replaced by gong-bridge.replayed-from) so a running bridge
@@ -46,6 +49,7 @@ Options:
   --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several.
   --to-topic T         Republish instead of sending to Gong.
   --concurrency N      Deliveries in flight (default 8).
+${quotaShareHelp(23)}
   --dry-run            Read and classify, send nothing.
   --json               Print the summary as JSON on stdout.
 
@@ -53,7 +57,8 @@ Progress lines go to stderr; the summary ends the run. Exit codes: 0 every selec
 delivered or republished, 1 some are still invalid, 2 usage error, 3 configuration error.
 
 Examples:
-  gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  REDIS_URL=redis://redis:6379 gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  gong-bridge replay-dlq --reason GONG_REJECTED --share 0.2
   gong-bridge replay-dlq --reason REGISTRY_UNAVAILABLE --to-topic interactions
 `;
 
@@ -106,6 +111,9 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const concurrency = Math.floor(numberOption('concurrency', values.concurrency, 8, 1));
   const toTopic = values['to-topic'];
   const dryRun = values['dry-run'] === true;
+  const callsGong = toTopic === undefined && !dryRun;
+  // Quota flags are checked before anything is read or sent.
+  if (callsGong) resolveShare({ command: 'replay-dlq', config, share: values.share });
 
   const clock = systemClock;
   const sleep = systemSleep;
@@ -148,7 +156,10 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     ranges.filter((range) => range.end > range.start).map((range) => [range.partition, range]),
   );
 
-  const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
+  const quota: CommandQuota | undefined = callsGong
+    ? await openCommandQuota({ command: 'replay-dlq', config, share: values.share, clock, sleep, io })
+    : undefined;
+  const limiter = quota?.limiter;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
   const engine =
@@ -288,7 +299,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     await producer?.disconnect().catch(() => {});
     engine?.close();
     await client?.close().catch(() => {});
-    await limiter?.close().catch(() => {});
+    await quota?.close().catch(() => {});
   }
   if (failure !== undefined && !(failure instanceof BridgeError && failure.code === 'SHUTTING_DOWN')) {
     throw failure instanceof BridgeError ? failure : explainKafkaError(failure, config);

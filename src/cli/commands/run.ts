@@ -12,7 +12,7 @@ import { explainKafkaError, kafkaClientConfig } from '../../kafka/connection.ts'
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { createDlqWriter, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
-import { accountKey, QuotaLedger } from '../../kafka/quota-ledger.ts';
+import { ledgerFromConfig, type QuotaLedger } from '../../kafka/quota-ledger.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { createLogger } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
@@ -164,7 +164,13 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     logLevel: logLevel.NOTHING,
   });
   const admin = quickKafka.admin();
-  const ledger = dailyLedger(config, { kafka: quickKafka, producer, clock, sleep, logger });
+  const ledger = ledgerFromConfig(config, {
+    kafka: quickKafka,
+    producer,
+    clock,
+    sleep,
+    logger: logger.child({ component: 'quota-ledger' }),
+  });
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
@@ -217,35 +223,6 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     },
   };
 }
-
-/**
- * The daily ledger when the limiter keeps the day in this process (no REDIS_URL, limiter on):
- * without it every restart would start a fresh daily budget. Redis keeps its own count.
- */
-export function dailyLedger(
-  config: Settings,
-  deps: {
-    kafka: Kafka;
-    producer: QuotaLedgerProducer;
-    clock: Clock;
-    sleep: Sleep;
-    logger: Pick<Logger, 'child'>;
-  },
-): QuotaLedger | undefined {
-  if (config.REDIS_URL !== undefined || config.GONG_LIMITER_DISABLED) return undefined;
-  return new QuotaLedger({
-    kafka: deps.kafka,
-    producer: deps.producer,
-    topic: config.KAFKA_QUOTA_TOPIC,
-    account: accountKey(config.GONG_BASE_URL, config.GONG_ACCESS_KEY),
-    clock: deps.clock,
-    sleep: deps.sleep,
-    intervalMs: config.GONG_DAILY_LEDGER_INTERVAL_MS,
-    logger: deps.logger.child({ component: 'quota-ledger' }),
-  });
-}
-
-type QuotaLedgerProducer = ConstructorParameters<typeof QuotaLedger>[0]['producer'];
 
 /** Log lines an operator acts on; per-record lines only at debug. */
 function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {

@@ -238,6 +238,24 @@ export class RedisLimiter implements ObservableRateLimiter {
     return this.#events.on(event, listener);
   }
 
+  /** The Redis keys this limiter shares with every other one of the account. */
+  get sharedKeys(): readonly string[] {
+    return this.#keys;
+  }
+
+  /**
+   * Whether any limiter used these keys in the last two days (the state lives that long): false
+   * suggests a REDIS_KEY_PREFIX other than the running service's. Null when Redis does not answer.
+   */
+  async sharedStateExists(): Promise<boolean | null> {
+    try {
+      if (!this.#connectedOnce) await this.#firstConnection();
+      return (await this.#client.exists(this.#keys[1])) === 1;
+    } catch {
+      return null;
+    }
+  }
+
   async close(): Promise<void> {
     this.#closing.abort();
     this.#gate.close();
