@@ -56,12 +56,17 @@ export interface CommandQuotaOptions {
  * Checks the flags against the configuration before anything is read or sent: returns the share
  * to use, or undefined when the limiter is off.
  */
-export function resolveShare(options: Omit<CommandQuotaOptions, 'clock' | 'sleep' | 'io'>): number | undefined {
+export function resolveShare(
+  options: Omit<CommandQuotaOptions, 'clock' | 'sleep' | 'io'>,
+): number | undefined {
   const { command, config } = options;
   if (config.GONG_LIMITER_DISABLED) return undefined;
   const given = options.share === undefined ? undefined : Number(options.share);
   if (given !== undefined && !(Number.isFinite(given) && given > 0 && given <= 1)) {
-    throw new BridgeError('USAGE', `--share must be a number in (0, 1], got ${JSON.stringify(options.share)}`);
+    throw new BridgeError(
+      'USAGE',
+      `--share must be a number in (0, 1], got ${JSON.stringify(options.share)}`,
+    );
   }
   if (config.REDIS_URL !== undefined) {
     if (options.limitsOverridden === true) {
@@ -118,7 +123,7 @@ export async function openCommandQuota(options: CommandQuotaOptions): Promise<Co
     `warning: no REDIS_URL: this run takes ${percent} of the account's quota ` +
       `(${config.GONG_RATE_PER_SECOND * share}/s, ${Math.floor(config.GONG_DAILY_LIMIT * share)}/day) and cannot see ` +
       'the calls of a gong-bridge running for the same Gong account. If one runs with its full quota, ' +
-      'together they exceed Gong\'s limits: Gong answers 429 and the day can be overspent. Lower the ' +
+      "together they exceed Gong's limits: Gong answers 429 and the day can be overspent. Lower the " +
       "bridge's GONG_RATE_PER_SECOND and GONG_DAILY_LIMIT by this share, or set REDIS_URL.",
   );
   const ledger = await openLedger(config, share, limiter, clock, sleep, say);
@@ -163,7 +168,8 @@ async function openLedger(
       logger: { info: () => undefined, warn: (_fields, message) => say(message) },
     });
     const charged = (await ledger?.attach(limiter, share)) ?? 0;
-    if (charged > 0) say(`charged ${charged} calls: this run's part of what the account spent in the last 24 h`);
+    if (charged > 0)
+      say(`charged ${charged} calls: this run's part of what the account spent in the last 24 h`);
   } catch (error) {
     await producer.disconnect().catch(() => {});
     throw error;

@@ -10,7 +10,13 @@ import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
-import { openCommandQuota, quotaShareHelp, quotaShareOption, resolveShare, type CommandQuota } from '../command-quota.ts';
+import {
+  openCommandQuota,
+  quotaShareHelp,
+  quotaShareOption,
+  resolveShare,
+  type CommandQuota,
+} from '../command-quota.ts';
 
 const options = {
   'dlq-topic': { type: 'string' },
