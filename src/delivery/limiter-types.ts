@@ -26,6 +26,12 @@ export interface LimiterSnapshot {
    * last 5 minutes (or since start-up when shorter). Cluster-wide in 'redis' mode.
    */
   readonly currentRatePerSecond?: number;
+  /**
+   * The average margin the recent answered calls kept on their rolling second (see
+   * rate-limit/window-margin.ts): 2 ms plus their round trip above the fastest, at most
+   * GONG_RATE_MARGIN_MS. What network and scheduling jitter cost in rate.
+   */
+  readonly windowMarginMs?: number;
 }
 
 /**

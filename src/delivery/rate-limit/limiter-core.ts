@@ -164,6 +164,7 @@ export function snapshotOf(core: LimiterCore, at: Instant, mode: LimiterSnapshot
     pauseReason,
     mode,
     currentRatePerSecond: currentRate,
+    windowMarginMs: core.margin.averageMs(),
   };
 }
 

@@ -194,6 +194,7 @@ export class RedisLimiter implements ObservableRateLimiter {
       pauseReason: null,
       mode: 'redis',
       currentRatePerSecond: 0,
+      windowMarginMs: this.#margin.averageMs(),
     };
     if (this.#last === null) return this.#withLocalPause(base, at);
     // Redis's last answer, moved onto this replica's clocks.
