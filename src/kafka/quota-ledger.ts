@@ -195,8 +195,8 @@ export class QuotaLedger {
 
   /** What the account spent in the rolling day before now, per minute, by every process. */
   async load(): Promise<SpentMinute[]> {
-    const { kafka, topic, account, clock } = this.#options;
-    const records = await readLatestRecords(kafka, topic, clock, this.#options.loadTimeoutMs ?? 60_000);
+    const { kafka, topic, account, clock, sleep } = this.#options;
+    const records = await readLatestRecords(kafka, topic, sleep, this.#options.loadTimeoutMs ?? 60_000);
     return spentByAccount(records.values(), account, clock.wallNow());
   }
 
@@ -333,7 +333,7 @@ export async function ensureQuotaTopic(admin: Pick<Admin, 'listTopics' | 'create
 async function readLatestRecords(
   kafka: Pick<Kafka, 'admin' | 'consumer'>,
   topic: string,
-  clock: Clock,
+  sleep: Sleep,
   timeoutMs: number,
 ): Promise<Map<string, LedgerRecord>> {
   const admin = kafka.admin();
@@ -358,17 +358,13 @@ async function readLatestRecords(
     groupId: `gong-bridge-quota-${randomUUID()}`,
     maxWaitTimeInMs: 100,
   });
-  const started = clock.now();
+  const timer = new AbortController();
   try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(unavailable(topic, `not read to its end within ${timeoutMs} ms`)),
-        Math.max(0, timeoutMs - (clock.now() - started)),
-      );
-      consumer
-        .run({
+    const read = new Promise<void>((resolve, reject) => {
+      const run = async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [topic], fromBeginning: true });
+        await consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
             const end = ends.get(partition);
@@ -381,19 +377,21 @@ async function readLatestRecords(
             }
             if (BigInt(message.offset) + 1n >= end) {
               ends.delete(partition);
-              if (ends.size === 0) {
-                clearTimeout(timer);
-                resolve();
-              }
+              if (ends.size === 0) resolve();
             }
           },
-        })
-        .catch((error: unknown) => {
-          clearTimeout(timer);
-          reject(unavailable(topic, 'cannot consume it', error));
         });
+      };
+      run().catch((error: unknown) => reject(unavailable(topic, 'cannot consume it', error)));
     });
+    // Ends when the topic is read to its end, or after the timeout: start-up then fails loudly.
+    const timedOut = sleep(timeoutMs, timer.signal).then(
+      () => Promise.reject(unavailable(topic, `not read to its end within ${timeoutMs} ms`)),
+      () => undefined,
+    );
+    await Promise.race([read, timedOut]);
   } finally {
+    timer.abort();
     await consumer.disconnect().catch(() => {});
   }
   return latest;
