@@ -163,6 +163,12 @@ export interface QuotaLedgerOptions {
   readonly intervalMs: number;
   /** How long reading the topic at start-up may take before start-up fails. Default 60 s. */
   readonly loadTimeoutMs?: number | undefined;
+  /**
+   * How long the last write at shutdown may take (kafkajs retries a down broker for up to a
+   * minute); past it shutdown goes on and the calls since the last write are not recorded.
+   * Default 5 s.
+   */
+  readonly closeTimeoutMs?: number | undefined;
   readonly logger?: LedgerLogger | undefined;
   readonly processId?: string | undefined;
 }
@@ -261,12 +267,28 @@ export class QuotaLedger {
     }
   }
 
-  /** Stops the periodic writes and writes what is left. */
+  /** Stops the periodic writes and writes what is left, for at most `closeTimeoutMs`. */
   async close(): Promise<void> {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#stopping.abort();
     await this.#loop;
-    await this.flush();
+    const { sleep, topic, logger } = this.#options;
+    const timer = new AbortController();
+    const timeoutMs = this.#options.closeTimeoutMs ?? 5_000;
+    const written = await Promise.race([
+      this.flush(),
+      sleep(timeoutMs, timer.signal).then(
+        () => false,
+        () => true,
+      ),
+    ]);
+    timer.abort();
+    if (!written) {
+      logger?.warn(
+        { topic, timeoutMs },
+        'daily spend not written at shutdown: the calls since the last write are not recorded',
+      );
+    }
   }
 
   async #writeLoop(): Promise<void> {

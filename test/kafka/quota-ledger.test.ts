@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
 import {
   accountKey,
   parseLedgerRecord,
+  QuotaLedger,
   shareOf,
   spentByAccount,
   SpendTally,
   type LedgerRecord,
 } from '../../src/kafka/quota-ledger.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const minute = (ago: number) => Math.floor((NOW - ago) / 60_000) * 60_000;
@@ -102,5 +105,63 @@ describe('SpendTally', () => {
     tally.add(NOW, -1);
     const records = tally.takeChanged('a', 'p', NOW);
     expect(records.flatMap((r) => r.minutes)).toEqual([[minute(0), 0]]);
+  });
+});
+
+describe('QuotaLedger writes', () => {
+  function setUp(send: (batch: { messages: { key: string; value: string }[] }) => Promise<unknown>) {
+    const clock = new ManualClock({ mono: 0, wall: NOW });
+    const warnings: string[] = [];
+    const ledger = new QuotaLedger({
+      kafka: {} as never,
+      producer: { send: send as never },
+      topic: 'quota',
+      account: 'acct',
+      clock,
+      sleep: clock.sleep,
+      intervalMs: 1_000,
+      processId: 'p1',
+      logger: { info: () => undefined, warn: (_fields, message) => warnings.push(message) },
+    });
+    const limiter = new LocalLimiter({
+      ratePerSecond: 10,
+      dailyLimit: 100,
+      dailyWindow: 'rolling',
+      clock,
+      sleep: clock.sleep,
+    });
+    ledger.track(limiter);
+    return { clock, ledger, limiter, warnings };
+  }
+
+  it('writes the grants less the refunds of the changed hour once per interval, and on close', async () => {
+    const written: { key: string; value: string }[] = [];
+    const { clock, ledger, limiter } = setUp(async (batch) => written.push(...batch.messages));
+    const slots = [await limiter.acquire(), await limiter.acquire(), await limiter.acquire()];
+    slots[0]!.release();
+    slots[1]!.onWire();
+    slots[1]!.release();
+    await clock.advance(1_000);
+    expect(written.map((m) => m.key)).toEqual([`acct/p1/${Math.floor(NOW / 3_600_000)}`]);
+    expect((JSON.parse(written[0]!.value) as LedgerRecord).minutes).toEqual([[minute(0), 2]]);
+    // Nothing changed: nothing written.
+    await clock.advance(1_000);
+    expect(written).toHaveLength(1);
+    await limiter.acquire();
+    await ledger.close();
+    expect((JSON.parse(written.at(-1)!.value) as LedgerRecord).minutes).toEqual([[minute(0), 3]]);
+    await limiter.close();
+  });
+
+  it('does not hold shutdown when Kafka does not answer the last write, and says what is lost', async () => {
+    const { clock, ledger, limiter, warnings } = setUp(() => new Promise(() => undefined));
+    await limiter.acquire();
+    const closed = ledger.close();
+    await clock.advance(5_000);
+    await closed;
+    expect(warnings).toEqual([
+      'daily spend not written at shutdown: the calls since the last write are not recorded',
+    ]);
+    await limiter.close();
   });
 });
