@@ -117,9 +117,12 @@ export function wire(core: LimiterCore, grant: Grant, now: number): void {
   core.window.restamp(grant.handle, now, core.margin.provisionalMs());
 }
 
-/** The call's answer is back: it keeps only the margin its round trip showed it needed. */
-export function settle(core: LimiterCore, grant: Grant, wiredAt: number, marginMs: number): void {
-  core.window.settle(grant.handle, wiredAt, marginMs);
+/**
+ * The call's answer is back: it keeps only the margin its round trip showed it needed. Returns
+ * whether that freed time in the window (the queue's head may start sooner).
+ */
+export function settle(core: LimiterCore, grant: Grant, wiredAt: number, marginMs: number): boolean {
+  return core.window.settle(grant.handle, wiredAt, marginMs);
 }
 
 /** The call never went on the wire: its slot, its pacing and its daily charge are handed back. */

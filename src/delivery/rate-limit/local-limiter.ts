@@ -48,11 +48,6 @@ export interface CoreSlotHooks {
   readonly refunded?: ((grant: Grant) => void) | undefined;
   /** The core's state changed in a way that may open a slot now: re-decide the queue's head. */
   readonly changed?: (() => void) | undefined;
-  /**
-   * The margin a call with this round trip needs; default: the core's own estimate. A Redis
-   * limiter's fallback shadow takes the one its Redis slot computed, so no round trip counts twice.
-   */
-  readonly marginFor?: ((roundTripMs: number) => number) | undefined;
 }
 
 /**
@@ -64,8 +59,7 @@ export function coreSlot(core: LimiterCore, grant: Grant, clock: Clock, hooks: C
     wired: (now) => wire(core, grant, now),
     answered: (wiredAt, now) => {
       const roundTrip = now - wiredAt;
-      settle(core, grant, wiredAt, hooks.marginFor?.(roundTrip) ?? core.margin.observe(roundTrip));
-      hooks.changed?.();
+      if (settle(core, grant, wiredAt, core.margin.observe(roundTrip))) hooks.changed?.();
     },
     unused: (now) => {
       refund(core, grant, { mono: now, wall: clock.wallNow() });

@@ -176,12 +176,15 @@ export class PerSecondWindow {
    * The answer to the call behind `handle` is back: it left at `wiredAt` and reached Gong at most
    * `marginMs` later than the fastest calls do, so it counts from `wiredAt + marginMs`. This may be
    * earlier than the margin it was held with while nobody knew; that is the quota it gives back.
+   * Returns whether the start now counts from earlier (a slot may have opened).
    */
   settle(handle: StartHandle, wiredAt: number, marginMs: number): boolean {
     const index = this.#indexOf(handle);
     if (index === -1) return false;
-    this.#counts[index] = wiredAt + Math.min(marginMs, this.policy.marginMs);
-    return true;
+    const settled = wiredAt + Math.min(marginMs, this.policy.marginMs);
+    const earlier = settled < this.#counts[index]!;
+    this.#counts[index] = settled;
+    return earlier;
   }
 
   /**
