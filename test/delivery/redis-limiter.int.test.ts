@@ -465,6 +465,32 @@ describe('RedisLimiter refunds and settled margins, on Redis', () => {
     });
   });
 
+  it('a call that left late (moved by the wire op) is settled from when it left, not from its grant', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { ratePerSecond: 2, windowMarginMs: 200 });
+      const grants: number[] = [];
+      l.on('acquired', (e) => grants.push(e.serverTimeMs!));
+      for (let i = 0; i < 10; i += 1) {
+        const slot = await l.acquire();
+        slot.onWire();
+        slot.release();
+      }
+      // Two calls wait 100 ms for their connections, then leave and are answered at once.
+      const slots = [await l.acquire(), await l.acquire()];
+      const granted = grants.at(-1)!;
+      await delay(100);
+      for (const slot of slots) slot.onWire();
+      for (const slot of slots) slot.release();
+      await l.acquire();
+      // From when they left (~100 ms after the grant) plus a few ms: not the grant plus 1,000 ms,
+      // nor the moment they left plus the whole 200 ms.
+      const next = grants.at(-1)! - granted;
+      expect(next).toBeGreaterThanOrEqual(1_100);
+      expect(next).toBeLessThan(1_180);
+    });
+  });
+
   it('refunds made while Redis is cut off reach it once it is back, and fallback calls never made are not debited', async () => {
     const redis = await startRedisHandle();
     const proxy = await tcpFaultProxy(new URL(redis.url).host);
