@@ -10,13 +10,27 @@ describe('WindowMargin', () => {
 
   it('gives each call the floor plus its round trip above the fastest recent one, up to the cap', () => {
     const margin = new WindowMargin({ capMs: 50, warmup: 1, samples: 8 });
-    margin.observe(30);
-    expect(margin.observe(30.5)).toBe(2.5);
+    // Steady round trips: no spread, no allowance.
+    for (let i = 0; i < 4; i += 1) expect(margin.observe(30)).toBe(2);
+    // 12 ms slower than the fastest, plus the allowance for 5 samples with no spread below p90.
     expect(margin.observe(42)).toBe(14);
     expect(margin.observe(400)).toBe(50);
-    // A faster call lowers the baseline for the ones after it.
-    expect(margin.observe(25)).toBe(2);
-    expect(margin.observe(42)).toBe(19);
+    // A faster call lowers the baseline; the spread up to the 90th percentile (42 - 25 ms over 7
+    // samples) is now the allowance.
+    expect(margin.observe(25)).toBe(2 + (7 * 17) / 7);
+  });
+
+  it('allows more while few round trips are known: the fastest of a few overstates the fastest there is', () => {
+    // Round trips spread evenly over 180..220 ms (a 200 +- 20 ms path).
+    const spreadOver = (n: number) => Array.from({ length: n }, (_, i) => 180 + (40 * i) / (n - 1));
+    const early = new WindowMargin({ capMs: 250, warmup: 1, samples: 256 });
+    for (const rtt of spreadOver(20)) early.observe(rtt);
+    const late = new WindowMargin({ capMs: 250, warmup: 1, samples: 256 });
+    for (const rtt of spreadOver(256)) late.observe(rtt);
+    // A call as fast as the fastest so far: after 20 samples it keeps ~12 ms more, after 256 ~1 ms.
+    expect(early.observe(180)).toBeGreaterThan(2 + 11);
+    expect(late.observe(180)).toBeLessThan(3.1);
+    expect(late.observe(180)).toBeGreaterThan(2.9);
   });
 
   it('forgets a fast round trip once it is older than the samples it looks back on', () => {
@@ -28,9 +42,9 @@ describe('WindowMargin', () => {
 
   it('holds an unanswered call with the cap, and reports the average margin of answered ones', () => {
     const margin = new WindowMargin({ capMs: 50, warmup: 1, samples: 4 });
-    for (const rtt of [20, 20, 28, 20]) margin.observe(rtt);
+    for (const rtt of [20, 20, 20, 20]) margin.observe(rtt);
     expect(margin.provisionalMs()).toBe(50);
-    expect(margin.averageMs()).toBeCloseTo((2 + 2 + 10 + 2) / 4);
+    expect(margin.averageMs()).toBe(2);
   });
 
   it('never goes above a cap of 0 (no margin at all) and never below 0', () => {
