@@ -19,17 +19,14 @@
  *                                 [--margin 50] [--latency 20:10,200:20]
  * The latency conditions need Toxiproxy (TOXIPROXY_URL, or the local stack's TOXIPROXY_PORT).
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Toxiproxy, type Proxy } from 'toxiproxy-node-client';
-import { request } from 'undici';
 import { createDeliveryEngine } from '../src/delivery/engine.ts';
 import type { CallSlot, RateLimiter } from '../src/delivery/limiter-types.ts';
 import { LocalLimiter } from '../src/delivery/rate-limit/local-limiter.ts';
 import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
 import { createGongClient } from '../src/gong/client.ts';
+import { spawnSandboxProcess } from '../src/sandbox/child-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -56,40 +53,20 @@ const latencies = values.latency
 const KEY = 'bench-key';
 const SECRET = 'bench-secret';
 
-const child = spawn(
-  process.execPath,
-  [
-    fileURLToPath(new URL('../src/cli/main.ts', import.meta.url)),
-    'sandbox',
-    '--port',
-    '0',
-    '--rps',
-    String(rate),
-    '--daily-limit',
-    '0',
-    '--keep-bodies',
-    '0',
-    '--access-key',
-    KEY,
-    '--access-key-secret',
-    SECRET,
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-const sandboxUrl = await new Promise<string>((resolve, reject) => {
-  let seen = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    seen += chunk.toString();
-    const match = /listening on (\S+)/.exec(seen);
-    if (match?.[1] !== undefined) resolve(match[1]);
-  });
-  child.once('exit', (code) => reject(new Error(`sandbox exited with ${String(code)}`)));
-});
-
-async function sandboxJson<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
-  const answer = await request(`${sandboxUrl}${path}`, { method });
-  return (await answer.body.json()) as T;
-}
+const sandbox = await spawnSandboxProcess([
+  '--rps',
+  String(rate),
+  '--daily-limit',
+  '0',
+  '--keep-bodies',
+  '0',
+  '--access-key',
+  KEY,
+  '--access-key-secret',
+  SECRET,
+]);
+const sandboxUrl = sandbox.url;
+const sandboxJson = <T>(path: string, method: 'GET' | 'POST' = 'GET') => sandbox.json<T>(path, method);
 
 /** A limiter whose slots never hear their answers: every call keeps the whole margin. */
 function fixedMargin(limiter: RateLimiter): RateLimiter {
@@ -296,5 +273,4 @@ for (const condition of conditions) {
     `${condition.name.padEnd(22)} adaptive / fixed ${(median(results.adaptive.map((r) => r.ratio)) / median(results.fixed.map((r) => r.ratio))).toFixed(4)}`,
   );
 }
-child.kill('SIGTERM');
-await once(child, 'exit');
+await sandbox.close();

@@ -1,12 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDeliveryEngine } from '../../src/delivery/engine.ts';
 import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { createGongClient } from '../../src/gong/client.ts';
+import { spawnSandboxProcess, type SandboxProcess } from '../../src/sandbox/child-process.ts';
 import { maxInWindow } from '../helpers/rolling-window.ts';
 import { httpUrl, tcpFaultProxy, type FaultProxy } from '../helpers/toxiproxy.ts';
 
@@ -21,48 +18,22 @@ import { httpUrl, tcpFaultProxy, type FaultProxy } from '../helpers/toxiproxy.ts
 const KEY = 'margin-key';
 const SECRET = 'margin-secret';
 const RATE = 3;
-let sandbox: ChildProcess;
-let sandboxUrl: string;
+let sandbox: SandboxProcess;
 
 beforeAll(async () => {
-  sandbox = spawn(
-    process.execPath,
-    [
-      fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url)),
-      'sandbox',
-      '--port',
-      '0',
-      '--rps',
-      String(RATE),
-      '--daily-limit',
-      '0',
-      '--access-key',
-      KEY,
-      '--access-key-secret',
-      SECRET,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  sandboxUrl = await new Promise<string>((resolve, reject) => {
-    let seen = '';
-    sandbox.stdout?.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = /listening on (\S+)/.exec(seen);
-      if (match?.[1] !== undefined) resolve(match[1]);
-    });
-    sandbox.once('exit', (code) => reject(new Error(`sandbox exited with ${String(code)}`)));
-  });
+  sandbox = await spawnSandboxProcess([
+    '--rps',
+    String(RATE),
+    '--daily-limit',
+    '0',
+    '--access-key',
+    KEY,
+    '--access-key-secret',
+    SECRET,
+  ]);
 });
 
-afterAll(async () => {
-  sandbox.kill('SIGTERM');
-  await once(sandbox, 'exit');
-});
-
-async function sandboxJson<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
-  const answer = await request(`${sandboxUrl}${path}`, { method });
-  return (await answer.body.json()) as T;
-}
+afterAll(() => sandbox.close());
 
 /** Keeps 8 deliveries waiting for `seconds` through `baseUrl`; returns what the sandbox saw. */
 async function saturate(baseUrl: string, seconds: number, name: string) {
@@ -95,7 +66,7 @@ async function saturate(baseUrl: string, seconds: number, name: string) {
   for (let i = 0; i < 20; i += 1) {
     await client.postDigitalInteraction(JSON.stringify({ eventId: `warm-${name}-${i}` }));
   }
-  await sandboxJson('/_sandbox/reset', 'POST');
+  await sandbox.json('/_sandbox/reset', 'POST');
   const stop = new AbortController();
   let n = 0;
   const workers = Array.from({ length: 8 }, async () => {
@@ -117,7 +88,7 @@ async function saturate(baseUrl: string, seconds: number, name: string) {
   engine.close();
   await client.close();
   await limiter.close();
-  const { calls } = await sandboxJson<{ calls: { t: number; status: number }[] }>('/_sandbox/calls');
+  const { calls } = await sandbox.json<{ calls: { t: number; status: number }[] }>('/_sandbox/calls');
   return { calls, margin };
 }
 
@@ -133,9 +104,9 @@ describe('per-call margins against a strict server (issue 14 §6)', () => {
     { name: 'latency 200 +- 20 ms', latency: 200, jitter: 20 },
   ]) {
     it(`draws no 429 and never more than ${RATE} arrivals in a rolling second: ${condition.name}`, async () => {
-      let baseUrl = sandboxUrl;
+      let baseUrl = sandbox.url;
       if (condition.latency > 0) {
-        const proxy = await tcpFaultProxy(new URL(sandboxUrl).host);
+        const proxy = await tcpFaultProxy(new URL(sandbox.url).host);
         proxies.push(proxy);
         await proxy.addToxic({
           type: 'latency',
