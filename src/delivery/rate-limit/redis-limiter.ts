@@ -350,8 +350,9 @@ export class RedisLimiter implements ObservableRateLimiter {
         const target = margin + (wiredInRedis ? 0 : wiredAt - granted.mono);
         const delta = target - (wiredInRedis ? wireMargin : acquireMargin);
         if (Math.abs(delta) >= 0.5) {
+          // Only a start moved earlier can open a slot the head is sleeping for.
           this.#run('settle', delta, member).then(
-            () => this.#gate.wake(),
+            () => (delta < 0 ? this.#gate.wake() : undefined),
             () => undefined,
           );
         }
