@@ -11,9 +11,11 @@
  * Each caller goes the way the engine does: the call leaves at once (`onWire`) and its answer
  * comes back `--answer-ms` later (`release`), which settles its margin. With `--margin M`
  * (GONG_RATE_MARGIN_MS) the ratio shows what the margin costs when answers come back that fast.
+ * `--no-wire` measures the limiter alone, every start counted from its grant (as before issue 14);
+ * at burst 1 the difference is the event-loop lag between a grant and its caller's `onWire`.
  *
  *   node bench/limiter-fidelity.bench.ts [--seconds 60] [--rates 3,50,500] [--burst default|1|both]
- *                                        [--margin 0] [--answer-ms 0]
+ *                                        [--margin 0] [--answer-ms 0] [--no-wire]
  *                                        [--redis redis://host:6379 [--replicas 3]]
  *
  * With --redis it measures the cluster-wide limiter instead: `replicas` RedisLimiter instances
@@ -34,10 +36,14 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '3' },
     margin: { type: 'string', default: '0' },
     'answer-ms': { type: 'string', default: '0' },
+    'no-wire': { type: 'boolean', default: false },
   },
 });
 const marginMs = Number(values.margin);
 const answerMs = Number(values['answer-ms']);
+// The limiter alone, as this bench measured it before issue 14: slots are neither reported on the
+// wire nor released, so every start counts from its grant.
+const noWire = values['no-wire'] === true;
 const seconds = Number(values.seconds);
 const redisUrl = values.redis;
 const replicas = redisUrl === undefined ? 1 : Math.max(1, Number(values.replicas));
@@ -107,9 +113,11 @@ async function measure(rate: number, burst: number | undefined, runSeconds = sec
       try {
         const slot = await limiter.acquire(controller.signal);
         starts.push(performance.now());
-        slot.onWire();
-        if (answerMs > 0) setTimeout(() => slot.release(), answerMs);
-        else slot.release();
+        if (!noWire) {
+          slot.onWire();
+          if (answerMs > 0) setTimeout(() => slot.release(), answerMs);
+          else slot.release();
+        }
       } catch {
         return;
       }
