@@ -9,7 +9,7 @@ import { RedisLimiter } from '../../src/delivery/rate-limit/redis-limiter.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { isBridgeError } from '../../src/errors.ts';
 import { createGongClient } from '../../src/gong/client.ts';
-import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
+import { spawnSandboxProcess } from '../../src/sandbox/child-process.ts';
 import { sampleBody } from '../delivery/helpers.ts';
 import { captureIo } from '../helpers/cli-io.ts';
 import { withRedis } from '../helpers/redis.ts';
@@ -27,11 +27,43 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function sandbox(rps: number): Promise<RunningSandbox> {
-  const started = await startSandbox({ accessKey: KEY, accessKeySecret: SECRET, rps, daily: 0, seed: 3 });
-  cleanups.push(() => started.close());
-  return started;
+interface Stats {
+  readonly accepted: number;
+  readonly calls: number;
+  readonly byStatus: Record<string, number>;
+  readonly peakCallsPerRollingSecond: number;
 }
+
+/** The sandbox in its own process: the bridge's event loop cannot move the moment it counts a call. */
+async function sandbox(rps: number): Promise<{ url: string; stats(): Promise<Stats> }> {
+  const started = await spawnSandboxProcess([
+    '--rps',
+    String(rps),
+    '--daily-limit',
+    '0',
+    '--access-key',
+    KEY,
+    '--access-key-secret',
+    SECRET,
+  ]);
+  cleanups.push(() => started.close());
+  // A fresh process hands its first requests to its handler late (compiling); warm it up on calls
+  // of our own, then forget them.
+  const authorization = `Basic ${Buffer.from(`${KEY}:${SECRET}`).toString('base64')}`;
+  for (let i = 0; i < 10; i += 1) {
+    await fetch(`${started.url}/v2/digital-interaction`, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify(sampleBody(`warm-${i}`)),
+    }).then((answer) => answer.text());
+  }
+  await started.json('/_sandbox/reset', 'POST');
+  return { url: started.url, stats: () => started.json<Stats>('/_sandbox/stats') };
+}
+
+// On the shared development host requests reached the sandbox up to ~100 ms after they left; a
+// cap above that keeps this test about sharing, not about the host (docs/benchmarks.md).
+const MARGIN_CAP = '250';
 
 async function send(args: string[], env: Record<string, string>, count: number) {
   const dir = await mkdtemp(join(tmpdir(), 'send-shared-'));
@@ -45,12 +77,13 @@ async function send(args: string[], env: Record<string, string>, count: number) 
 }
 
 /** The service's settings as `send` would see them next to it. */
-function sendEnv(s: RunningSandbox, redisUrl: string, extra: Record<string, string> = {}) {
+function sendEnv(s: { url: string }, redisUrl: string, extra: Record<string, string> = {}) {
   return {
     GONG_BASE_URL: s.url,
     GONG_ACCESS_KEY: KEY,
     GONG_ACCESS_KEY_SECRET: SECRET,
     REDIS_URL: redisUrl,
+    GONG_RATE_MARGIN_MS: MARGIN_CAP,
     ...extra,
   };
 }
@@ -67,7 +100,7 @@ describe('send next to a running bridge, with Redis (issue 14 §4)', () => {
         ratePerSecond: 3,
         dailyLimit: 10_000,
         dailyWindow: 'rolling',
-        windowMarginMs: 50,
+        windowMarginMs: Number(MARGIN_CAP),
         expectedReplicas: 1,
         clock: systemClock,
         sleep: systemSleep,
@@ -102,7 +135,7 @@ describe('send next to a running bridge, with Redis (issue 14 §4)', () => {
       expect(run.stderr).toContain(
         `sharing the account's Gong quota through Redis (keys {${prefix}}:limiter:*)`,
       );
-      const stats = s.stats();
+      const stats = await s.stats();
       expect(stats.accepted).toBe(24);
       expect(stats.byStatus['429'] ?? 0).toBe(0);
       expect(stats.peakCallsPerRollingSecond).toBeLessThanOrEqual(3);
@@ -120,7 +153,7 @@ describe('send next to a running bridge, with Redis (issue 14 §4)', () => {
         expect(isBridgeError(error) && error.code, String(error)).toBe('USAGE');
         expect((error as Error).message).toContain('--share');
       }
-      expect(s.stats().calls).toBe(0);
+      expect((await s.stats()).calls).toBe(0);
     });
   });
 

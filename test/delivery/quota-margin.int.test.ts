@@ -12,8 +12,12 @@ import { httpUrl, tcpFaultProxy, type FaultProxy } from '../helpers/toxiproxy.ts
  * strict server that counts arrivals (the sandbox at 3/s, in its own process as Gong is, so the
  * bridge's event loop cannot delay the moment it counts), on loopback and with jittered latency
  * on the requests, the direction that moves arrivals (Toxiproxy). What the margin saves in rate
- * is measured by `npm run bench:quota`; this checks that it costs no 429.
+ * is measured by `npm run bench:quota`; this checks that it costs no 429 while the calls keep far
+ * less than the cap. The cap is 250 ms: on the shared development host requests reached even a
+ * sandbox of its own up to ~100 ms after they left, which no 50 ms margin, fixed or per call,
+ * covers (docs/benchmarks.md).
  */
+const CAP_MS = 250;
 
 const KEY = 'margin-key';
 const SECRET = 'margin-secret';
@@ -41,7 +45,7 @@ async function saturate(baseUrl: string, seconds: number, name: string) {
     ratePerSecond: RATE,
     dailyLimit: 100_000,
     dailyWindow: 'rolling',
-    windowMarginMs: 50,
+    windowMarginMs: CAP_MS,
     clock: systemClock,
     sleep: systemSleep,
   });
@@ -120,8 +124,8 @@ describe('per-call margins against a strict server (issue 14 §6)', () => {
       expect(statuses.filter((status) => status === 429)).toEqual([]);
       expect(statuses.length).toBeGreaterThanOrEqual(RATE * 15);
       expect(maxInWindow(calls.map((call) => call.t))).toBeLessThanOrEqual(RATE);
-      // Answered calls kept less than the whole 50 ms on average: the margin did shrink.
-      expect(margin).toBeLessThan(50);
+      // Answered calls kept far less than the whole cap on average: the margin did shrink.
+      expect(margin).toBeLessThan(CAP_MS / 2);
     });
   }
 });
