@@ -325,6 +325,10 @@ export function dlqTopicConfig(maxRecordBytes: number): { name: string; value: s
   ];
 }
 
+async function topicExists(admin: Pick<Admin, 'listTopics'>, topic: string): Promise<boolean> {
+  return (await admin.listTopics().catch(() => [] as string[])).includes(topic);
+}
+
 /**
  * Creates the dead-letter topic when it is missing, with the broker's default partition count and
  * replication, and dlqTopicConfig. An existing topic is left as it is: its settings belong to
@@ -345,6 +349,10 @@ export async function ensureDlqTopic(
   } catch (error) {
     // Another replica may have created it between our list and create.
     if ((error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return false;
+    // Created, but a busy broker had not yet published its leaders when kafkajs stopped waiting
+    // (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE): the producer's own retries wait for them.
+    if ((error as { retriable?: boolean }).retriable === true && (await topicExists(admin, topic)))
+      return true;
     throw new BridgeError('DLQ_WRITE_FAILED', `cannot create the dead-letter topic ${topic}`, {
       cause: error,
     });

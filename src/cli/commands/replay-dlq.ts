@@ -3,7 +3,6 @@ import { logLevel, type Kafka, type KafkaMessage } from 'kafkajs';
 import { required, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine } from '../../delivery/engine.ts';
-import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../shared/time.ts';
 import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
 import { createGongClient } from '../../gong/client.ts';
@@ -24,6 +23,13 @@ import { loadConfigWithWarnings } from '../command-config.ts';
 import { needsRegistry } from '../../decode/inputs.ts';
 import { createInputPipeline, createRegistryFromConfig } from '../../wiring/input-pipeline.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import {
+  openCommandQuota,
+  quotaShareHelp,
+  quotaShareOption,
+  resolveShare,
+  type CommandQuota,
+} from '../command-quota.ts';
 
 const options = {
   'dlq-topic': { type: 'string' },
@@ -36,6 +42,7 @@ const options = {
   concurrency: { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...quotaShareOption,
 } as const;
 
 /** Folds words into lines of at most `width` characters (the help text's list of reasons). */
@@ -55,8 +62,10 @@ const help = `Usage: gong-bridge replay-dlq [options]
 Reads the dead-letter topic and gives its records another chance:
   - by default, re-runs the current decoding, mapping or transform, and validation on each
     record (as \`run\` would for its source topic: INPUT_FORMATS, MAPPINGS_FILE) and sends
-    what is now valid to Gong through the same engine as \`run\` (rate limiter, retries, 429
-    pauses, auth halt). eventIds make this idempotent: an event Gong already has answers 409
+    what is now valid to Gong through the same engine and limiter as \`run\` (retries, 429
+    pauses, auth halt; with REDIS_URL the service's shared quota, the same keys and limits;
+    without it --share F of the account's quota, and the day's spend kept in KAFKA_QUOTA_TOPIC
+    as \`run\` keeps it). eventIds make this idempotent: an event Gong already has answers 409
     and counts as delivered.
   - with --to-topic T, republishes each record unchanged (key, value, original headers; the
     gong-bridge.* reason headers are replaced by gong-bridge.replayed-from) so a running bridge
@@ -73,6 +82,7 @@ Options:
                        ${wrap(`${deadLetterCodes.join(', ')}.`, 72).join('\n                       ')}
   --to-topic T         Republish instead of sending to Gong.
   --concurrency N      Deliveries in flight (default 8).
+${quotaShareHelp(23)}
   --dry-run            Read and classify, send nothing.
   --json               Print the summary as JSON on stdout.
 
@@ -86,7 +96,8 @@ brokers refuse, a schema registry that refuses the credentials, a --to-topic tha
 writes), 4 Kafka or the schema registry unreachable.
 
 Examples:
-  gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  REDIS_URL=redis://redis:6379 gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  gong-bridge replay-dlq --reason GONG_REJECTED --share 0.2
   gong-bridge replay-dlq --reason UNKNOWN_SCHEMA_ID --to-topic interactions
 `;
 
@@ -145,6 +156,10 @@ function readReplayOptions(argv: string[], io: CliIo) {
   ]);
   const offsetOption = (name: 'from-offset' | 'to-offset') =>
     values[name] === undefined ? undefined : BigInt(numberOption(name, values[name], 0, 0));
+  const toTopic = values['to-topic'];
+  const dryRun = values['dry-run'] === true;
+  // Quota flags are checked before anything is read or sent.
+  if (toTopic === undefined && !dryRun) resolveShare({ command: 'replay-dlq', config, share: values.share });
   return {
     config,
     reasons,
@@ -155,8 +170,9 @@ function readReplayOptions(argv: string[], io: CliIo) {
     since: parseTime('since', values.since),
     until: parseTime('until', values.until),
     concurrency: Math.floor(numberOption('concurrency', values.concurrency, 8, 1)),
-    toTopic: values['to-topic'],
-    dryRun: values['dry-run'] === true,
+    toTopic,
+    dryRun,
+    share: values.share,
     json: values.json === true,
   };
 }
@@ -224,7 +240,17 @@ async function createReplayTargets(kafka: Kafka, run: ReplayOptions, io: CliIo) 
       throw error;
     }
   }
-  const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
+  let quota: CommandQuota | undefined;
+  try {
+    quota =
+      toTopic === undefined && !dryRun
+        ? await openCommandQuota({ command: 'replay-dlq', config, share: run.share, clock, sleep, io })
+        : undefined;
+  } catch (error) {
+    registry?.close();
+    throw error;
+  }
+  const limiter = quota?.limiter;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
   const engine =
@@ -250,7 +276,7 @@ async function createReplayTargets(kafka: Kafka, run: ReplayOptions, io: CliIo) 
       await producer?.disconnect().catch(() => {});
       engine?.close();
       await client?.close().catch(() => {});
-      await limiter?.close().catch(() => {});
+      await quota?.close().catch(() => {});
     },
   };
 }
