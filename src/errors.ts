@@ -103,6 +103,35 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
 
+/**
+ * The codes a record is dead-lettered with: the values of its `gong-bridge.reason` header. Only
+ * records that can never succeed as they are. Retriable errors (a registry or Gong outage) never
+ * reach the dead-letter topic, nor do CLI and configuration errors or bugs (INTERNAL). /metrics
+ * exports gong_bridge_dead_lettered_total at 0 for each, `replay-dlq --reason` accepts exactly
+ * these, and the README's and docs/reference/dlq-headers.md's lists are generated from this one
+ * (a unit test checks that the reason header's doc in src/kafka/dlq.ts names the same codes).
+ */
+export const deadLetterCodes = [
+  'NOT_CONFLUENT_FRAMED',
+  'UNKNOWN_SCHEMA_ID',
+  'SCHEMA_NOT_AVRO',
+  'SCHEMA_UNPARSEABLE',
+  'AVRO_DECODE_FAILED',
+  'SCHEMA_INCOMPATIBLE',
+  'RECORD_TOO_LARGE',
+  // With a mapping (MAPPINGS_FILE, src/mapping/): a record whose mapping throws.
+  'MAPPING_FAILED',
+  'GONG_INVALID',
+  'GONG_REJECTED',
+  // A reference letter: the dead letter itself was larger than the DLQ topic accepts.
+  'DEAD_LETTER_TOO_LARGE',
+] as const satisfies readonly ErrorCode[];
+export type DeadLetterCode = (typeof deadLetterCodes)[number];
+
+export function isDeadLetterCode(value: string): value is DeadLetterCode {
+  return (deadLetterCodes as readonly string[]).includes(value);
+}
+
 export interface ErrorContext {
   topic?: string;
   partition?: number;

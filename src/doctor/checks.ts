@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { awaitGroupCoordinator, kafkaErrorKinds } from '../kafka/group-coordinator.ts';
+import { kafkaClient } from '../kafka/kafka-client.ts';
 import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
-import { systemClock } from '../delivery/system-time.ts';
+import { systemClock, systemSleep } from '../delivery/system-time.ts';
 import { maskUrlCredentials, urlCredentialValues } from '../config/redact.ts';
 import { configWarnings, unknownVariableWarnings } from '../config/warnings.ts';
 import { isBridgeError } from '../errors.ts';
@@ -192,7 +194,7 @@ async function kafkaChecks(
   opts: DoctorOptions,
   report: Reporter,
 ): Promise<string[] | undefined> {
-  const client = new Kafka({
+  const client = kafkaClient({
     ...kafkaConfig,
     connectionTimeout: Math.min(kafkaConfig.connectionTimeout ?? opts.timeoutMs, opts.timeoutMs),
     authenticationTimeout: opts.timeoutMs,
@@ -248,7 +250,7 @@ async function topicChecks(
     report.fail(
       'topics',
       `cannot list topics: ${oneLine(error)}`,
-      'grant this principal Describe on the topics',
+      kafkaFix(error, opts.timeoutMs, 'grant this principal Describe on the topics'),
     );
     report.skip('dlq', 'needs the topic list');
     return undefined;
@@ -379,7 +381,11 @@ async function missingDlq(
         `${dlq} created with ${partitions ?? "the broker's default number of"} partitions, ${sized}`,
       );
     } catch (error) {
-      report.fail('dlq', `${dlq} could not be created: ${oneLine(error)}`, cannot);
+      report.fail(
+        'dlq',
+        `${dlq} could not be created: ${oneLine(error)}`,
+        kafkaFix(error, opts.timeoutMs, cannot),
+      );
     }
     return;
   }
@@ -392,10 +398,13 @@ async function missingDlq(
       `${dlq} does not exist yet; run creates it at start-up with ${sized} (dry run passed; --create-dlq creates it now)`,
     );
   } catch (error) {
+    const refused = kafkaErrorKinds(error).some((kind) =>
+      /_AUTHORIZATION_FAILED$|^POLICY_VIOLATION$/.test(kind),
+    );
     report.fail(
       'dlq',
-      `${dlq} does not exist and this principal may not create it: ${oneLine(error)}`,
-      cannot,
+      `${dlq} does not exist and ${refused ? 'this principal may not create it' : 'the dry run of creating it failed'}: ${oneLine(error)}`,
+      refused ? cannot : kafkaFix(error, opts.timeoutMs, cannot),
     );
   }
 }
@@ -424,6 +433,19 @@ async function partitionCount(
 
 async function groupCheck(admin: Admin, groupId: string, timeoutMs: number, report: Reporter): Promise<void> {
   try {
+    // Right after a broker starts, its group coordinator is still creating or loading
+    // __consumer_offsets: that is waited for (within the step's timeout), not taken for a refusal.
+    const coordinator = await withTimeout(timeoutMs + 1_000, 'no answer', () =>
+      awaitGroupCoordinator(admin, groupId, { timeoutMs, clock: systemClock, sleep: systemSleep }),
+    );
+    if (!coordinator.ready) {
+      report.fail(
+        'group',
+        `${groupId}: the group coordinator is still starting after ${coordinator.waitedMs} ms (${coordinator.last})`,
+        'normal for a few seconds after a broker starts (it creates and loads __consumer_offsets): rerun doctor shortly, or with a longer --timeout',
+      );
+      return;
+    }
     const described = await withTimeout(timeoutMs, 'no answer', () => admin.describeGroups([groupId]));
     const group = described.groups[0];
     // A group that never committed is "Dead" to the coordinator: normal before the first run.
@@ -444,9 +466,24 @@ async function groupCheck(admin: Admin, groupId: string, timeoutMs: number, repo
     report.fail(
       'group',
       `${groupId}: ${oneLine(error)}`,
-      'grant this principal Describe and Read on the group (KAFKA_GROUP_ID), or correct KAFKA_GROUP_ID',
+      kafkaFix(error, timeoutMs, 'grant this principal Describe and Read on the group (KAFKA_GROUP_ID)'),
     );
   }
+}
+
+/**
+ * The fix line for a Kafka step that failed: an access fix only when the broker said the principal
+ * lacks access, a timeout's when nothing answered in time, and otherwise nothing that guesses at a
+ * cause the answer does not show.
+ */
+function kafkaFix(error: unknown, timeoutMs: number, accessFix: string): string {
+  const kinds = kafkaErrorKinds(error);
+  if (kinds.some((kind) => kind.endsWith('_AUTHORIZATION_FAILED') || kind === 'POLICY_VIOLATION'))
+    return accessFix;
+  if (kinds.includes('INVALID_GROUP_ID')) return 'correct KAFKA_GROUP_ID';
+  if (/no answer within|timed? ?out/i.test(oneLine(error)) || kinds.includes('KafkaJSRequestTimeoutError'))
+    return `nothing answered within ${timeoutMs} ms: check the brokers' load and the network from here, or rerun with a longer --timeout`;
+  return "the broker's answer is above; its log says more (this check could not tell the cause)";
 }
 
 async function registryChecks(

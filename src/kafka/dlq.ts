@@ -32,7 +32,7 @@ export const dlqHeaderPrefix = 'gong-bridge.';
 export const dlqHeaders = [
   {
     name: 'gong-bridge.reason',
-    doc: 'Error code from src/errors.ts: NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, SCHEMA_NOT_AVRO, SCHEMA_UNPARSEABLE, AVRO_DECODE_FAILED, SCHEMA_INCOMPATIBLE, RECORD_TOO_LARGE, GONG_INVALID, GONG_REJECTED, or DEAD_LETTER_TOO_LARGE for a reference letter (no value: the dead letter was larger than the topic accepts).',
+    doc: 'Error code from src/errors.ts: NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, SCHEMA_NOT_AVRO, SCHEMA_UNPARSEABLE, AVRO_DECODE_FAILED, SCHEMA_INCOMPATIBLE, RECORD_TOO_LARGE, MAPPING_FAILED, GONG_INVALID, GONG_REJECTED, or DEAD_LETTER_TOO_LARGE for a reference letter (no value: the dead letter was larger than the topic accepts).',
   },
   { name: 'gong-bridge.message', doc: 'Human-readable explanation of the reason.' },
   { name: 'gong-bridge.http-status', doc: 'Status Gong answered (400, 413, 422), when Gong was called.' },

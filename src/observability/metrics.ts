@@ -3,7 +3,7 @@ import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
 import { haltReasons } from '../delivery/outcome-policy.ts';
 import type { SuspensionReason } from '../delivery/suspension.ts';
 import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
-import { errorCatalogue, type ErrorCode } from '../errors.ts';
+import { deadLetterCodes, type ErrorCode } from '../errors.ts';
 import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
 import type { ProduceFailureClass } from '../kafka/producer-error-policy.ts';
@@ -297,9 +297,7 @@ export const retryReasons: readonly RetryReason[] = ['transient-status', 'transp
 export const deliveryHaltReasons: readonly SuspensionReason[] = [...haltReasons, 'gong-unavailable'];
 export const dlqProduceOutcomes: readonly ProduceFailureClass[] = ['retry', 'too-large', 'halt'];
 export const inferredRuleActions = ['sent', 'withheld'] as const;
-export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
-  (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
-);
+export const deadLetterReasons: readonly ErrorCode[] = deadLetterCodes;
 
 export const limiterModes: readonly LimiterSnapshot['mode'][] = [
   'local',

@@ -19,6 +19,7 @@ import {
   type BridgeMetrics,
 } from './metrics.ts';
 import { createReadiness, type Readiness } from './readiness.ts';
+import { coordinatorStarting } from '../kafka/group-coordinator.ts';
 
 /**
  * Everything observability needs, wired in one call from `gong-bridge run` (or a test that builds
@@ -175,6 +176,15 @@ function startLag(source: LagSource, metrics: BridgeMetrics, sleep: Sleep, log: 
     onError: (error) => {
       if (failing) return;
       failing = true;
+      const starting = coordinatorStarting(error);
+      if (starting !== undefined) {
+        // Right after a broker starts there is no coordinator to ask yet: normal, not a warning.
+        log.info(
+          { event: 'lag-poll-waiting', kind: starting },
+          'consumer lag poll waits for the group coordinator, which is still starting',
+        );
+        return;
+      }
       log.warn(
         { event: 'lag-poll-failed', error: error instanceof Error ? error.message : String(error) },
         'consumer lag poll failed; the lag gauges keep their last values',

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { logLevel, type KafkaMessage } from 'kafkajs';
 import { required, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
-import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
+import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { decodeFailureAction } from '../../kafka/decode-policy.ts';
 import { createDecoderFromConfig, type DecodeResult } from '../../kafka/decoder.ts';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
@@ -28,6 +29,18 @@ const options = {
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
+
+/** Folds words into lines of at most `width` characters (the help text's list of reasons). */
+function wrap(list: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const item of list.split(' ')) {
+    const last = lines.at(-1);
+    if (last !== undefined && last.length + 1 + item.length <= width)
+      lines[lines.length - 1] = `${last} ${item}`;
+    else lines.push(item);
+  }
+  return lines;
+}
 
 const help = `Usage: gong-bridge replay-dlq [options]
 
@@ -47,7 +60,8 @@ Options:
   --to-offset N        Stop before offset N in every partition (default: the end at start-up).
   --since TIME         Start at the first record at or after TIME (ISO 8601 or epoch ms).
   --until TIME         Stop at records after TIME.
-  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several.
+  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several:
+                       ${wrap(`${deadLetterCodes.join(', ')}.`, 72).join('\n                       ')}
   --to-topic T         Republish instead of sending to Gong.
   --concurrency N      Deliveries in flight (default 8).
   --dry-run            Read and classify, send nothing.
@@ -64,7 +78,7 @@ writes), 4 Kafka or the schema registry unreachable.
 
 Examples:
   gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
-  gong-bridge replay-dlq --reason REGISTRY_UNAVAILABLE --to-topic interactions
+  gong-bridge replay-dlq --reason UNKNOWN_SCHEMA_ID --to-topic interactions
 `;
 
 export interface ReplaySummary {
@@ -97,6 +111,18 @@ function parseTime(name: string, value: string | undefined): number | undefined 
 
 export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(options, argv, false);
+  // A usage error is reported before the configuration is looked at.
+  const reasons = new Set(values.reason ?? []);
+  for (const reason of reasons) {
+    if (isDeadLetterCode(reason)) continue;
+    const why = errorCodes.includes(reason as ErrorCode)
+      ? 'records are never dead-lettered for that'
+      : 'that is not a dead-letter reason';
+    throw new BridgeError(
+      'USAGE',
+      `--reason ${reason}: ${why}; the reasons are ${deadLetterCodes.join(', ')}`,
+    );
+  }
   const sendsToGong = values['to-topic'] === undefined && values['dry-run'] !== true;
   const config = loadConfigWithWarnings(io, 'replay-dlq', [
     (settings) => kafkaClientConfig(settings),
@@ -106,11 +132,6 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   ]);
   const dlqTopic =
     values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
-  const reasons = new Set(values.reason ?? []);
-  for (const reason of reasons) {
-    if (!errorCodes.includes(reason as ErrorCode))
-      throw new BridgeError('USAGE', `--reason ${reason} is no error code`);
-  }
   const fromOffset =
     values['from-offset'] === undefined
       ? undefined
@@ -127,7 +148,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
 
   const clock = systemClock;
   const sleep = systemSleep;
-  const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const summary: ReplaySummary = {
     read: 0,

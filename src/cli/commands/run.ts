@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
+import { awaitGroupCoordinator } from '../../kafka/group-coordinator.ts';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import type { Logger } from 'pino';
 import { required, requireSetting, type ConfigCheck } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
@@ -43,8 +45,9 @@ Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, create
   GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
-settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
-the last settled record was ever committed.
+settled offsets are committed, exit 0. Signals within 3 s of the first are the same request (a
+terminal's Ctrl-C and a wrapper's SIGTERM); one after that exits at once (130), which is safe:
+nothing past the last settled record was ever committed.
 
 Exit codes: 0 stopped on a signal, 3 configuration error (every problem is listed at once,
 including an input topic that does not exist and Kafka credentials or certificates the brokers
@@ -58,6 +61,12 @@ Example:
 
 /** Exit code when Kafka cannot be reached or the consumer stops for good. */
 export const kafkaFailureExitCode = 4;
+
+/**
+ * How long start-up waits for a group coordinator that is still loading before the consumer joins
+ * anyway (kafkajs then retries on its own). Seconds is normal; this only bounds a slow load.
+ */
+const coordinatorWaitMs = 30_000;
 
 /** Everything `run` builds, in one place, so tests and observability can reach each part. */
 export interface RunGraph {
@@ -89,7 +98,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const dlqTopic = config.KAFKA_DLQ_TOPIC ?? `${topics[0]}.dlq`;
   const groupId = config.KAFKA_GROUP_ID;
   const kafkaLog = logger.child({ component: 'kafkajs' });
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     ...kafkaClientConfig(config),
     logLevel: logLevel.WARN,
     logCreator:
@@ -175,12 +184,14 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
   // seconds with a clear message, not after kafkajs' minute of backoff (the orchestrator restarts
   // us). The consumer and producer keep the patient retries for trouble once running.
-  const quickKafka = new Kafka({
+  const quickKafka = kafkaClient({
     ...kafkaClientConfig(config),
     retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
     logLevel: logLevel.NOTHING,
   });
   const admin = quickKafka.admin();
+  // Ends a start-up wait when the bridge is stopped before it has started.
+  const starting = new AbortController();
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
@@ -202,6 +213,30 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
           );
         }
         await ensureDlqTopic(admin, dlqTopic, config.MAX_RECORD_BYTES);
+        // On a broker that has just started, the group coordinator is still creating or loading
+        // __consumer_offsets; a consumer joining then crashes and restarts with an alarming
+        // "The coordinator is loading" error. Waiting for it keeps that normal state quiet.
+        const coordinator = await awaitGroupCoordinator(admin, groupId, {
+          timeoutMs: coordinatorWaitMs,
+          clock,
+          sleep,
+          signal: starting.signal,
+          onWaiting: (kind) =>
+            logger.info(
+              { event: 'coordinator-starting', groupId, kind },
+              'waiting for the group coordinator, which is still starting (normal right after a broker starts)',
+            ),
+        });
+        if (!coordinator.ready)
+          logger.warn(
+            {
+              event: 'coordinator-starting',
+              groupId,
+              kind: coordinator.last,
+              waitedMs: coordinator.waitedMs,
+            },
+            'the group coordinator is still starting; starting the consumer anyway (it retries)',
+          );
       } finally {
         await admin.disconnect();
       }
@@ -221,6 +256,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     runtime: wrapped,
     dlqTopic,
     async close() {
+      starting.abort();
       engine.close();
       dlqProducer.close();
       decoder.close();

@@ -33,7 +33,7 @@ Exit codes: 0 every line ok (warnings allowed), 1 at least one line not ok, 2 us
 unreadable input/schema, 3 a bad GONG_* setting in the environment.
 
 Examples:
-  gong-bridge transform test/fixtures/avro-events.jsonl
+  gong-bridge transform test/fixtures/avro-events.valid.jsonl
   gong-bridge transform events.jsonl --schema schemas/interaction-event.v1.avsc
   gong-bridge transform < events.jsonl | jq -c 'select(.ok) | .body' | gong-bridge check-payload
   gong-bridge transform events.jsonl --inferred-rules reject | jq -c 'select(.ok == false)'
