@@ -45,15 +45,10 @@ import { Pool, request } from 'undici';
 import { buildRunGraph } from '../src/cli/commands/run.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
-import { fixKafkajsRequestQueue } from '../src/kafka/request-queue-fix.ts';
 import { produceSamples } from '../src/kafka/sample-producer.ts';
 import type { CallRecord } from '../src/sandbox/call-log.ts';
 import { transformEvent } from '../src/transform/transform.ts';
 import { formatSummary, summariseProfile, type CpuProfile } from './cpu-profile-summary.ts';
-
-// The bench's own kafkajs clients: without it they spin kafkajs' idle 1 ms timer loop on the
-// cores the measured processes need.
-fixKafkajsRequestQueue();
 
 const EVENTS = Number(process.env.EVENTS ?? 20_000);
 const RUNS = Number(process.env.RUNS ?? 5);
