@@ -28,7 +28,9 @@
  * CPU_PROFILE=DIR runs bare, send and run under `node --cpu-prof` and prints where each one's CPU
  * went between the first and the last accepted call (bench/cpu-profile-summary.ts).
  * RUN_BEFORE=DIR adds `run-before`: the `run` of another checkout (e.g. main's, with its
- * node_modules) in the same rounds, for before/after ratios. BRIDGE_NODE_OPTIONS adds Node flags
+ * node_modules) in the same rounds, for before/after ratios. RUN_B_ENV='{"SETTING":"value"}' adds
+ * `run-b`: this checkout's `run` with those settings added, in the same rounds (e.g. a larger
+ * COMMIT_MAX_PENDING). BRIDGE_NODE_OPTIONS adds Node flags
  * to the send and run processes (e.g. the chart's heap flags).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -61,13 +63,23 @@ const LATENCY_MS = Number(process.env.SANDBOX_LATENCY_MS ?? 0);
 /** GONG_MAX_CONNECTIONS and MAX_IN_FLIGHT of `run` (their defaults), for bare and send too. */
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 16);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 32);
-const allVariants = ['consume-only', 'naive', 'bare', 'send', 'run', 'run-before'] as const;
+const allVariants = ['consume-only', 'naive', 'bare', 'send', 'run', 'run-b', 'run-before'] as const;
 type Variant = (typeof allVariants)[number];
 /** A checkout of another version (e.g. main's, with node_modules): `run-before` runs its `run`. */
 const RUN_BEFORE = process.env.RUN_BEFORE;
+/** Settings `run-b` adds to `run`'s. */
+const RUN_B_ENV =
+  process.env.RUN_B_ENV === undefined
+    ? undefined
+    : (JSON.parse(process.env.RUN_B_ENV) as Record<string, string>);
 const VARIANTS = (
   process.env.VARIANTS ??
-  allVariants.filter((name) => name !== 'run-before' || RUN_BEFORE !== undefined).join(',')
+  allVariants
+    .filter(
+      (name) =>
+        (name !== 'run-before' || RUN_BEFORE !== undefined) && (name !== 'run-b' || RUN_B_ENV !== undefined),
+    )
+    .join(',')
 )
   .split(',')
   .filter((name): name is Variant => (allVariants as readonly string[]).includes(name));
@@ -438,9 +450,9 @@ async function send(bodies: string): Promise<Measured> {
   return measureProcess('send', child, false, profile.dir);
 }
 
-async function run(topic: string, name: 'run' | 'run-before' = 'run'): Promise<Measured> {
+async function run(topic: string, name: 'run' | 'run-b' | 'run-before' = 'run'): Promise<Measured> {
   const profile = profiling(name);
-  const cli = name === 'run' ? main : join(resolve(RUN_BEFORE ?? '.'), 'src/cli/main.ts');
+  const cli = name === 'run-before' ? join(resolve(RUN_BEFORE ?? '.'), 'src/cli/main.ts') : main;
   const child = spawn(process.execPath, [...BRIDGE_NODE_OPTIONS, ...profile.flags, cli, 'run'], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -450,6 +462,7 @@ async function run(topic: string, name: 'run' | 'run-before' = 'run'): Promise<M
         MAX_IN_FLIGHT: String(IN_FLIGHT),
         HTTP_PORT: '0',
         LOG_LEVEL: 'info',
+        ...(name === 'run-b' ? RUN_B_ENV : {}),
       }),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -531,6 +544,7 @@ try {
     bare: () => bare(bodies),
     send: () => send(bodies),
     run: () => run(throughputTopic),
+    'run-b': () => run(throughputTopic, 'run-b'),
     'run-before': () => run(throughputTopic, 'run-before'),
   };
   const results = new Map<Variant, Measured[]>(VARIANTS.map((name) => [name, []]));
@@ -586,12 +600,14 @@ try {
     runOverBare: cpuRatio('run', 'bare'),
     sendOverBare: cpuRatio('send', 'bare'),
     runOverRunBefore: cpuRatio('run', 'run-before'),
+    runBOverRun: cpuRatio('run-b', 'run'),
   };
   const ratios = {
     runOverBare: ratio('run', 'bare'),
     sendOverBare: ratio('send', 'bare'),
     runOverSend: ratio('run', 'send'),
     runOverRunBefore: ratio('run', 'run-before'),
+    runBOverRun: ratio('run-b', 'run'),
     runOverConsumeOnly: ratio('run', 'consume-only'),
     runOverNaive: ratio('run', 'naive'),
   };
@@ -625,6 +641,7 @@ try {
         'disabled in send and run (GONG_LIMITER_DISABLED / --no-limiter): the machine is measured, not the quota',
       connections: CONNECTIONS,
       inFlight: IN_FLIGHT,
+      ...(RUN_B_ENV === undefined ? {} : { runB: RUN_B_ENV }),
     },
     throughput,
     ratios,
