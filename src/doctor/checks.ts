@@ -16,7 +16,11 @@ import {
   registryClientOptions,
   type RegistryClientOptions,
 } from '../kafka/connection.ts';
+import { defaultInputFormat, inputFormats } from '../decode/formats/index.ts';
+import { configuredFormat, needsRegistry } from '../decode/inputs.ts';
+import { createRegistryLookup } from '../decode/registry.ts';
 import { dlqHeadroomBytes, dlqMaxMessageBytes, dlqTopicConfig } from '../kafka/dlq.ts';
+import { checkMappings } from './mapping-check.ts';
 import { secretValues, valueRedactor } from '../observability/logger.ts';
 
 /**
@@ -51,6 +55,7 @@ export const checkIds = [
   'group',
   'registry',
   'subjects',
+  'mappings',
   'redis',
   'gong',
   'gong-auth',
@@ -65,6 +70,7 @@ const titles: Record<CheckId, string> = {
   group: 'consumer group readable',
   registry: 'schema registry answers',
   subjects: 'registry subjects exist',
+  mappings: 'mappings fit their schemas',
   redis: 'Redis answers',
   gong: 'Gong reachable',
   'gong-auth': 'Gong accepts the credentials',
@@ -127,7 +133,9 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   };
   const kafka = attempt(() => kafkaClientConfig(config, options.readFile));
   const topics = attempt(() => requireSetting(config, 'KAFKA_TOPICS'));
-  const registry = attempt(() => registryClientOptions(config));
+  const registry = needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS)
+    ? attempt(() => registryClientOptions(config))
+    : undefined;
   const gongAuthUsable = attempt(() => authFromConfig(config)) !== undefined;
   const warnings = configWarnings(options.env, config);
   if (problems.length === 0 && warnings.length === 0) {
@@ -160,12 +168,44 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   }
 
   // ---- registry and subjects. Subjects are only checked for topics the brokers listed, so a
-  // wrong topic name is reported once (under topics), not again as a missing subject.
-  if (registry === undefined) {
+  // wrong topic name is reported once (under topics), not again as a missing subject; and only
+  // for topics read through the registry (not schemaless json).
+  let registryAnswers = false;
+  const framedTopics = (existingTopics ?? topics ?? []).filter(
+    (topic) =>
+      inputFormats[configuredFormat(topic, config.INPUT_FORMATS) ?? defaultInputFormat].schemaType !==
+      undefined,
+  );
+  if (!needsRegistry(topics, config.INPUT_FORMATS)) {
+    skip('registry', 'every topic is read as schemaless json (INPUT_FORMATS)');
+    skip('subjects', 'every topic is read as schemaless json (INPUT_FORMATS)');
+  } else if (registry === undefined) {
     skip('registry', 'needs valid registry settings');
     skip('subjects', 'needs valid registry settings');
   } else {
-    await registryChecks(registry, existingTopics ?? topics ?? [], options.timeoutMs, report);
+    registryAnswers = await registryChecks(registry, framedTopics, options.timeoutMs, report);
+  }
+
+  // ---- mappings: loaded as run loads them, then run over records generated from their schemas.
+  // Without the registry (down, refusing us: already one ✗ above) their schema: files serve.
+  const lookup =
+    registryAnswers && registry !== undefined
+      ? createRegistryLookup({
+          url: registry.host,
+          username: registry.auth?.username,
+          password: registry.auth?.password,
+          timeoutMs: options.timeoutMs,
+        })
+      : undefined;
+  try {
+    const verdict = await withTimeout(options.timeoutMs * 4, 'the mapping check took too long', () =>
+      checkMappings(config, topics ?? [], lookup),
+    );
+    add('mappings', verdict.status, verdict.detail, verdict.fix);
+  } catch (error) {
+    fail('mappings', oneLine(error), fixFor(error));
+  } finally {
+    lookup?.close();
   }
 
   // ---- Redis, only when configured.
@@ -491,7 +531,7 @@ async function registryChecks(
   topics: readonly string[],
   timeoutMs: number,
   report: Reporter,
-): Promise<void> {
+): Promise<boolean> {
   const base = options.host.replace(/\/+$/, '');
   const headers: Record<string, string> = {
     accept: 'application/vnd.schemaregistry.v1+json, application/json',
@@ -516,7 +556,7 @@ async function registryChecks(
         'check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
       );
       report.skip('subjects', 'needs the registry');
-      return;
+      return false;
     }
     if (answer.statusCode !== 200) {
       report.fail(
@@ -525,7 +565,7 @@ async function registryChecks(
         'SCHEMA_REGISTRY_URL must be the Confluent-compatible API base (for Apicurio: .../apis/ccompat/v7)',
       );
       report.skip('subjects', 'needs the registry');
-      return;
+      return false;
     }
     report.ok('registry', base);
   } catch (error) {
@@ -535,11 +575,11 @@ async function registryChecks(
       'check SCHEMA_REGISTRY_URL and that the registry is reachable from here',
     );
     report.skip('subjects', 'needs the registry');
-    return;
+    return false;
   }
   if (topics.length === 0) {
-    report.skip('subjects', 'no existing input topic to check');
-    return;
+    report.skip('subjects', 'no existing input topic read through the registry');
+    return true;
   }
   const missing: string[] = [];
   const found: string[] = [];
@@ -560,7 +600,7 @@ async function registryChecks(
         `${subject}: ${transportMessage(error)}`,
         'check that the registry is reachable from here',
       );
-      return;
+      return false;
     }
   }
   if (missing.length === 0) report.ok('subjects', found.join(', '));
@@ -570,6 +610,7 @@ async function registryChecks(
       `not registered: ${missing.join(', ')}`,
       'producers register <topic>-value when they first write (see docs/producing-events.md); or correct KAFKA_TOPICS',
     );
+  return true;
 }
 
 async function redisCheck(url: string, timeoutMs: number, report: Reporter): Promise<void> {

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { produceSamples, registerNewestSchema } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { spawnBridge, waitFor } from '../helpers/bridge.ts';
+import { settings } from '../../src/config/settings.ts';
+import { ensureDlqTopic } from '../../src/kafka/dlq.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { freePort } from '../helpers/redis.ts';
 import { program, requires } from '../helpers/requirements.ts';
@@ -167,7 +169,11 @@ afterAll(async () => {
 
 async function place(example: string): Promise<Place> {
   const topic = uniqueName('help-example');
-  const dropTopics = await createTopics(admin, [topic, `${topic}.dlq`]);
+  // The dead-letter topic as the bridge creates it (sized for MAX_RECORD_BYTES), so doctor's DLQ
+  // size check passes as it does for a bridge that made its own.
+  const dropTopics = await createTopics(admin, [topic]);
+  await ensureDlqTopic(admin, `${topic}.dlq`, settings.MAX_RECORD_BYTES.schema.parse(undefined));
+  cleanups.push(() => admin.deleteTopics({ topics: [`${topic}.dlq`] }).catch(() => {}));
   await registerNewestSchema(new SchemaRegistry({ host: services.schemaRegistryUrl }), topic);
   const sandbox = await startSandbox({
     port: 0,

@@ -33,7 +33,7 @@ export function bridgeEnv(overrides: Record<string, string>): Record<string, str
     GONG_AUTH_PROBE_MAX_MS: '1000',
     COMMIT_INTERVAL_MS: '200',
     // Unknown schema ids (produceTo's 'unknown-schema' records) wait this long before they are
-    // dead-lettered; the window itself is tested in decoder.int.test.ts.
+    // dead-lettered; the window itself is tested in test/decode/registry.int.test.ts.
     SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS: '1000',
     SHUTDOWN_TIMEOUT_MS: '5000',
     KAFKA_CONNECTION_TIMEOUT_MS: '3000',

@@ -45,6 +45,7 @@ describe('make doctor on a machine with nothing running', () => {
       'consumer group readable',
       'schema registry answers',
       'registry subjects exist',
+      'mappings fit their schemas',
       'Redis answers',
       'Gong reachable',
       'Gong accepts the credentials',

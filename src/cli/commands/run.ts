@@ -17,7 +17,6 @@ import {
   type GongClient,
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
@@ -25,24 +24,31 @@ import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
-import { transformEvent } from '../../transform/transform.ts';
+import type { RecordPreparer } from '../../decode/prepare.ts';
+import { validateGongBody } from '../../gong/validate.ts';
+import type { Inputs } from '../../decode/inputs.ts';
 import { version } from '../../version.ts';
 import { loadCommandConfig } from '../command-config.ts';
+import { needsRegistry } from '../../decode/inputs.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const help = `Usage: gong-bridge run
 
-Runs the bridge: a Kafka consumer group reads Avro interaction events (Confluent framing, schema
-registry), delivers each to Gong's POST /v2/digital-interaction through the delivery engine, sends
-poison records and Gong rejections to the dead-letter topic, and commits an offset only once its
-record is delivered (200/409) or acknowledged by the dead-letter topic.
+Runs the bridge: a Kafka consumer group reads interaction events, delivers each to Gong's
+POST /v2/digital-interaction through the delivery engine, sends poison records and Gong
+rejections to the dead-letter topic, and commits an offset only once its record is delivered
+(200/409) or acknowledged by the dead-letter topic. Canonical events (Avro, Confluent framing,
+schema registry) need no configuration; other events (any Avro writer schema, JSON Schema,
+Protobuf, schemaless JSON; INPUT_FORMATS per topic) are built into Gong's body by the mappings in
+MAPPINGS_FILE (docs/mappings.md), compiled at start-up.
 
 All settings come from the environment (see docs/reference/configuration.md); required:
-  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
-  (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
+  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL (unless every topic is schemaless json), and
+  Gong credentials (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
-  GONG_RATE_PER_SECOND.
+  INPUT_FORMATS, MAPPINGS_FILE, MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS,
+  COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
 settled offsets are committed, exit 0. Signals within 3 s of the first are the same request (a
@@ -50,8 +56,9 @@ terminal's Ctrl-C and a wrapper's SIGTERM); one after that exits at once (130), 
 nothing past the last settled record was ever committed.
 
 Exit codes: 0 stopped on a signal, 3 configuration error (every problem is listed at once,
-including an input topic that does not exist and Kafka credentials or certificates the brokers
-refuse), 4 Kafka unreachable or the consumer crashed.
+including an input topic that does not exist, Kafka credentials or certificates the brokers
+refuse, and a mapping file that cannot work, naming the file, line, mapping and expression),
+4 Kafka unreachable or the consumer crashed.
 
 Example:
   KAFKA_BROKERS=localhost:9092 KAFKA_TOPICS=interactions \\
@@ -83,6 +90,8 @@ export interface RunGraph {
   readonly engine: DeliveryEngine;
   readonly runtime: Runtime;
   readonly dlqTopic: string;
+  /** Each topic's format and the mappings, once runtime.start() has loaded them. */
+  inputs(): Inputs | undefined;
   /** Releases everything start() acquired, after runtime.stop(). */
   close(): Promise<void>;
 }
@@ -117,7 +126,20 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
   const engineSettings = deliveryEngineSettings(config);
   const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
-  const decoder = createDecoderFromConfig(config);
+  const engineValidator = engineSettings.validate ?? validateGongBody;
+  const registry = createRegistryFromConfig(config);
+  // The mappings are loaded by start() (the registry has the writer schemas to check them
+  // against); records only arrive after it.
+  let inputs: Inputs | undefined;
+  let loaded: RecordPreparer | undefined;
+  const preparer: RecordPreparer = {
+    halts: registry?.halts,
+    prepare(record) {
+      if (loaded === undefined)
+        throw new BridgeError('INTERNAL', 'a record arrived before start-up loaded the inputs');
+      return loaded.prepare(record);
+    },
+  };
   const events = new RuntimeEvents();
   // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
   const producer = createNonIdempotentProducer(kafka);
@@ -165,14 +187,12 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const runtime = createRuntime({
     consumer,
     topics,
-    decoder,
+    preparer,
     engine,
     dlq,
     limiter,
     clock,
     sleep,
-    // The engine's validator: the limits and inferred-rule settings apply before the engine too.
-    transform: (event) => transformEvent(event, engineSettings.validate),
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
@@ -197,6 +217,17 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const wrapped: Runtime = {
     ...runtime,
     async start() {
+      // Formats and mappings first: a mapping that cannot work is a configuration error (exit 3)
+      // whatever the brokers say. The engine's validator applies before the engine too.
+      const pipeline = await createInputPipeline(config, {
+        topics,
+        registry,
+        validate: engineValidator,
+        onWarning: (message) => logger.warn({ event: 'config-warning', variable: 'MAPPINGS_FILE' }, message),
+      });
+      inputs = pipeline.inputs;
+      loaded = pipeline.preparer;
+      logInputs(logger, pipeline.inputs);
       // The DLQ must exist and accept writes before the first record could need it.
       await admin.connect();
       try {
@@ -255,16 +286,38 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     engine,
     runtime: wrapped,
     dlqTopic,
+    inputs: () => inputs,
     async close() {
       starting.abort();
       engine.close();
       dlqProducer.close();
-      decoder.close();
+      registry?.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});
     },
   };
+}
+
+/** One line per topic and per mapping, so the log says what this process reads and how. */
+function logInputs(logger: Logger, inputs: Inputs): void {
+  const log = logger.child({ component: 'inputs' });
+  for (const [topic, format] of inputs.formats)
+    log.info({ event: 'input', topic, format: format.name }, `topic ${topic} is read as ${format.name}`);
+  for (const mapping of inputs.mappings?.mappings ?? []) {
+    log.info(
+      {
+        event: 'mapping',
+        mapping: mapping.name,
+        match: mapping.match,
+        checkedAgainst: mapping.knownFields?.source ?? null,
+        interpretedFields: mapping.interpretedFields,
+      },
+      mapping.interpretedFields.length === 0
+        ? `mapping ${mapping.name} loaded`
+        : `mapping ${mapping.name} loaded; ${mapping.interpretedFields.join(', ')} run on JSONata's interpreter (slower)`,
+    );
+  }
 }
 
 /** Log lines an operator acts on; per-record lines only at debug. */
@@ -331,8 +384,13 @@ export const runCommand: CliCommand = {
 /** What `run` cannot start without, checked together so one run names every missing piece. */
 export const runConfigChecks: readonly ConfigCheck[] = [
   (config) => kafkaClientConfig(config),
-  ...required('KAFKA_TOPICS', 'SCHEMA_REGISTRY_URL'),
-  (config) => registryClientOptions(config),
+  ...required('KAFKA_TOPICS'),
+  // Only topics read as schemaless json do without the registry (its credentials are checked
+  // whenever it is set).
+  (config) =>
+    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS) || config.SCHEMA_REGISTRY_URL !== undefined
+      ? registryClientOptions(config)
+      : undefined,
   (config) => authFromConfig(config),
 ];
 
