@@ -20,6 +20,7 @@ import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
+import { ledgerFromConfig, type QuotaLedger } from '../../kafka/quota-ledger.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
@@ -92,6 +93,8 @@ export interface RunGraph {
   readonly dlqTopic: string;
   /** Each topic's format and the mappings, once runtime.start() has loaded them. */
   inputs(): Inputs | undefined;
+  /** Keeps the day's spend in KAFKA_QUOTA_TOPIC when the limiter counts it here (no Redis). */
+  readonly ledger: QuotaLedger | undefined;
   /** Releases everything start() acquired, after runtime.stop(). */
   close(): Promise<void>;
 }
@@ -212,6 +215,13 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const admin = quickKafka.admin();
   // Ends a start-up wait when the bridge is stopped before it has started.
   const starting = new AbortController();
+  const ledger = ledgerFromConfig(config, {
+    kafka: quickKafka,
+    producer,
+    clock,
+    sleep,
+    logger: logger.child({ component: 'quota-ledger' }),
+  });
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
@@ -273,6 +283,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
       }
       await producer.connect();
       producerConnected = true;
+      // The day's spend must be known before the first call; each replica takes its share of it.
+      await ledger?.attach(limiter, 1 / Math.max(1, config.GONG_EXPECTED_REPLICAS));
       await originalStart();
     },
   };
@@ -287,11 +299,14 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     runtime: wrapped,
     dlqTopic,
     inputs: () => inputs,
+    ledger,
     async close() {
       starting.abort();
       engine.close();
       dlqProducer.close();
       registry?.close();
+      // After runtime.stop(): no call is in flight, so the last write holds the whole day.
+      await ledger?.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});
