@@ -1,6 +1,6 @@
 import { BridgeError, isBridgeError } from '../errors.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
-import { validateGongBody, type GongValidation } from '../gong/validate.ts';
+import { validateGongBody, verdictOf, type GongBodyValidator } from '../gong/validate.ts';
 import type { Clock, Sleep } from '../shared/time.ts';
 import { createDeliveryEvents, type DeliveryEvents } from './events.ts';
 import { GongCalls, type GongPoster } from './gong-calls.ts';
@@ -100,9 +100,9 @@ export interface DeliveryEngineOptions {
   readonly events?: DeliveryEvents;
   /**
    * Default validateGongBody (the default settings); deliveryEngineSettings (src/wiring/) builds
-   * the configured one.
+   * the configured one. A body this validator already passed is not validated again (verdictOf).
    */
-  readonly validate?: (input: unknown) => GongValidation;
+  readonly validate?: GongBodyValidator;
 }
 
 /** What stops delivery right now, for readiness, metrics and `/readyz`. */
@@ -169,7 +169,8 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
     async deliver(input, deliverOptions = {}) {
       const { signal } = deliverOptions;
       if (closing.signal.aborted) throw shuttingDown(closing.signal);
-      const validation = validate(input);
+      // A body the same validator already passed (the transform's verdict, in `run`) is not walked again.
+      const validation = verdictOf(input, validate) ?? validate(input);
       const eventId = deliverOptions.eventId ?? (validation.ok ? validation.body.eventId : undefined);
       const idField = eventId === undefined ? {} : { eventId };
       const { inferredRules } = validation;
@@ -179,8 +180,9 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         return { kind: 'invalid', errors: validation.errors, ...flagged };
       }
       const text = JSON.stringify(validation.body);
-      const bytes = Buffer.byteLength(text);
-      if (bytes > options.maxBodyBytes) {
+      // A UTF-16 unit is at most 3 bytes of UTF-8: most bodies need no count of their bytes.
+      const bytes = text.length * 3 <= options.maxBodyBytes ? undefined : Buffer.byteLength(text);
+      if (bytes !== undefined && bytes > options.maxBodyBytes) {
         const errors = [`body is ${bytes} bytes, more than GONG_MAX_BODY_BYTES (${options.maxBodyBytes})`];
         events.emit('invalid', { ...idField, errors, ...flagged });
         return { kind: 'invalid', errors, ...flagged };

@@ -73,7 +73,7 @@ export class GongCalls {
     signal: AbortSignal | undefined,
     probe: boolean,
   ): Promise<GongCallResult | undefined> {
-    await this.#waitOutThrottle(signal);
+    if (this.#throttledUntil > this.#clock.now()) await this.#waitOutThrottle(signal);
     const first = this.#warm ? undefined : await this.#coldStart.acquire(signal);
     let permit: ConnectionPermit | undefined;
     let slot: CallSlot | undefined;
