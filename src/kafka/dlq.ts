@@ -9,6 +9,7 @@ import {
 } from './batched-producer.ts';
 import type { HaltSource } from './halt-state.ts';
 import { recordBytes } from './record-limits.ts';
+import { ensureTopic } from './topics.ts';
 
 /**
  * The dead-letter topic. A dead letter is the original record, untouched (key, value bytes,
@@ -325,18 +326,10 @@ export async function ensureDlqTopic(
   topic: string,
   maxRecordBytes: number,
 ) {
-  const existing = await admin.listTopics();
-  if (existing.includes(topic)) return false;
-  try {
-    return await admin.createTopics({
-      topics: [{ topic, configEntries: dlqTopicConfig(maxRecordBytes) }],
-      waitForLeaders: true,
-    });
-  } catch (error) {
-    // Another replica may have created it between our list and create.
-    if ((error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return false;
-    throw new BridgeError('DLQ_WRITE_FAILED', `cannot create the dead-letter topic ${topic}`, {
-      cause: error,
-    });
-  }
+  return ensureTopic(
+    admin,
+    topic,
+    dlqTopicConfig(maxRecordBytes),
+    (cause) => new BridgeError('DLQ_WRITE_FAILED', `cannot create the dead-letter topic ${topic}`, { cause }),
+  );
 }

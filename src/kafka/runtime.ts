@@ -2,6 +2,8 @@ import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { DeliveryEngine, DeliveryOutcome } from '../delivery/engine.ts';
 import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts';
 import { isBridgeError } from '../errors.ts';
+import type { Settlement } from '../receipts/receipt.ts';
+import type { ReceiptWriter } from '../receipts/writer.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';
 import { transformEvent, type TransformResult } from '../transform/transform.ts';
 import { CommitScheduler } from './commit-scheduler.ts';
@@ -42,6 +44,10 @@ import { recordBytes } from './record-limits.ts';
  *    what settled is committed for the partitions still owned, and the partition state is
  *    forgotten, keeping the settled-not-committed records so that the next generation does not
  *    send them again. Batches of the new generation wait until the revoke is done.
+ *  - With a receipts topic (KAFKA_RECEIPTS_TOPIC), a settled record counts as settled for the
+ *    tracker only once its receipt is acknowledged: no commit passes a record whose receipt the
+ *    broker has not stored. The record leaves MAX_IN_FLIGHT as soon as its outcome is known, so
+ *    the receipt's round trip (batched with the others) is not added to every Gong call.
  *  - A commit counts only once the broker acknowledged it (kafkajs' COMMIT_OFFSETS event). While
  *    kafkajs restarts a crashed consumer, commitOffsets resolves without committing anything. A
  *    commit never includes a partition the latest assignment gave to another member.
@@ -54,6 +60,8 @@ export interface RuntimeOptions {
   readonly decoder: Decoder;
   readonly engine: Pick<DeliveryEngine, 'deliver' | 'isHalted' | 'events'>;
   readonly dlq: DlqWriter;
+  /** KAFKA_RECEIPTS_TOPIC: a receipt per settled record, acknowledged before its commit. */
+  readonly receipts?: Pick<ReceiptWriter, 'write' | 'halts' | 'topic'> | undefined;
   /** The limiter's events, to pause fetching while the daily quota is spent. */
   readonly limiter?: {
     on<K extends 'quota-exhausted'>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void;
@@ -86,8 +94,15 @@ export interface RuntimeStats {
   readonly commits: number;
   /** Assigned partitions whose fetching is paused, for whatever reason. */
   readonly pausedPartitions: number;
-  /** Settled records no acknowledged commit covers yet: what a crash now would replay. */
+  /**
+   * Settled records no acknowledged commit covers yet, including those whose receipt is not
+   * acknowledged yet: what a crash now would replay.
+   */
   readonly settledUncommitted: number;
+  /** Receipts written and acknowledged. */
+  readonly receipts: number;
+  /** Settled records waiting for their receipt's acknowledgement. */
+  readonly receiptsPending: number;
 }
 
 export interface Runtime {
@@ -121,7 +136,7 @@ const rebalancingErrors = new Set([
 const defaultCommitMaxPending = 20;
 
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { consumer, decoder, engine, dlq, clock, sleep } = options;
+  const { consumer, decoder, engine, dlq, receipts, clock, sleep } = options;
   const events = options.events ?? new RuntimeEvents();
   const transform = options.transform ?? transformEvent;
   const revokeTimeoutMs = options.revokeTimeoutMs ?? Math.min(10_000, options.shutdownTimeoutMs);
@@ -132,6 +147,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const tracker = new OffsetTracker();
   const buffer = new PartitionBuffer<Work>(options.maxBuffered);
   const inFlight = new Set<Promise<void>>();
+  /** Receipt writes of settled records, not yet acknowledged; revokes and shutdown wait for them too. */
+  const receiptsPending = new Set<Promise<void>>();
+  /** Per lane, its records waiting for a receipt: they count against the lane's commit bound. */
+  const receiptWaits = new Map<Lane<Work>, number>();
   /**
    * Partitions this member may commit: the latest assignment (plus any partition a batch came
    * from, which kafkajs only fetches when assigned). A revoke keeps them until the next
@@ -162,7 +181,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   crashed.catch(() => {});
   const unsubscribers: (() => void)[] = [];
 
-  const counts = { consumed: 0, delivered: 0, duplicates: 0, deadLettered: 0, commits: 0 };
+  const counts = { consumed: 0, delivered: 0, duplicates: 0, deadLettered: 0, commits: 0, receipts: 0 };
 
   const buffered = () => buffer.queued() + inFlight.size;
 
@@ -177,8 +196,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
 
-  /** Dependencies that refuse us (dlq.ts, decoder.ts): each pauses fetching and makes us unready. */
-  const haltSources = [dlq.halts, decoder.halts].filter(
+  /**
+   * Dependencies that refuse us (dlq.ts, decoder.ts, receipts/writer.ts): each pauses fetching
+   * and makes us unready.
+   */
+  const haltSources = [dlq.halts, decoder.halts, receipts?.halts].filter(
     (source): source is HaltSource => source !== undefined,
   );
 
@@ -217,17 +239,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   // waits for the DLQ, or commits fail), the lane goes on until as many wait as its share of
   // the buffer holds (at least COMMIT_MAX_PENDING), then starts nothing new until a commit covers
   // them: a crash never replays more, and the tracker's memory stays bounded. Stopping at
-  // COMMIT_MAX_PENDING instead would stall a partition behind every slow record.
+  // COMMIT_MAX_PENDING instead would stall a partition behind every slow record. Records waiting
+  // for their receipt count too: they are settled, uncommitted, and replayed by a crash.
 
   const startable = (lane: Lane<Work>) =>
-    tracker.settledUncommitted(lane.topic, lane.partition) < Math.max(commitMaxPending, buffer.share());
+    tracker.settledUncommitted(lane.topic, lane.partition) + (receiptWaits.get(lane) ?? 0) <
+    Math.max(commitMaxPending, buffer.share());
 
   function pump(): void {
     while (inFlight.size < options.maxInFlight) {
       const next = buffer.take(startable);
       if (next === undefined) return;
       const { item, lane } = next;
-      const task: Promise<void> = processRecord(item, lane.signal).finally(() => {
+      const task: Promise<void> = processRecord(item, lane).finally(() => {
         inFlight.delete(task);
         buffer.finish(lane);
         pauses.checkBackpressure();
@@ -239,7 +263,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   // --- One record, from decode to delivered or dead-lettered.
 
-  async function deadLetter(record: SourceRecord, why: DeadLetterReason, signal: AbortSignal) {
+  async function deadLetter(
+    record: SourceRecord,
+    why: DeadLetterReason,
+    signal: AbortSignal,
+  ): Promise<Settlement> {
     // A letter too large for the topic is replaced by a reference letter with a reason of its own.
     const written = await dlq.write(record, why, signal);
     counts.deadLettered += 1;
@@ -253,6 +281,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(why.status === undefined ? {} : { status: why.status }),
       ...(why.inferredRules === undefined ? {} : { inferredRules: why.inferredRules }),
     });
+    return {
+      outcome: 'dead-lettered',
+      reason: why.reason,
+      referenceLetter: written.reference,
+      eventId: why.eventId,
+      status: why.status,
+      requestId: why.requestId,
+      attempts: why.attempts ?? 0,
+      schemaId: why.schemaId,
+    };
   }
 
   async function decodeWithRetry(record: SourceRecord, signal: AbortSignal) {
@@ -286,10 +324,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
 
   /** One record to a settled state: delivered, duplicate or dead-lettered. */
-  async function handle(record: SourceRecord, signal: AbortSignal): Promise<void> {
+  async function handle(record: SourceRecord, signal: AbortSignal): Promise<Settlement> {
     const decoded = await decodeWithRetry(record, signal);
     if (!decoded.ok) {
-      await deadLetter(
+      return deadLetter(
         record,
         {
           reason: decoded.error.code,
@@ -298,13 +336,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         },
         signal,
       );
-      return;
     }
     const eventId = typeof decoded.event.eventId === 'string' ? decoded.event.eventId : undefined;
     const ids = { ...(eventId === undefined ? {} : { eventId }), schemaId: decoded.schemaId };
     const transformed = transform(decoded.event);
     if (!transformed.ok) {
-      await deadLetter(
+      return deadLetter(
         record,
         {
           reason: 'GONG_INVALID',
@@ -315,7 +352,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         },
         signal,
       );
-      return;
     }
     const outcome: DeliveryOutcome = await engine.deliver(transformed.body, {
       signal,
@@ -337,10 +373,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           attempts: outcome.attempts,
           latencyMs: Number.isFinite(sentAt) ? Math.max(0, clock.wallNow() - sentAt) : 0,
         });
-        return;
+        return {
+          outcome: outcome.kind,
+          eventId: transformed.body.eventId,
+          status: outcome.status,
+          requestId: outcome.requestId,
+          attempts: outcome.attempts,
+          schemaId: decoded.schemaId,
+        };
       }
       case 'rejected':
-        await deadLetter(
+        return deadLetter(
           record,
           {
             reason: 'GONG_REJECTED',
@@ -354,9 +397,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           },
           signal,
         );
-        return;
       case 'invalid':
-        await deadLetter(
+        return deadLetter(
           record,
           {
             reason: 'GONG_INVALID',
@@ -367,16 +409,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           },
           signal,
         );
-        return;
     }
   }
 
-  async function processRecord(work: Work, signal: AbortSignal): Promise<void> {
+  async function processRecord(work: Work, lane: Lane<Work>): Promise<void> {
     const { record } = work;
+    const { signal } = lane;
+    const firstAttemptAt = clock.wallNow();
     for (let attempt = 1; ; attempt++) {
       try {
-        await handle(record, signal);
-        scheduler.settled(tracker.complete(work.tracked));
+        const settlement = await handle(record, signal);
+        settled(work, lane, settlement, firstAttemptAt);
         return;
       } catch (error) {
         // Interrupted by a revoke or shutdown before it settled: the record stays unsettled, so
@@ -393,6 +436,74 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         });
         try {
           await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  // --- Settle: the tracker learns of a settled record at once, or, with a receipts topic, once
+  // its receipt is acknowledged. The record has left MAX_IN_FLIGHT by then; it still counts
+  // against its lane's bound of settled, uncommitted records while the receipt is on its way.
+
+  function settled(work: Work, lane: Lane<Work>, settlement: Settlement, firstAttemptAt: number): void {
+    if (receipts === undefined) {
+      scheduler.settled(tracker.complete(work.tracked));
+      return;
+    }
+    const times = { firstAttemptAt, settledAt: clock.wallNow() };
+    receiptWaits.set(lane, (receiptWaits.get(lane) ?? 0) + 1);
+    const task: Promise<void> = writeReceipt(receipts, work, lane, settlement, times).finally(() => {
+      receiptsPending.delete(task);
+      const left = (receiptWaits.get(lane) ?? 1) - 1;
+      if (left > 0) receiptWaits.set(lane, left);
+      else receiptWaits.delete(lane);
+      pump();
+    });
+    receiptsPending.add(task);
+  }
+
+  /**
+   * Until the receipt is acknowledged. The batched producer retries what may succeed and probes
+   * a topic that refuses every write (a halt), so what reaches here is the producer closing
+   * (shutdown: the record stays uncommitted and is consumed again), a receipts topic whose
+   * max.message.bytes is below a receipt's size (already reported as `receipt-write-failed`
+   * too-large), or a bug. Those are tried again, loudly, until a revoke or shutdown ends it.
+   */
+  async function writeReceipt(
+    writer: NonNullable<RuntimeOptions['receipts']>,
+    work: Work,
+    lane: Lane<Work>,
+    settlement: Settlement,
+    times: { firstAttemptAt: number; settledAt: number },
+  ): Promise<void> {
+    const { record } = work;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await writer.write(record, settlement, times);
+        counts.receipts += 1;
+        events.emit('receipt-written', {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          outcome: settlement.outcome,
+        });
+        scheduler.settled(tracker.complete(work.tracked));
+        return;
+      } catch (error) {
+        if (isBridgeError(error) && error.code === 'SHUTTING_DOWN') return;
+        if (!(isBridgeError(error) && error.code === 'PRODUCE_TOO_LARGE')) {
+          events.emit('internal-error', {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            error: `receipt not written: ${error instanceof Error ? error.message : String(error)}`,
+            ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
+          });
+        }
+        try {
+          await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), lane.signal);
         } catch {
           return;
         }
@@ -448,14 +559,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     return confirmed.length === offsets.length;
   }
 
-  /** Resolves true if every in-flight record settled within `ms`. */
+  /** Records on the wire: Gong calls and dead-letter writes, and receipts not yet acknowledged. */
+  const working = () => inFlight.size + receiptsPending.size;
+
+  /** Resolves true if every in-flight record settled, and its receipt was acknowledged, within `ms`. */
   async function waitForInFlight(ms: number): Promise<boolean> {
     const deadline = clock.now() + ms;
-    while (inFlight.size > 0) {
+    while (working() > 0) {
       const left = deadline - clock.now();
       if (left <= 0) return false;
       const timer = new AbortController();
-      await Promise.race([Promise.allSettled([...inFlight]), sleep(left, timer.signal).catch(() => {})]);
+      await Promise.race([
+        Promise.allSettled([...inFlight, ...receiptsPending]),
+        sleep(left, timer.signal).catch(() => {}),
+      ]);
       timer.abort();
     }
     return true;
@@ -478,11 +595,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     // partition next fetches them again. Only what is already on the wire is waited for.
     const dropped = buffer.revokeAll(why);
     pauses.checkBackpressure();
-    const before = inFlight.size;
+    const before = working();
     events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
     revoking = (async () => {
-      const settled = await waitForInFlight(revokeTimeoutMs);
-      const abandoned = settled ? 0 : inFlight.size;
+      const drained = await waitForInFlight(revokeTimeoutMs);
+      const abandoned = drained ? 0 : working();
       await scheduler.flush();
       // Settled records the commit did not cover (it was refused, lost, or the partition now
       // belongs to another member) are carried over, so that a repeat of the same record after
@@ -683,7 +800,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     let total = 0;
     for (const { topic, partition } of tracker.partitions())
       total += tracker.settledUncommitted(topic, partition);
-    return total;
+    return total + receiptsPending.size;
   }
 
   return {
@@ -696,6 +813,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       inFlight: inFlight.size,
       pausedPartitions: pauses.pausedPartitions(),
       settledUncommitted: settledUncommitted(),
+      receiptsPending: receiptsPending.size,
     }),
     async start() {
       wireEvents();

@@ -1,7 +1,5 @@
-import { PassThrough } from 'node:stream';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.ts';
 import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
 import { runReplayDlq, type ReplaySummary } from '../../src/cli/commands/replay-dlq.ts';
 import { deadLetterHeaders, referenceLetter } from '../../src/kafka/dlq.ts';
@@ -11,24 +9,7 @@ import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import { allCommitted, bridgeEnv, header, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
 import { testKafka, uniqueName } from '../helpers/kafka.ts';
-
-function cliIo(env: Record<string, string>) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const io: CliIo = {
-    stdin: new PassThrough(),
-    stdout,
-    stderr,
-    env,
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  };
-  return { io, out: () => out, err: () => err };
-}
+import { cliIo } from '../helpers/cli-io.ts';
 
 /** produce-sample and replay-dlq as commands, against real Kafka, Apicurio and a sandbox. */
 describe('produce-sample and replay-dlq', () => {

@@ -14,7 +14,14 @@ import { createDecoderFromConfig, type DecodeResult } from '../../kafka/decoder.
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
-import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import {
+  ExitCode,
+  numberOption,
+  parseCommandArgs,
+  timeOption,
+  type CliCommand,
+  type CliIo,
+} from '../command.ts';
 
 const options = {
   'dlq-topic': { type: 'string' },
@@ -45,7 +52,7 @@ Options:
   --dlq-topic T        Dead-letter topic (default KAFKA_DLQ_TOPIC, or <first KAFKA_TOPICS>.dlq).
   --from-offset N      Start at offset N in every partition (default: the beginning).
   --to-offset N        Stop before offset N in every partition (default: the end at start-up).
-  --since TIME         Start at the first record at or after TIME (ISO 8601 or epoch ms).
+  --since TIME         Start at the first record at or after TIME (ISO 8601, epoch ms, or ago: 2h).
   --until TIME         Stop at records after TIME.
   --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several.
   --to-topic T         Republish instead of sending to Gong.
@@ -87,14 +94,6 @@ export const replayDlqCommand: CliCommand = {
   run: (argv, io) => runReplayDlq(argv, io),
 };
 
-function parseTime(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw new BridgeError('USAGE', `--${name} must be ISO 8601 or epoch ms, got ${value}`);
-  return ms;
-}
-
 export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(options, argv, false);
   const sendsToGong = values['to-topic'] === undefined && values['dry-run'] !== true;
@@ -119,8 +118,8 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     values['to-offset'] === undefined
       ? undefined
       : BigInt(numberOption('to-offset', values['to-offset'], 0, 0));
-  const since = parseTime('since', values.since);
-  const until = parseTime('until', values.until);
+  const since = timeOption('since', values.since, Date.now());
+  const until = timeOption('until', values.until, Date.now());
   const concurrency = Math.floor(numberOption('concurrency', values.concurrency, 8, 1));
   const toTopic = values['to-topic'];
   const dryRun = values['dry-run'] === true;

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import { required, requireSetting, type ConfigCheck } from '../../config/config.ts';
@@ -16,10 +17,16 @@ import {
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { createDecoderFromConfig } from '../../kafka/decoder.ts';
-import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
+import {
+  createBatchedProducer,
+  createNonIdempotentProducer,
+  type ProducerSendFailure,
+} from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
+import { createReceiptWriter, ensureReceiptsTopic, receiptsProducerOptions } from '../../receipts/writer.ts';
+import { registerAvroSchema } from '../../schemas/register.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
@@ -39,7 +46,7 @@ All settings come from the environment (see docs/reference/configuration.md); re
   KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
   (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
+  KAFKA_RECEIPTS_TOPIC (a receipt per settled record, created if missing; unset: none), MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
   GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
@@ -74,6 +81,8 @@ export interface RunGraph {
   readonly engine: DeliveryEngine;
   readonly runtime: Runtime;
   readonly dlqTopic: string;
+  /** KAFKA_RECEIPTS_TOPIC, when receipts are on. */
+  readonly receiptsTopic: string | undefined;
   /** Releases everything start() acquired, after runtime.stop(). */
   close(): Promise<void>;
 }
@@ -110,7 +119,18 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
   const decoder = createDecoderFromConfig(config);
   const events = new RuntimeEvents();
+  const reportFailure =
+    (event: 'dlq-write-failed' | 'receipt-write-failed') => (failure: ProducerSendFailure) =>
+      events.emit(event, {
+        error: failure.error,
+        outcome: failure.outcome,
+        matched: failure.matched,
+        attempt: failure.attempt,
+        messages: failure.messages,
+        retryInMs: failure.retryInMs,
+      });
   // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
+  // Dead letters and receipts share the kafkajs producer; each topic has its own batches.
   const producer = createNonIdempotentProducer(kafka);
   const dlqProducer = createBatchedProducer({
     ...dlqProducerOptions,
@@ -118,17 +138,30 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     topic: dlqTopic,
     clock,
     sleep,
-    onFailure: (failure) =>
-      events.emit('dlq-write-failed', {
-        error: failure.error,
-        outcome: failure.outcome,
-        matched: failure.matched,
-        attempt: failure.attempt,
-        messages: failure.messages,
-        retryInMs: failure.retryInMs,
-      }),
+    onFailure: reportFailure('dlq-write-failed'),
   });
   const dlq = createDlqWriter({ producer: dlqProducer, version, wallNow: () => clock.wallNow() });
+  const receiptsTopic = config.KAFKA_RECEIPTS_TOPIC;
+  const receiptsProducer =
+    receiptsTopic === undefined
+      ? undefined
+      : createBatchedProducer({
+          ...receiptsProducerOptions,
+          producer,
+          topic: receiptsTopic,
+          clock,
+          sleep,
+          onFailure: reportFailure('receipt-write-failed'),
+        });
+  const receipts =
+    receiptsProducer === undefined
+      ? undefined
+      : createReceiptWriter({
+          producer: receiptsProducer,
+          register: (subject, schema) =>
+            registerAvroSchema(new SchemaRegistry(registryClientOptions(config)), subject, schema),
+          context: { bridgeVersion: version, deadLetterTopic: dlqTopic },
+        });
   // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
   const revokeTimeoutMs = Math.min(
     10_000,
@@ -159,6 +192,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     decoder,
     engine,
     dlq,
+    receipts,
     limiter,
     clock,
     sleep,
@@ -202,9 +236,13 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
           );
         }
         await ensureDlqTopic(admin, dlqTopic, config.MAX_RECORD_BYTES);
+        if (receipts !== undefined) await ensureReceiptsTopic(admin, receipts.topic);
       } finally {
         await admin.disconnect();
       }
+      // The receipt schema is registered before the first record could settle: a registry that
+      // refuses it (credentials, an incompatible schema under the subject) stops the start here.
+      await receipts?.prepare();
       await producer.connect();
       producerConnected = true;
       await originalStart();
@@ -220,9 +258,11 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     engine,
     runtime: wrapped,
     dlqTopic,
+    receiptsTopic,
     async close() {
       engine.close();
       dlqProducer.close();
+      receiptsProducer?.close();
       decoder.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
@@ -251,6 +291,8 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
         fields,
         'the dead-letter topic refuses writes: delivery halted, probing until a write succeeds',
       );
+    else if (event.reason === 'receipts')
+      log.error(fields, 'the receipts topic refuses writes: delivery halted, probing until a write succeeds');
     else if (event.reason === 'registry-auth')
       log.error(fields, 'the schema registry refuses the credentials: delivery halted, probing');
     else log.info(fields, `consumer holds its records (${event.reason})`);
@@ -273,6 +315,14 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
       event.outcome === 'too-large'
         ? 'dead letter too large for the topic; splitting the batch or writing a reference letter'
         : 'dead-letter write failed; retrying',
+    ),
+  );
+  events.on('receipt-write-failed', (event) =>
+    log.warn(
+      { event: 'receipt-write-failed', ...event },
+      event.outcome === 'too-large'
+        ? "receipts refused for their size: a batch is split; a single receipt refused means the receipts topic's max.message.bytes is too small (retried)"
+        : 'receipt write failed; retrying',
     ),
   );
   events.on('internal-error', (event) =>
@@ -353,6 +403,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
         topics: config.KAFKA_TOPICS,
         groupId: config.KAFKA_GROUP_ID,
         dlqTopic: graph.dlqTopic,
+        ...(graph.receiptsTopic === undefined ? {} : { receiptsTopic: graph.receiptsTopic }),
       },
       'gong-bridge running',
     );
