@@ -6,7 +6,10 @@
  *               consume-only  a kafkajs eachBatch loop that only counts (the ceiling);
  *               naive         kafkajs eachMessage: decode, transform, one POST at a time;
  *               bridge        `run`'s object graph (buildRunGraph), limiter off.
- *               Ratios are bridge / consume-only and bridge / naive. Runs alternate; medians.
+ *               receipts      the same with KAFKA_RECEIPTS_TOPIC: a record counts once its
+ *                             receipt is acknowledged (issue 16 §5: within 10% of bridge).
+ *               Ratios are bridge / consume-only, bridge / naive, and receipts / bridge (the
+ *               median of each run's ratio, the two measured back to back). Runs alternate; medians.
  *   latency     produce-to-Gong p50/p99 at low load (20 events/s, limiter at 50/s): Kafka
  *               CreateTime of the record to Gong's answer.
  *   rss         `gong-bridge run` as a child process draining a backlog at GONG_RATE_PER_SECOND=3;
@@ -117,18 +120,36 @@ async function makeTopic(name: string, count: number, partitions = 3) {
   await producer.disconnect();
 }
 
-/** Times first-to-last of `count` marks; join and fetch warm-up are left out for every variant alike. */
+/**
+ * Times first-to-last of `count` marks; join and fetch warm-up are left out for every variant
+ * alike. `start()` starts the clock before the first mark (a variant whose marks come later in a
+ * record's life starts where the others do). The process's CPU time over the same window too.
+ */
 function stopwatch(count: number) {
   let first = 0;
+  let firstCpu: NodeJS.CpuUsage | undefined;
   let seen = 0;
   let resolveDone: (ms: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  let cpuMs = 0;
+  const start = () => {
+    if (firstCpu !== undefined) return;
+    first = performance.now();
+    firstCpu = process.cpuUsage();
+  };
   return {
     done,
+    start,
+    /** CPU milliseconds (user + system) from the start to the last mark. */
+    cpuMs: () => cpuMs,
     mark(n = 1) {
-      if (seen === 0) first = performance.now();
+      start();
       seen += n;
-      if (seen >= count) resolveDone(performance.now() - first);
+      if (seen >= count && seen - n < count) {
+        const used = process.cpuUsage(firstCpu);
+        cpuMs = (used.user + used.system) / 1000;
+        resolveDone(performance.now() - first);
+      }
     },
   };
 }
@@ -186,17 +207,32 @@ function bridgeConfig(topic: string, extra: Record<string, string> = {}) {
   };
 }
 
-async function bridge(topic: string): Promise<number> {
+/**
+ * `run` at full speed: events/s, and CPU ms per 1,000 events in this process (the bridge; the
+ * sandbox runs in its own). With `receiptsTopic`, a record counts only once its receipt is stored.
+ */
+async function bridge(
+  topic: string,
+  receiptsTopic?: string,
+): Promise<{ perSecond: number; cpuMsPer1000: number }> {
   const watch = stopwatch(EVENTS);
-  const config = loadConfig(bridgeConfig(topic, { GONG_LIMITER_DISABLED: 'true', MAX_IN_FLIGHT: '64' }));
+  const config = loadConfig(
+    bridgeConfig(topic, {
+      GONG_LIMITER_DISABLED: 'true',
+      MAX_IN_FLIGHT: '64',
+      ...(receiptsTopic === undefined ? {} : { KAFKA_RECEIPTS_TOPIC: receiptsTopic }),
+    }),
+  );
   const graph = buildRunGraph(config, { clock: systemClock, sleep: systemSleep }, pino({ level: 'silent' }));
-  graph.runtime.events.on('delivered', () => watch.mark());
-  graph.runtime.events.on('dead-lettered', () => watch.mark());
+  const settled = receiptsTopic === undefined ? () => watch.mark() : () => watch.start();
+  graph.runtime.events.on('delivered', settled);
+  graph.runtime.events.on('dead-lettered', settled);
+  if (receiptsTopic !== undefined) graph.runtime.events.on('receipt-written', () => watch.mark());
   await graph.runtime.start();
   const ms = await watch.done;
   await graph.runtime.stop();
   await graph.close();
-  return ((EVENTS - 1) / ms) * 1000;
+  return { perSecond: ((EVENTS - 1) / ms) * 1000, cpuMsPer1000: (watch.cpuMs() / EVENTS) * 1000 };
 }
 
 async function latency(topic: string): Promise<{ p50: number; p99: number; n: number }> {
@@ -261,21 +297,47 @@ try {
   topics.push(throughputTopic);
   process.stderr.write(`producing ${EVENTS} events to ${throughputTopic}\n`);
   await makeTopic(throughputTopic, EVENTS);
-  const results = { consumeOnly: [] as number[], naive: [] as number[], bridge: [] as number[] };
+  const receiptsTopic = `${throughputTopic}.receipts`;
+  topics.push(receiptsTopic);
+  const results = {
+    consumeOnly: [] as number[],
+    naive: [] as number[],
+    bridge: [] as number[],
+    receipts: [] as number[],
+    receiptsOverBridge: [] as number[],
+    cpuBridge: [] as number[],
+    cpuReceipts: [] as number[],
+    cpuReceiptsOverBridge: [] as number[],
+  };
   for (let run = 0; run < RUNS; run++) {
     results.consumeOnly.push(await consumeOnly(throughputTopic));
     await resetSandbox();
     results.naive.push(await naive(throughputTopic));
     await resetSandbox();
-    results.bridge.push(await bridge(throughputTopic));
-    await resetSandbox();
+    // Back to back, the order alternating, so a shift in the shared machine's load falls on both.
+    const pair = { bridge: { perSecond: 0, cpuMsPer1000: 0 }, receipts: { perSecond: 0, cpuMsPer1000: 0 } };
+    for (const variant of run % 2 === 0
+      ? (['bridge', 'receipts'] as const)
+      : (['receipts', 'bridge'] as const)) {
+      pair[variant] = await bridge(throughputTopic, variant === 'receipts' ? receiptsTopic : undefined);
+      await resetSandbox();
+    }
+    results.bridge.push(pair.bridge.perSecond);
+    results.receipts.push(pair.receipts.perSecond);
+    results.receiptsOverBridge.push(pair.receipts.perSecond / pair.bridge.perSecond);
+    results.cpuBridge.push(pair.bridge.cpuMsPer1000);
+    results.cpuReceipts.push(pair.receipts.cpuMsPer1000);
+    results.cpuReceiptsOverBridge.push(pair.receipts.cpuMsPer1000 / pair.bridge.cpuMsPer1000);
     process.stderr.write(
-      `run ${run + 1}: consume-only ${results.consumeOnly.at(-1)!.toFixed(0)}/s naive ${results.naive.at(-1)!.toFixed(0)}/s bridge ${results.bridge.at(-1)!.toFixed(0)}/s\n`,
+      `run ${run + 1}: consume-only ${results.consumeOnly.at(-1)!.toFixed(0)}/s naive ${results.naive.at(-1)!.toFixed(0)}/s ` +
+        `bridge ${pair.bridge.perSecond.toFixed(0)}/s (${pair.bridge.cpuMsPer1000.toFixed(0)} CPU ms/1k) ` +
+        `receipts ${pair.receipts.perSecond.toFixed(0)}/s (${pair.receipts.cpuMsPer1000.toFixed(0)} CPU ms/1k)\n`,
     );
   }
   const c = median(results.consumeOnly);
   const n = median(results.naive);
   const b = median(results.bridge);
+  const r = median(results.receipts);
 
   const latencyTopic = `bench-latency-${suffix}`;
   topics.push(latencyTopic);
@@ -301,6 +363,15 @@ try {
       bridgePerSecond: Math.round(b),
       bridgeOverConsumeOnly: Number((b / c).toFixed(3)),
       bridgeOverNaive: Number((b / n).toFixed(2)),
+      receiptsPerSecond: Math.round(r),
+      receiptsOverBridge: Number(median(results.receiptsOverBridge).toFixed(3)),
+      receiptsOverBridgeRuns: results.receiptsOverBridge.map((ratio) => Number(ratio.toFixed(3))),
+    },
+    cpuMsPer1000Events: {
+      bridge: Math.round(median(results.cpuBridge)),
+      receipts: Math.round(median(results.cpuReceipts)),
+      receiptsOverBridge: Number(median(results.cpuReceiptsOverBridge).toFixed(3)),
+      receiptsOverBridgeRuns: results.cpuReceiptsOverBridge.map((ratio) => Number(ratio.toFixed(3))),
     },
     latencyMs: { p50: Math.round(lat.p50), p99: Math.round(lat.p99), samples: lat.n },
     rss: memory === null ? null : { backlog: BACKLOG, seconds: RSS_SECONDS, ...memory },

@@ -2,7 +2,7 @@ import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { DeliveryEngine, DeliveryOutcome } from '../delivery/engine.ts';
 import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts';
 import { isBridgeError } from '../errors.ts';
-import type { Settlement } from '../receipts/receipt.ts';
+import type { Settlement, SettlementTimes } from '../receipts/receipt.ts';
 import type { ReceiptWriter } from '../receipts/writer.ts';
 import type { InteractionEvent } from '../transform/interaction-event.ts';
 import { transformEvent, type TransformResult } from '../transform/transform.ts';
@@ -454,59 +454,88 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }
     const times = { firstAttemptAt, settledAt: clock.wallNow() };
     receiptWaits.set(lane, (receiptWaits.get(lane) ?? 0) + 1);
-    const task: Promise<void> = writeReceipt(receipts, work, lane, settlement, times).finally(() => {
-      receiptsPending.delete(task);
-      const left = (receiptWaits.get(lane) ?? 1) - 1;
-      if (left > 0) receiptWaits.set(lane, left);
-      else receiptWaits.delete(lane);
-      pump();
-    });
+    let written: Promise<void>;
+    try {
+      written = receipts.write(work.record, settlement, times);
+    } catch (error) {
+      written = Promise.reject(error as Error);
+    }
+    // The common path is one promise per record: written, counted, completed. The acknowledged
+    // receipt leaves the lane's bound unchanged (the record moves from waiting for its receipt
+    // to settled, uncommitted), so only a receipt that ends otherwise lets the lane start more.
+    const task: Promise<void> = written.then(
+      () => {
+        receiptWritten(work, settlement);
+        release(task, lane);
+      },
+      (error: unknown) =>
+        writeReceiptAgain(receipts, work, lane, settlement, times, error).finally(() => {
+          release(task, lane);
+          pump();
+        }),
+    );
     receiptsPending.add(task);
   }
 
+  function release(task: Promise<void>, lane: Lane<Work>): void {
+    receiptsPending.delete(task);
+    const left = (receiptWaits.get(lane) ?? 1) - 1;
+    if (left > 0) receiptWaits.set(lane, left);
+    else receiptWaits.delete(lane);
+  }
+
+  function receiptWritten(work: Work, settlement: Settlement): void {
+    const { record } = work;
+    counts.receipts += 1;
+    events.emit('receipt-written', {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      outcome: settlement.outcome,
+    });
+    scheduler.settled(tracker.complete(work.tracked));
+  }
+
   /**
-   * Until the receipt is acknowledged. The batched producer retries what may succeed and probes
-   * a topic that refuses every write (a halt), so what reaches here is the producer closing
-   * (shutdown: the record stays uncommitted and is consumed again), a receipts topic whose
-   * max.message.bytes is below a receipt's size (already reported as `receipt-write-failed`
-   * too-large), or a bug. Those are tried again, loudly, until a revoke or shutdown ends it.
+   * After a failed receipt write, until the receipt is acknowledged. The batched producer retries
+   * what may succeed and probes a topic that refuses every write (a halt), so what reaches here is
+   * the producer closing (shutdown: the record stays uncommitted and is consumed again), a
+   * receipts topic whose max.message.bytes is below a receipt's size (already reported as
+   * `receipt-write-failed` too-large), or a bug. Those are tried again, loudly, 1 s doubling to
+   * 30 s, until a revoke or shutdown ends it.
    */
-  async function writeReceipt(
+  async function writeReceiptAgain(
     writer: NonNullable<RuntimeOptions['receipts']>,
     work: Work,
     lane: Lane<Work>,
     settlement: Settlement,
-    times: { firstAttemptAt: number; settledAt: number },
+    times: SettlementTimes,
+    firstError: unknown,
   ): Promise<void> {
     const { record } = work;
+    let error = firstError;
     for (let attempt = 1; ; attempt++) {
-      try {
-        await writer.write(record, settlement, times);
-        counts.receipts += 1;
-        events.emit('receipt-written', {
+      if (isBridgeError(error) && error.code === 'SHUTTING_DOWN') return;
+      if (!(isBridgeError(error) && error.code === 'PRODUCE_TOO_LARGE')) {
+        events.emit('internal-error', {
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
-          outcome: settlement.outcome,
+          error: `receipt not written: ${error instanceof Error ? error.message : String(error)}`,
+          ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
         });
-        scheduler.settled(tracker.complete(work.tracked));
+      }
+      try {
+        await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), lane.signal);
+      } catch {
         return;
-      } catch (error) {
-        if (isBridgeError(error) && error.code === 'SHUTTING_DOWN') return;
-        if (!(isBridgeError(error) && error.code === 'PRODUCE_TOO_LARGE')) {
-          events.emit('internal-error', {
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            error: `receipt not written: ${error instanceof Error ? error.message : String(error)}`,
-            ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {}),
-          });
-        }
-        try {
-          await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), lane.signal);
-        } catch {
-          return;
-        }
+      }
+      try {
+        await writer.write(record, settlement, times);
+        receiptWritten(work, settlement);
+        return;
+      } catch (next) {
+        error = next;
       }
     }
   }

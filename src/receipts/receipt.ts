@@ -140,18 +140,25 @@ export function receiptKey(receipt: Receipt): string {
   return receipt.eventId ?? sourceKey(receipt.source);
 }
 
+/** Where receipts are encoded before they are copied out: one allocation per receipt. */
+let scratch = Buffer.alloc(4_096);
+
 /** Confluent wire format: magic byte 0, the schema id (4 bytes, big-endian), the Avro body. */
 export function encodeReceipt(
   receipt: Receipt,
   schemaId: number,
   avroType: avro.Type = receiptType(),
 ): Buffer {
-  const body = avroType.toBuffer(receipt);
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = 0;
-  out.writeInt32BE(schemaId, 1);
-  body.copy(out, 5);
-  return out;
+  for (;;) {
+    // avsc answers a negative position when the buffer is too small: grow it and go again.
+    const end = avroType.encode(receipt, scratch, 5);
+    if (end > 0) {
+      scratch[0] = 0;
+      scratch.writeInt32BE(schemaId, 1);
+      return Buffer.from(scratch.subarray(0, end));
+    }
+    scratch = Buffer.alloc(scratch.length * 2);
+  }
 }
 
 /** The outcome in the words the rest of the bridge uses (delivered, duplicate, dead-lettered). */

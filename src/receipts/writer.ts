@@ -1,11 +1,7 @@
 import type avro from 'avsc';
 import type { Admin } from 'kafkajs';
 import { BridgeError } from '../errors.ts';
-import {
-  batchCompression,
-  type BatchedProducer,
-  type BatchedProducerOptions,
-} from '../kafka/batched-producer.ts';
+import type { BatchedProducer, BatchedProducerOptions } from '../kafka/batched-producer.ts';
 import type { SourceRecord } from '../kafka/dlq.ts';
 import type { HaltSource } from '../kafka/halt-state.ts';
 import { ensureTopic } from '../kafka/topics.ts';
@@ -51,11 +47,19 @@ export interface ReceiptWriter {
   write(record: SourceRecord, settlement: Settlement, times: SettlementTimes): Promise<void>;
 }
 
-/** How `run` sets up the receipts topic's batched producer. */
+/**
+ * How `run` sets up the receipts topic's batched producer. What receipts cost the bridge is
+ * kafkajs' work per record and per produce request (docs/benchmarks.md), so:
+ *  - a batch lingers up to 20 ms: receipts are not urgent (they only hold a commit, which waits
+ *    for COMMIT_INTERVAL_MS anyway), and batches several times larger cost far fewer requests;
+ *  - no compression, unlike dead letters: a receipt is about 200 bytes, and gzip took 8% of the
+ *    bridge's CPU profile with receipts on. A topic that should store them compressed gets
+ *    compression.type set, and the broker compresses.
+ */
 export const receiptsProducerOptions = {
   haltName: 'receipts',
   onHalt: 'probe',
-  compression: batchCompression,
+  lingerMs: 20,
 } as const satisfies Partial<BatchedProducerOptions>;
 
 export interface ReceiptWriterOptions {
@@ -73,28 +77,41 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
   const { producer, context } = options;
   const type = receiptType();
   let registering: Promise<number> | undefined;
+  /** Known once registered: a write then goes straight to the producer (one per settled record). */
+  let schemaId: number | undefined;
 
   function prepare(): Promise<number> {
-    registering ??= options
-      .register(receiptsSubject(producer.topic), receiptSchema())
-      .catch((error: unknown) => {
+    registering ??= options.register(receiptsSubject(producer.topic), receiptSchema()).then(
+      (id) => (schemaId = id),
+      (error: unknown) => {
         // A failed registration is asked again by the next caller, not remembered.
         registering = undefined;
         throw error;
-      });
+      },
+    );
     return registering;
+  }
+
+  function send(
+    id: number,
+    record: SourceRecord,
+    settlement: Settlement,
+    times: SettlementTimes,
+  ): Promise<void> {
+    const receipt = buildReceipt(record, settlement, times, context);
+    // No abort signal: a receipt is the last step of a record that has settled; a revoke or
+    // shutdown waits for it (bounded) rather than give up a write that costs one batch slot.
+    // A Buffer key: sized and sent as is, never converted again on the way.
+    return producer.send({ key: Buffer.from(receiptKey(receipt)), value: encodeReceipt(receipt, id, type) });
   }
 
   return {
     topic: producer.topic,
     halts: producer.halts,
     prepare,
-    async write(record, settlement, times) {
-      const schemaId = await prepare();
-      const receipt = buildReceipt(record, settlement, times, context);
-      // No abort signal: a receipt is the last step of a record that has settled; a revoke or
-      // shutdown waits for it (bounded) rather than give up a write that costs one batch slot.
-      await producer.send({ key: receiptKey(receipt), value: encodeReceipt(receipt, schemaId, type) });
+    write(record, settlement, times) {
+      if (schemaId !== undefined) return send(schemaId, record, settlement, times);
+      return prepare().then((id) => send(id, record, settlement, times));
     },
   };
 }
@@ -108,8 +125,6 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
  */
 export const receiptsTopicConfig: readonly { name: string; value: string }[] = [
   { name: 'cleanup.policy', value: 'delete' },
-  // The producer sends gzip batches; kept as they arrive, readable by any client without plugins.
-  { name: 'compression.type', value: 'gzip' },
 ];
 
 /** Creates the receipts topic when it is missing; an existing one is left as it is. */

@@ -91,6 +91,9 @@ describe('receipts', () => {
     expect(framed.readInt32BE(1)).toBe(1234);
     expect(receiptType().fromBuffer(framed.subarray(5))).toEqual(receipt);
     expect(outcomeOf('DEAD_LETTERED')).toBe('dead-lettered');
+    // Larger than the encoder's scratch buffer: it grows, and the frame is still whole.
+    const large = { ...receipt, bridgeVersion: 'v'.repeat(10_000) };
+    expect(receiptType().fromBuffer(encodeReceipt(large, 1).subarray(5))).toEqual(large);
     expect(outcomeOf('NOPE')).toBeUndefined();
   });
 

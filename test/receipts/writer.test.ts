@@ -53,7 +53,7 @@ describe('receipt writer', () => {
       },
     );
     expect(subjects).toEqual(['orders.receipts-value']);
-    expect(sent.map((message) => message.key)).toEqual(['evt-1', 'evt-2']);
+    expect(sent.map((message) => String(message.key))).toEqual(['evt-1', 'evt-2']);
     const value = sent[0]!.value as Buffer;
     expect(value.readInt32BE(1)).toBe(42);
     expect(receiptType().fromBuffer(value.subarray(5))).toMatchObject({
