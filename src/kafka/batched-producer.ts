@@ -2,6 +2,7 @@ import { CompressionTypes, type IHeaders, type Kafka, type Producer, type Produc
 import type { Clock, Sleep } from '../delivery/limiter-types.ts';
 import { BridgeError } from '../errors.ts';
 import { HaltState, type HaltSource, type HaltSourceName } from './halt-state.ts';
+import { javaCompatiblePartitioner } from './partitioner.ts';
 import { classifyProduceError, type ProduceFailureClass } from './producer-error-policy.ts';
 import { recordBytes } from './record-limits.ts';
 
@@ -103,12 +104,14 @@ export interface BatchedProducer {
 
 /**
  * The kafkajs producer behind a BatchedProducer: not idempotent (see above), never creating
- * topics, and without kafkajs' retries so every failure reaches the policy.
+ * topics, and without kafkajs' retries so every failure reaches the policy. Its partitioner
+ * places keys as kafkajs' default does, at a fraction of the cost (partitioner.ts).
  */
 export const nonIdempotentProducerConfig: ProducerConfig = Object.freeze({
   idempotent: false,
   allowAutoTopicCreation: false,
   retry: { retries: 0 },
+  createPartitioner: javaCompatiblePartitioner,
 });
 
 export function createNonIdempotentProducer(kafka: Pick<Kafka, 'producer'>): Producer {

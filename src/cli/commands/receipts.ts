@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import type { Settings } from '../../config/settings.ts';
 import { BridgeError } from '../../errors.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import { partitionOfKey } from '../../kafka/partitioner.ts';
 import { outcomeOf, type Receipt } from '../../receipts/receipt.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
 import { ExitCode, parseCommandArgs, timeOption, type CliCommand, type CliIo } from '../command.ts';
@@ -146,7 +147,7 @@ async function planRanges(admin: Admin, query: Query, config: Settings): Promise
     const keyed =
       query.eventId === undefined || query.allPartitions
         ? undefined
-        : keyPartition(query.topic, query.eventId, ends.length);
+        : partitionOfKey(query.eventId, ends.length);
     return ends
       .filter((end) => keyed === undefined || end.partition === keyed)
       .map((end) => {
@@ -166,22 +167,6 @@ async function planRanges(admin: Admin, query: Query, config: Settings): Promise
   } finally {
     await admin.disconnect().catch(() => {});
   }
-}
-
-/** The partition the bridge's producer (kafkajs' Java-compatible default partitioner) put `key` in. */
-export function keyPartition(topic: string, key: string, partitions: number): number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  return partitioner({
-    topic,
-    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
-      partitionId,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-      partitionErrorCode: 0,
-    })),
-    message: { key, value: null },
-  });
 }
 
 async function readReceipts(
