@@ -1,5 +1,6 @@
 # gong-bridge developer entry points. Every target bootstraps Node 24 into .tools/ when the system
-# Node is older than 22, so a fresh machine needs only a JDK 17+, Maven and redis-server (or Docker).
+# Node is older than 22. `demo`, `doctor` and `test` first run scripts/prereqs.sh, which checks every
+# tool they need and installs what is missing (apt-get as root), or says exactly what to run.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -11,7 +12,8 @@ KAFKA_LINE ?= 4
 export KAFKA_LINE
 
 .PHONY: help install build lint typecheck test test-unit test-integration test-e2e test-smoke \
-        stack-up stack-down stack-status demo doctor docs helm-check helm-sync bench audit chaos soak clean
+        stack-up stack-down stack-status demo doctor docs helm-check helm-sync bench audit chaos soak clean \
+        prereqs-demo prereqs-doctor prereqs-test
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,6 +24,10 @@ node_modules/.installed: package.json package-lock.json
 
 install: node_modules/.installed ## Install dependencies (npm ci)
 
+# scripts/prereqs.sh checks every tool a target needs and installs what is missing when it can.
+prereqs-demo prereqs-doctor prereqs-test:
+	@bash scripts/prereqs.sh $(@:prereqs-%=%)
+
 build: install ## Compile TypeScript into dist/
 	npm run build
 
@@ -31,7 +37,7 @@ lint: install ## ESLint and Prettier
 typecheck: install ## tsc --noEmit over src, test and bench
 	npm run typecheck
 
-test: install ## Everything: lint, typecheck, every test tier and the chart checks, on a local stack it starts and stops
+test: prereqs-test install ## Everything: lint, typecheck, every test tier and the chart checks, on a local stack it starts and stops
 	bash scripts/test.sh
 
 test-unit: install ## Unit tier only (no services)
@@ -55,11 +61,11 @@ stack-down: ## Stop what stack-up started (by pid)
 stack-status: ## Show the local stack
 	@bash scripts/stack/stack.sh status
 
-demo: install ## Run the bridge on local defaults: stack, Gong sandbox, sample events
+demo: prereqs-demo install ## Run the bridge on local defaults: stack, Gong sandbox, sample events
 	bash scripts/demo.sh
 
-doctor: install ## Check the local stack's configuration end to end (add GONG_* for the Gong checks)
-	set -a; . $${STACK_DIR:-.stack}/env; set +a; node src/cli/main.ts doctor
+doctor: prereqs-doctor install ## gong-bridge doctor --gong-auth on what make demo uses: stack, Gong sandbox, topic (DOCTOR_FLAGS=--json)
+	bash scripts/doctor-local.sh
 
 docs: install ## Regenerate docs/reference/ and the README's DLQ header table from the code
 	npm run docs:gen
@@ -73,6 +79,7 @@ helm-sync: ## Refresh the chart's copies of deploy/ files and its values schema
 bench: install ## Run every benchmark (prints figures)
 	npm run bench:transform
 	npm run bench:limiter -- --seconds 10
+	npm run bench:slow-gong -- --seconds 20
 	npm run bench:engine
 
 chaos: install ## Fault-injection scenarios, long form (CI runs the short form in test-integration); books in .stack/reports/chaos.jsonl

@@ -15,9 +15,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { logLevel, type Producer } from 'kafkajs';
 import { systemClock, systemSleep } from '../src/delivery/system-time.ts';
 import { createBatchedProducer } from '../src/kafka/batched-producer.ts';
+import { kafkaClient } from '../src/kafka/kafka-client.ts';
 
 function stackEnv(): Record<string, string | undefined> {
   let fromFile: Record<string, string> = {};
@@ -43,7 +45,7 @@ if (brokers.length === 0 || proxied.length === 0 || toxiproxy === undefined) {
   throw new Error('set KAFKA_BROKERS, KAFKA_PROXIED_BROKERS and TOXIPROXY_URL, or start the stack');
 }
 
-const direct = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+const direct = kafkaClient({ brokers, logLevel: logLevel.NOTHING });
 const admin = direct.admin();
 await admin.connect();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -109,7 +111,7 @@ async function toxic(method: 'POST' | 'DELETE') {
 async function lostReply(idempotent: boolean) {
   const topic = `choice-lost-${randomUUID().slice(0, 8)}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-  const producer = producerOf(new Kafka({ brokers: proxied, logLevel: logLevel.NOTHING }), idempotent);
+  const producer = producerOf(kafkaClient({ brokers: proxied, logLevel: logLevel.NOTHING }), idempotent);
   await producer.connect();
   const batched = createBatchedProducer({ producer, topic, clock: systemClock, sleep: systemSleep });
   const keys = Array.from({ length: 21 }, (_, i) => `m${i}`);

@@ -24,7 +24,8 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../src/kafka/kafka-client.ts';
 import pino from 'pino';
 import { Pool, request } from 'undici';
 import { buildRunGraph } from '../src/cli/commands/run.ts';
@@ -65,7 +66,7 @@ function stackEnv(): { KAFKA_BROKERS: string; SCHEMA_REGISTRY_URL: string } {
 }
 
 const services = stackEnv();
-const kafka = new Kafka({
+const kafka = kafkaClient({
   clientId: 'bench',
   brokers: services.KAFKA_BROKERS.split(','),
   logLevel: logLevel.NOTHING,

@@ -26,14 +26,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../src/kafka/kafka-client.ts';
 import { parse as parseYaml } from 'yaml';
 import { produceSamples, type ProducedSample } from '../src/kafka/sample-producer.ts';
-import { fixKafkajsRequestQueue } from '../src/kafka/request-queue-fix.ts';
-
-// The soak's own producer and admin: without it they spin kafkajs' idle 1 ms timer loop too, on
-// the same two cores as the bridge.
-fixKafkajsRequestQueue();
 
 const { values } = parseArgs({
   options: {
@@ -285,7 +281,7 @@ async function main(): Promise<number> {
     }
   }
 
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     clientId: 'gong-bridge-soak',
     brokers: brokers.split(','),
     logLevel: logLevel.NOTHING,

@@ -2,14 +2,19 @@
 # `make demo`: the bridge's main job on local defaults. It starts the local stack (real Kafka,
 # Apicurio Registry, Redis), a Gong sandbox that behaves as Gong's API spec says, produces sample
 # interaction events (a few deliberately invalid), runs `gong-bridge run`, shows live progress and
-# ends with a summary of what "Gong" received. Ctrl-C at any point stops everything it started.
+# ends with a summary of what "Gong" received. One Ctrl-C at any point drains the bridge (its
+# in-flight calls finish and are committed) and stops everything the demo started, whether or not
+# the output is piped (`make demo | tee demo.log`).
 #
 # Knobs: DEMO_EVENTS (default 60), DEMO_RATE (Gong calls/s, default 3 as in a real account),
-#        DEMO_INVALID_RATIO (default 0.05), DEMO_KEEP=1 keeps the bridge running after the summary.
+#        DEMO_INVALID_RATIO (default 0.05), DEMO_KEEP=1 keeps the bridge running after the summary,
+#        DEMO_SANDBOX_PORT (default 8089), DEMO_HTTP_PORT (the bridge's metrics, default 9464).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 PATH="$(scripts/ensure-node.sh):$PATH"
+# shellcheck source=scripts/local.sh
+. "$root/scripts/local.sh"
 
 events="${DEMO_EVENTS:-60}"
 rate="${DEMO_RATE:-3}"
@@ -24,34 +29,38 @@ rm -f "$demo_dir/gong-received.jsonl"
 bold() { if [ -t 1 ]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
 say() { printf '%s\n' "$*"; }
 
-started_stack=0
-sandbox_pid=""
 bridge_pid=""
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
-  echo
-  bold "Stopping what the demo started"
+  trap - EXIT
+  # Nothing may cut the cleanup short: a write to a stdout that is gone fails quietly (note falls
+  # back to stderr), and a second Ctrl-C only says that it is already stopping (the bridge itself
+  # takes repeats within 3 s as the same request, and a later one as "exit now").
+  trap '' PIPE
+  trap 'note "  already stopping: the bridge drains first, then the rest stops"' INT TERM
+  set +e
+  note ""
+  note "Stopping what the demo started"
   if [ -n "$bridge_pid" ] && kill -0 "$bridge_pid" 2>/dev/null; then
-    say "  bridge: SIGTERM, it drains in-flight calls and commits before exiting"
-    kill -TERM "$bridge_pid" 2>/dev/null || true
-    wait "$bridge_pid" 2>/dev/null || true
+    note "  bridge: draining in-flight calls and committing before it exits (log: $demo_dir/bridge.log)"
+    stop_child "$bridge_pid"
+    if grep -q 'gong-bridge stopped' "$demo_dir/bridge.log" 2>/dev/null; then
+      note "  bridge: stopped"
+    else
+      note "  bridge: exited without draining; see $demo_dir/bridge.log"
+    fi
   fi
-  if [ -n "$sandbox_pid" ] && kill -0 "$sandbox_pid" 2>/dev/null; then
-    say "  Gong sandbox"
-    kill -TERM "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  if [ "$started_stack" = 1 ]; then
-    say "  local stack"
-    bash scripts/stack/stack.sh down >/dev/null 2>&1 || true
-  fi
+  stop_sandbox
+  stop_stack_if_started
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# A reader that went away (tee killed by the same Ctrl-C, `| head`) ends the script through its
+# cleanup, instead of SIGPIPE killing it before the cleanup could run. (A trap, unlike ignoring
+# the signal, leaves the children's SIGPIPE alone.)
+trap 'exit 141' PIPE
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "$sandbox_port" "$http_port"; do
   port_free "$port" || { echo "demo: port $port is in use; set DEMO_SANDBOX_PORT / DEMO_HTTP_PORT" >&2; exit 2; }
 done
@@ -61,28 +70,11 @@ say "Kafka -> gong-bridge -> Gong, all local: $events sample events at $rate Gon
 say
 
 bold "1/5 Local stack: Apache Kafka (KRaft), Apicurio Registry, Redis"
-# The demo needs no network faults, so Toxiproxy (a test-only service) is neither built nor started.
-export STACK_SERVICES="${STACK_SERVICES:-kafka registry redis}"
-if ! bash scripts/stack/stack.sh status >/dev/null 2>&1; then
-  started_stack=1
-  bash scripts/stack/stack.sh up
-else
-  bash scripts/stack/stack.sh status
-fi
-# shellcheck disable=SC1091
-set -a; . "${STACK_DIR:-$root/.stack}/env"; set +a
+local_stack_up
 say
 
 bold "2/5 Gong sandbox on http://127.0.0.1:$sandbox_port (spec-faithful: auth, 400/409/429, $rate calls/s)"
-node src/cli/main.ts sandbox --port "$sandbox_port" --rps "$rate" --daily-limit 10000 \
-  --access-key demo-access-key --access-key-secret demo-access-key-secret \
-  --record "$demo_dir/gong-received.jsonl" >"$demo_dir/sandbox.log" 2>&1 &
-sandbox_pid=$!
-for _ in $(seq 1 50); do
-  curl -fsS "http://127.0.0.1:$sandbox_port/_sandbox/health" >/dev/null 2>&1 && break
-  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$demo_dir/sandbox.log"; exit 1; }
-  sleep 0.2
-done
+start_sandbox "$sandbox_port" "$rate" "$demo_dir/sandbox.log" "$demo_dir/gong-received.jsonl"
 say "  what it accepts is appended to $demo_dir/gong-received.jsonl"
 say
 
@@ -94,8 +86,8 @@ say
 
 bold "4/5 Starting gong-bridge run (metrics and health on http://127.0.0.1:$http_port)"
 export KAFKA_TOPICS="$topic" KAFKA_GROUP_ID="gong-bridge-demo" \
-  GONG_BASE_URL="http://127.0.0.1:$sandbox_port" GONG_ACCESS_KEY=demo-access-key \
-  GONG_ACCESS_KEY_SECRET=demo-access-key-secret GONG_RATE_PER_SECOND="$rate" \
+  GONG_BASE_URL="http://127.0.0.1:$sandbox_port" GONG_ACCESS_KEY="$DEMO_ACCESS_KEY" \
+  GONG_ACCESS_KEY_SECRET="$DEMO_ACCESS_KEY_SECRET" GONG_RATE_PER_SECOND="$rate" \
   HTTP_PORT="$http_port" HTTP_HOST=127.0.0.1 LOG_LEVEL=info COMMIT_INTERVAL_MS=1000
 node src/cli/main.ts run >"$demo_dir/bridge.log" 2>&1 &
 bridge_pid=$!
@@ -113,6 +105,11 @@ node scripts/demo-summary.ts --metrics "http://127.0.0.1:$http_port/metrics" \
   --sandbox "http://127.0.0.1:$sandbox_port" --topic "$topic" --record "$demo_dir/gong-received.jsonl"
 say
 say "  metrics:   http://127.0.0.1:$http_port/metrics   readiness: http://127.0.0.1:$http_port/readyz"
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+  say "             (served until you press Ctrl-C)"
+else
+  say "             (served by the bridge, which the demo now stops; DEMO_KEEP=1 keeps it up until Ctrl-C)"
+fi
 say "  received:  $demo_dir/gong-received.jsonl (one Gong request body per line)"
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then

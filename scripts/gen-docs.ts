@@ -17,7 +17,7 @@ import { documentedRules, inferredRules } from '../src/gong/rule-catalogue.ts';
 import { defaultValidationSettings } from '../src/gong/validate.ts';
 import { loadSchemaVersions } from '../src/schemas/registry-files.ts';
 import { renderBodyRules } from './docs/body-rules.ts';
-import { loadCatalogue, renderDlqHeaders, renderMetrics } from './docs/catalogues.ts';
+import { deadLetterReasonTable, loadCatalogue, renderDlqHeaders, renderMetrics } from './docs/catalogues.ts';
 import { renderConfiguration } from './docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from './docs/event-schema.ts';
 import { renderReceiptSchema } from './docs/receipt-schema.ts';
@@ -53,22 +53,41 @@ export async function generateReferences(): Promise<Reference[]> {
 
 export const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
 
-const blockStart = /<!-- dlq-headers:start[^>]*-->\n/;
-const blockEnd = '<!-- dlq-headers:end -->';
+/**
+ * The README's generated blocks, each between `<!-- NAME:start ... -->` and `<!-- NAME:end -->`
+ * markers; the rest of the README is prose and stays hand-written.
+ */
+const readmeBlocks: readonly { name: string; render: () => Promise<string[] | undefined> }[] = [
+  {
+    // The same header list as docs/reference/dlq-headers.md.
+    name: 'dlq-headers',
+    render: async () => {
+      const dlq = await loadCatalogue('src/kafka/dlq.ts', /header/i);
+      if ('missing' in dlq) return undefined;
+      return [
+        '| Header | Meaning |',
+        '| --- | --- |',
+        ...dlq.entries.map((entry) => `| \`${entry.name}\` | ${mdCell(entry.doc)} |`),
+      ];
+    },
+  },
+  { name: 'dlq-reasons', render: async () => deadLetterReasonTable() },
+];
 
 /**
- * The README's DLQ header table, between its markers, from the same header list as the reference;
- * the rest of the README is prose and stays hand-written. Undefined when the header list has not
- * landed or the README has no markers.
+ * The README with its generated blocks brought up to date. Undefined when a block's source has
+ * not landed or the README lacks a block's markers.
  */
 export async function renderReadme(current: string): Promise<string | undefined> {
-  const dlq = await loadCatalogue('src/kafka/dlq.ts', /header/i);
-  const start = blockStart.exec(current);
-  const end = current.indexOf(blockEnd);
-  if ('missing' in dlq || start === null || end < start.index) return undefined;
-  const rows = dlq.entries.map((entry) => `| \`${entry.name}\` | ${mdCell(entry.doc)} |`);
-  const table = ['| Header | Meaning |', '| --- | --- |', ...rows, ''].join('\n');
-  return `${current.slice(0, start.index + start[0].length)}${table}${current.slice(end)}`;
+  let next = current;
+  for (const block of readmeBlocks) {
+    const start = new RegExp(`<!-- ${block.name}:start[^>]*-->\\n`).exec(next);
+    const end = next.indexOf(`<!-- ${block.name}:end -->`);
+    const rows = await block.render();
+    if (rows === undefined || start === null || end < start.index) return undefined;
+    next = `${next.slice(0, start.index + start[0].length)}${[...rows, ''].join('\n')}${next.slice(end)}`;
+  }
+  return next;
 }
 
 export function readCommitted(file: string): string | undefined {
@@ -109,10 +128,10 @@ if (import.meta.main) {
   if (nextReadme !== undefined && nextReadme !== readme) {
     if (check) {
       failed = true;
-      process.stderr.write('README.md (DLQ header table) is out of date: run npm run docs:gen\n');
+      process.stderr.write('README.md (its generated DLQ tables) is out of date: run npm run docs:gen\n');
     } else {
       writeFileSync(readmePath, nextReadme);
-      process.stderr.write('wrote the DLQ header table in README.md\n');
+      process.stderr.write('wrote the generated DLQ tables in README.md\n');
     }
   }
   process.exitCode = failed ? 1 : 0;

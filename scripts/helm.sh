@@ -3,6 +3,7 @@
 # machines can fetch helm from) into .tools/bin on first use; later runs reuse it.
 #
 # Usage: scripts/helm.sh build   build .tools/bin/helm if missing, print its path
+#        scripts/helm.sh built   exit 0 when .tools/bin/helm of HELM_VERSION is already built
 #        scripts/helm.sh sync    copy deploy/prometheus/alerts.yaml and deploy/grafana/gong-bridge.json
 #                                into the chart (Helm reads only files inside the chart) and
 #                                regenerate values.schema.json's settings from src/config/settings.ts
@@ -27,20 +28,12 @@ log() { printf 'helm.sh: %s\n' "$*" >&2; }
 die() { printf 'helm.sh: error: %s\n' "$*" >&2; exit 1; }
 
 build() {
-  # A stamp file records the version so a HELM_VERSION bump rebuilds instead of reusing.
-  if [ -x "$helm" ] && [ "$(cat "$bindir/helm.version" 2>/dev/null)" = "$HELM_VERSION" ]; then
-    return
-  fi
-  command -v go >/dev/null 2>&1 || die "go is needed to build helm $HELM_VERSION (none found on PATH)"
-  log "building helm $HELM_VERSION with go install (a few minutes the first time; modules stay in the Go cache)"
-  local started=$SECONDS
-  mkdir -p "$bindir"
-  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  # scripts/go-tool.sh keeps one build per version in .tools/bin (a HELM_VERSION bump rebuilds).
+  # helm v3.19.5's go.mod says go 1.24.0.
+  local ldflags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
   ldflags+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$K8S_MAJOR -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR"
   ldflags+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$K8S_MAJOR -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR"
-  GOBIN="$bindir" CGO_ENABLED=0 go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  echo "$HELM_VERSION" >"$bindir/helm.version"
-  log "built $("$helm" version --short) in $((SECONDS - started)) s"
+  bash "$root/scripts/go-tool.sh" helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" 1.24 "$ldflags" >/dev/null
 }
 
 # Each pair: the single source under deploy/ and the chart's copy.
@@ -114,6 +107,7 @@ check() {
 
 case "${1:-}" in
   build) build; echo "$helm" ;;
+  built) bash "$root/scripts/go-tool.sh" --cached helm "$HELM_VERSION" ;;
   sync) sync ;;
   check) check ;;
   helm) shift; build; exec "$helm" "$@" ;;

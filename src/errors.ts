@@ -27,9 +27,24 @@ export const errorCatalogue = {
   SCHEMA_UNPARSEABLE: {
     retriable: false,
     description:
-      'The registry holds the schema as Avro, but it is not a valid Avro schema (avsc refuses it).',
+      'The registry holds a schema of the type the topic is read as, but it cannot be used: not valid Avro (avsc refuses it), not JSON, or a .proto that does not parse.',
+  },
+  SCHEMA_TYPE_UNEXPECTED: {
+    retriable: false,
+    description:
+      'The schema id belongs to another schema type than the topic is read as (INPUT_FORMATS): an Avro or Protobuf id on a json-schema topic, an Avro or JSON Schema id on a protobuf topic. (On an avro topic this is SCHEMA_NOT_AVRO.)',
   },
   AVRO_DECODE_FAILED: { retriable: false, description: 'The bytes do not decode with the writer schema.' },
+  JSON_DECODE_FAILED: {
+    retriable: false,
+    description:
+      'The value (schemaless json topics) or the payload after the Confluent header (json-schema topics) is not a JSON object.',
+  },
+  PROTOBUF_DECODE_FAILED: {
+    retriable: false,
+    description:
+      'The payload does not decode as the Protobuf message its message indexes name in the writer schema, or the indexes name no message.',
+  },
   SCHEMA_INCOMPATIBLE: {
     retriable: false,
     description: 'The writer schema cannot be resolved against the reader schema.',
@@ -38,6 +53,11 @@ export const errorCatalogue = {
   TRANSFORM_REJECTED: {
     retriable: false,
     description: 'The event cannot be expressed as a valid Gong body.',
+  },
+  NO_MAPPING: {
+    retriable: false,
+    description:
+      'The record is not a canonical event and no mapping in MAPPINGS_FILE takes it (its topic, record name and subject); an Avro record is tried against the canonical schema first.',
   },
   MAPPING_FAILED: {
     retriable: false,
@@ -102,6 +122,39 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
+
+/**
+ * The codes a record is dead-lettered with: the values of its `gong-bridge.reason` header. Only
+ * records that can never succeed as they are. Retriable errors (a registry or Gong outage) never
+ * reach the dead-letter topic, nor do CLI and configuration errors or bugs (INTERNAL). /metrics
+ * exports gong_bridge_dead_lettered_total at 0 for each, `replay-dlq --reason` accepts exactly
+ * these, and the README's and docs/reference/dlq-headers.md's lists are generated from this one
+ * (a unit test checks that the reason header's doc in src/kafka/dlq.ts names the same codes).
+ */
+export const deadLetterCodes = [
+  'NOT_CONFLUENT_FRAMED',
+  'UNKNOWN_SCHEMA_ID',
+  'SCHEMA_NOT_AVRO',
+  'SCHEMA_TYPE_UNEXPECTED',
+  'SCHEMA_UNPARSEABLE',
+  'AVRO_DECODE_FAILED',
+  'JSON_DECODE_FAILED',
+  'PROTOBUF_DECODE_FAILED',
+  'SCHEMA_INCOMPATIBLE',
+  'RECORD_TOO_LARGE',
+  // With mappings (MAPPINGS_FILE, src/mapping/): no mapping takes the record, or its mapping throws.
+  'NO_MAPPING',
+  'MAPPING_FAILED',
+  'GONG_INVALID',
+  'GONG_REJECTED',
+  // A reference letter: the dead letter itself was larger than the DLQ topic accepts.
+  'DEAD_LETTER_TOO_LARGE',
+] as const satisfies readonly ErrorCode[];
+export type DeadLetterCode = (typeof deadLetterCodes)[number];
+
+export function isDeadLetterCode(value: string): value is DeadLetterCode {
+  return (deadLetterCodes as readonly string[]).includes(value);
+}
 
 export interface ErrorContext {
   topic?: string;

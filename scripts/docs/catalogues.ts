@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { deadLetterCodes, errorCatalogue } from '../../src/errors.ts';
 import { generatedBanner, mdCell, type Rendered } from './markdown.ts';
 
 /**
@@ -109,8 +110,26 @@ export function renderDlqHeaders(loaded: Extract<Loaded, { entries: unknown }>):
     '| --- | --- |',
   ];
   for (const entry of loaded.entries) lines.push(`| \`${entry.name}\` | ${mdCell(entry.doc)} |`);
+  lines.push(
+    '',
+    '## Reasons',
+    '',
+    'The values of `gong-bridge.reason` (`deadLetterCodes` in src/errors.ts). Anything retriable, such',
+    'as a registry or Gong outage, waits and is retried instead, and never reaches the dead-letter topic.',
+    '',
+    ...deadLetterReasonTable(),
+  );
   return {
     content: `${lines.join('\n')}\n`,
     problems: undocumented(loaded.entries, 'DLQ header', loaded.from),
   };
+}
+
+/** Every dead-letter reason with its meaning, as a Markdown table (the README has one too). */
+export function deadLetterReasonTable(): string[] {
+  return [
+    '| Reason | Meaning |',
+    '| --- | --- |',
+    ...deadLetterCodes.map((code) => `| \`${code}\` | ${mdCell(errorCatalogue[code].description)} |`),
+  ];
 }

@@ -20,7 +20,7 @@ export function renderReceiptSchema(schema: Schema, file: string): Rendered {
     'receipt in the Confluent wire format (magic byte, 4-byte schema id, Avro binary), so the',
     "registry's deserializers read it. The record key is the eventId as a plain UTF-8 string, or",
     '`<topic>/<partition>/<offset>` of the source record when there is no eventId. How to read',
-    'them: [producing events](../producing-events.md#4-did-it-reach-gong-receipts).',
+    'them: [producing events](../producing-events.md#5-did-it-reach-gong-receipts).',
     '',
     '| Field | Type | Default | Description |',
     '| --- | --- | --- | --- |',

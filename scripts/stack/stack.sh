@@ -2,7 +2,8 @@
 # The local stack: real Apache Kafka (KRaft, one combined broker+controller), real Apicurio
 # Registry (Confluent-compatible API, in-memory storage), Redis and Toxiproxy (network faults for
 # the tests), started as plain processes so machines without Docker run the same services.
-# Usage: stack.sh up|down|status|env
+# Usage: stack.sh up|down|status|env|toxiproxy-bin|toxiproxy-built
+#   toxiproxy-bin builds Toxiproxy if needed and prints its path; toxiproxy-built says whether it is built
 #
 # Every setting is an environment variable with a default (see the table in README.md):
 #   KAFKA_LINE=4|3          picks the pinned Kafka version of that line (KAFKA_VERSION overrides)
@@ -220,24 +221,12 @@ start_redis() {
 
 # --- Toxiproxy ------------------------------------------------------------------------------------
 # Shopify's fault proxy, between the tests' clients and the broker (and, per test, Gong). Built from
-# the Go module proxy into .tools/bin on first use, like helm; the Go module and build caches make
-# later builds quick.
+# the Go module proxy into .tools/bin on first use by scripts/go-tool.sh, like helm.
 
 toxiproxy_bin() {
-  local bindir="$tools/bin" bin="$tools/bin/toxiproxy-server"
-  if [ ! -x "$bin" ] || [ "$(cat "$bindir/toxiproxy.version" 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
-    require go "install Go (golang-go): Toxiproxy $TOXIPROXY_VERSION is built with go install"
-    log "building Toxiproxy $TOXIPROXY_VERSION with go install (under a minute the first time)"
-    mkdir -p "$bindir"
-    local gobin
-    gobin="$(mktemp -d)"
-    GOBIN="$gobin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
-      "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" >"$STACK_DIR/logs/toxiproxy-build.log" 2>&1 ||
-      { tail -n 20 "$STACK_DIR/logs/toxiproxy-build.log" >&2; rm -rf "$gobin"; die "go install of Toxiproxy $TOXIPROXY_VERSION failed"; }
-    mv "$gobin/server" "$bin" && rm -rf "$gobin"
-    echo "$TOXIPROXY_VERSION" >"$bindir/toxiproxy.version"
-  fi
-  echo "$bin"
+  # Toxiproxy v2.5.0's go.mod says go 1.17.
+  bash "$root/scripts/go-tool.sh" toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server "$TOXIPROXY_VERSION" 1.17 ||
+    die "cannot build Toxiproxy $TOXIPROXY_VERSION (see above); scripts/prereqs.sh test checks every tool the tests need"
 }
 
 toxiproxy_ready() { curl -fsS "http://$host:$TOXIPROXY_PORT/version" >/dev/null; }
@@ -334,5 +323,7 @@ case "${1:-}" in
   down) exec 9>"$STACK_DIR/run/lock"; flock -w 300 9 || die "another stack.sh holds $STACK_DIR/run/lock"; down ;;
   status) status ;;
   env) write_env; cat "$STACK_DIR/env" ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  toxiproxy-bin) toxiproxy_bin ;;
+  toxiproxy-built) bash "$root/scripts/go-tool.sh" --cached toxiproxy-server "$TOXIPROXY_VERSION" ;;
+  *) echo "usage: $0 up|down|status|env|toxiproxy-bin|toxiproxy-built" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@ import { nearestName } from '../config/nearest-name.ts';
 import { maskUrlCredentials } from '../config/redact.ts';
 import { isBridgeError } from '../errors.ts';
 import { ExitCode, exitCodeByError, type CliCommand, type CliIo } from './command.ts';
+import { sameRequestMs, stopSignalPolicy } from './stop-signals.ts';
 
 /**
  * Commands load lazily so `gong-bridge check-payload` does not pay for kafkajs, and so each
@@ -51,7 +52,8 @@ async function mainHelp(): Promise<string> {
     'Exit codes: 0 ok, 1 some input invalid or work failed (doctor: a check failed),',
     '            2 usage error or unreadable input, 3 configuration error (including Kafka',
     '            credentials or certificates refused), 4 Kafka, the registry or Redis unreachable',
-    '            (run: or the consumer crashed), 70 internal error (a bug), 130 interrupted twice.',
+    '            (run: or the consumer crashed), 70 internal error (a bug), 130 interrupted again',
+    '            more than 3 s after the first Ctrl-C or SIGTERM (the first stops gracefully).',
   ].join('\n');
 }
 
@@ -97,12 +99,18 @@ const isEntryPoint =
   process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));
 if (isEntryPoint || process.argv[1]?.endsWith('gong-bridge')) {
   const controller = new AbortController();
-  let signals = 0;
+  // The first signal stops gracefully; repeats within a few seconds (a terminal's Ctrl-C and a
+  // wrapper's SIGTERM) are the same request; a later one exits at once (stop-signals.ts).
+  const decide = stopSignalPolicy(() => performance.now());
   const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    // A second signal exits at once; that is safe because nothing past the last delivered record
-    // was ever committed.
-    if (signals > 1) process.exit(130);
+    const decision = decide();
+    if (decision === 'exit-now') process.exit(130);
+    if (decision === 'same-request') {
+      process.stderr.write(
+        `gong-bridge: ${signal} while already stopping: the same request (another after ${sameRequestMs / 1000} s exits at once)\n`,
+      );
+      return;
+    }
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { inputFormatNames } from '../decode/formats/names.ts';
 import { inferredRuleModes, inferredRuleNames, type InferredRuleName } from '../gong/rule-catalogue.ts';
 
 /**
@@ -66,6 +67,36 @@ const hostPortList = csv.pipe(
   }),
 );
 
+// `topic:format`, or a bare `format` for every topic not named. Kafka topic names cannot hold ':'.
+const inputFormatList = csv.pipe(
+  z.array(z.string()).superRefine((entries, context) => {
+    const formats: readonly string[] = inputFormatNames;
+    let defaults = 0;
+    const topics = new Set<string>();
+    for (const entry of entries) {
+      const colon = entry.lastIndexOf(':');
+      const topic = colon < 0 ? undefined : entry.slice(0, colon).trim();
+      const format = entry.slice(colon + 1).trim();
+      if (!formats.includes(format)) {
+        context.addIssue({
+          code: 'custom',
+          message: `"${entry}": "${format}" is not a format (${inputFormatNames.join(', ')})`,
+        });
+      } else if (topic === '') {
+        context.addIssue({ code: 'custom', message: `"${entry}" names no topic before the colon` });
+      } else if (topic === undefined && ++defaults > 1) {
+        context.addIssue({
+          code: 'custom',
+          message: 'names more than one default format (an entry without a topic)',
+        });
+      } else if (topic !== undefined && topics.has(topic)) {
+        context.addIssue({ code: 'custom', message: `names topic ${topic} twice` });
+      }
+      if (topic !== undefined) topics.add(topic);
+    }
+  }),
+);
+
 export const settings = {
   KAFKA_BROKERS: {
     group: 'kafka',
@@ -73,6 +104,18 @@ export const settings = {
     doc: 'Comma-separated bootstrap brokers, host:port.',
   },
   KAFKA_TOPICS: { group: 'kafka', schema: csv.optional(), doc: 'Comma-separated input topics.' },
+  INPUT_FORMATS: {
+    group: 'kafka',
+    schema: inputFormatList.optional(),
+    doc:
+      "How each input topic's record values are written, as comma-separated `topic:format` entries; " +
+      'a bare `format` is the default for the topics not named. Formats: `avro` (Confluent wire format), ' +
+      '`json-schema` and `protobuf` (Confluent wire format with a JSON Schema or Protobuf schema in the ' +
+      'registry), `json` (schemaless JSON, no registry). A record in another format is dead-lettered, ' +
+      'never retried. Records that are not canonical io.gongbridge.InteractionEvent need a mapping ' +
+      '(MAPPINGS_FILE; docs/mappings.md).',
+    defaultDoc: 'avro for every topic',
+  },
   KAFKA_GROUP_ID: {
     group: 'kafka',
     schema: z.string().min(1).default('gong-bridge'),
@@ -255,12 +298,28 @@ export const settings = {
   GONG_AUTH_PROBE_INTERVAL_MS: {
     group: 'gong',
     schema: int(100).default(30_000),
-    doc: 'After a 401/403 all delivery halts; one waiting record is retried this long later as a probe.',
+    doc:
+      'After a 401/403 (or another halt) all delivery stops; one probe call is made this long later, ' +
+      'with a waiting record or the body that failed.',
   },
   GONG_AUTH_PROBE_MAX_MS: {
     group: 'gong',
     schema: int(100).default(300_000),
-    doc: 'The wait between auth probes doubles up to this while the credentials keep failing.',
+    doc: 'The wait between halt probes doubles up to this while the probes keep failing.',
+  },
+  GONG_OUTAGE_PROBE_MAX_MS: {
+    group: 'gong',
+    schema: int(100).default(5_000),
+    doc:
+      'While Gong is unavailable (5xx, timeouts, refused connections in a row) one probe at a time ' +
+      'is sent, the wait doubling from GONG_RETRY_BASE_MS up to this; recovery is noticed within it.',
+  },
+  GONG_REJECTION_BREAKER: {
+    group: 'gong',
+    schema: int(0).default(100),
+    doc:
+      'Halt delivery (unready, alert, probes) once this many different events in a row are rejected ' +
+      'by Gong with the same errors, instead of dead-lettering the whole stream; 0 turns it off.',
   },
 
   GONG_RATE_PER_SECOND: {

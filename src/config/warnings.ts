@@ -23,7 +23,7 @@ export const settingPrefixes = ['GONG_', 'KAFKA_', 'SCHEMA_REGISTRY_', 'REDIS_',
  */
 const serviceLinkPattern =
   /_(?:SERVICE_HOST|SERVICE_PORT(?:_\w+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?)$/;
-const toolingVariables = new Set(['KAFKA_LINE', 'KAFKA_VERSION']);
+const toolingVariables = new Set(['KAFKA_LINE', 'KAFKA_VERSION', 'KAFKA_PROXIED_BROKERS']);
 
 /**
  * Well-known names from other Kafka tools that are not near ours in spelling; everything else

@@ -1,3 +1,4 @@
+import type { HaltReason } from './outcome-policy.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 
 /**
@@ -63,12 +64,15 @@ export interface DeliveryEventMap {
   /** Gong answered 429: every caller waits `retryAfterMs`. */
   throttled: { eventId?: string; retryAfterMs: number; requestId?: string };
   /**
-   * Gong refused our credentials (401/403) or the endpoint is misconfigured (404/405/3xx):
-   * delivery halts for every caller until a probe succeeds.
+   * Delivery halts for every caller until a probe succeeds: Gong refused our credentials (401/403),
+   * the endpoint is misconfigured (404/405/421/3xx), a proxy or the connection refuses every call
+   * (407/425/431), the token file is unreadable, or the rejection breaker tripped (`rejections`).
+   * Emitted again when a probe's answer changes the reason. The name is historical: every halt
+   * reason uses it, and `reason` says which.
    */
   'auth-failed': {
     status: number;
-    reason: 'credentials' | 'endpoint' | 'token-unavailable';
+    reason: HaltReason;
     requestId?: string;
     errors?: readonly string[];
   };
@@ -76,6 +80,16 @@ export interface DeliveryEventMap {
   'auth-probe': { status?: number; code?: string; probes: number; nextProbeInMs?: number };
   /** A probe succeeded; every waiting caller resumes. */
   'auth-recovered': { haltedMs: number; probes: number };
+  /**
+   * Transient failures in a row (5xx, timeouts, refused or reset connections) with no answer in
+   * between: Gong or the way to it is down. Until any call gets an answer again, records wait and
+   * one probe at a time goes out instead of every record spending its own calls.
+   */
+  outage: { status?: number; code?: string; failures: number };
+  /** An outage probe failed too; the next one follows after `nextProbeInMs`. */
+  'outage-probe': { status?: number; code?: string; probes: number; nextProbeInMs: number };
+  /** A call got an answer again (or turned out to be a halt): every waiting record resumes. */
+  'outage-ended': { outageMs: number; probes: number; status?: number };
   /** A record has been retried for long enough that a human should look; retries continue. */
   'retry-alert': { eventId?: string; attempts: number; elapsedMs: number; lastReason: RetryReason };
   /** Every HTTP call to Gong, whatever the answer; `code` is set for transport failures. */

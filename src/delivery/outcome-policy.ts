@@ -15,7 +15,22 @@ import { retriableErrorCodes } from './retry-policy.ts';
  *  - transient: retry this record with backoff.
  */
 export type OutcomeClass = 'delivered' | 'duplicate' | 'rejected' | 'halt' | 'throttled' | 'transient';
-export type HaltReason = 'credentials' | 'endpoint' | 'token-unavailable';
+/**
+ * Why delivery halts. Every reason but `rejections` comes from one row of the table below (or the
+ * token file); `rejections` is the rejection breaker's (rejection-breaker.ts).
+ */
+export type HaltReason =
+  'credentials' | 'endpoint' | 'token-unavailable' | 'proxy' | 'connection' | 'headers' | 'rejections';
+
+export const haltReasons: readonly HaltReason[] = [
+  'credentials',
+  'endpoint',
+  'token-unavailable',
+  'proxy',
+  'connection',
+  'headers',
+  'rejections',
+];
 
 export interface StatusRule {
   /** Inclusive range of HTTP statuses the row covers. */
@@ -66,8 +81,38 @@ export const statusRules: readonly StatusRule[] = [
     haltReason: 'endpoint',
     why: 'Redirect; GONG_BASE_URL is not the API origin.',
   },
-  // Remaining 4xx (411, 414, 415, 431, ...) describe this request, not the service: another
-  // attempt with the same body gets the same answer, so they are rejected like a 400.
+  // These four describe the way to Gong (a proxy, the connection, our own headers), which every
+  // record shares. Treated as a rejection they would dead-letter the whole stream at full speed.
+  {
+    from: 407,
+    to: 407,
+    outcome: 'halt',
+    haltReason: 'proxy',
+    why: 'A proxy between us and Gong wants its own credentials; no record gets through.',
+  },
+  {
+    from: 421,
+    to: 421,
+    outcome: 'halt',
+    haltReason: 'endpoint',
+    why: 'Misdirected request: the connection reached a server that does not serve this origin.',
+  },
+  {
+    from: 425,
+    to: 425,
+    outcome: 'halt',
+    haltReason: 'connection',
+    why: 'Too early: a proxy refuses requests on this connection; not about the body.',
+  },
+  {
+    from: 431,
+    to: 431,
+    outcome: 'halt',
+    haltReason: 'headers',
+    why: 'Request headers too large: ours are the same on every call (the token), so none passes.',
+  },
+  // Remaining 4xx (411, 414, 415, ...) describe this request, not the service: another attempt
+  // with the same body gets the same answer, so they are rejected like a 400.
   { from: 400, to: 499, outcome: 'rejected', why: 'Other client error about this request.' },
   { from: 500, to: 599, outcome: 'transient', why: 'Gong-side failure; retry with backoff.' },
 ];

@@ -24,6 +24,14 @@ export interface RetryPolicy {
   readonly retryAfterCapMs: number;
   /** Socket and undici error codes that mean "the call may not have happened; try again". */
   readonly retriableErrorCodes: ReadonlySet<string>;
+  /**
+   * Transient failures in a row (across records, no answer in between) that make an outage: from
+   * then on one probe at a time instead of every record spending its own calls. A lone 5xx or
+   * reset among answers stays that record's own retry.
+   */
+  readonly outageAfterFailures: number;
+  /** Cap of the wait between outage probes: Gong's recovery is noticed within this. */
+  readonly outageProbeMaxMs: number;
 }
 
 export const retriableErrorCodes: ReadonlySet<string> = new Set([
@@ -54,12 +62,18 @@ export const defaultRetryPolicy: RetryPolicy = Object.freeze({
   retryAfterDefaultMs: 1_000,
   retryAfterCapMs: 300_000,
   retriableErrorCodes,
+  outageAfterFailures: 3,
+  outageProbeMaxMs: 5_000,
 });
 
 export function retryPolicyFromConfig(
   config: Pick<
     Settings,
-    'GONG_RETRY_BASE_MS' | 'GONG_RETRY_MAX_MS' | 'GONG_RETRY_ALERT_ATTEMPTS' | 'GONG_RETRY_ALERT_AFTER_MS'
+    | 'GONG_RETRY_BASE_MS'
+    | 'GONG_RETRY_MAX_MS'
+    | 'GONG_RETRY_ALERT_ATTEMPTS'
+    | 'GONG_RETRY_ALERT_AFTER_MS'
+    | 'GONG_OUTAGE_PROBE_MAX_MS'
   >,
 ): RetryPolicy {
   return Object.freeze({
@@ -68,6 +82,7 @@ export function retryPolicyFromConfig(
     maxMs: Math.max(config.GONG_RETRY_MAX_MS, config.GONG_RETRY_BASE_MS),
     alertAttempts: config.GONG_RETRY_ALERT_ATTEMPTS,
     alertAfterMs: config.GONG_RETRY_ALERT_AFTER_MS,
+    outageProbeMaxMs: Math.max(config.GONG_OUTAGE_PROBE_MAX_MS, config.GONG_RETRY_BASE_MS),
   });
 }
 
@@ -85,6 +100,19 @@ export function backoffDelay(policy: RetryPolicy, failures: number, random: () =
   const r = random();
   const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
   return Math.floor(unit * ceiling);
+}
+
+/**
+ * The wait before outage probe n + 1 after `failedProbes` probes that failed: doubling from the
+ * base up to `outageProbeMaxMs`, with equal jitter (half fixed, half random) so replicas probing
+ * the same outage drift apart, while no probe ever follows the last one at once.
+ */
+export function outageProbeDelay(policy: RetryPolicy, failedProbes: number, random: () => number): number {
+  const exponent = Math.max(0, Math.min(failedProbes, 52));
+  const ceiling = Math.min(policy.outageProbeMaxMs, policy.baseMs * 2 ** exponent);
+  const r = random();
+  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
+  return Math.floor(ceiling / 2 + (unit * ceiling) / 2);
 }
 
 /**

@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { logLevel, type Admin, type KafkaConfig } from 'kafkajs';
+import { awaitGroupCoordinator, kafkaErrorKinds } from '../kafka/group-coordinator.ts';
+import { kafkaClient } from '../kafka/kafka-client.ts';
 import { request } from 'undici';
 import { loadConfig, requireSetting, type Env, type ReadFile } from '../config/config.ts';
 import type { Settings } from '../config/settings.ts';
-import { systemClock } from '../delivery/system-time.ts';
+import { systemClock, systemSleep } from '../delivery/system-time.ts';
 import { maskUrlCredentials, urlCredentialValues } from '../config/redact.ts';
 import { configWarnings, unknownVariableWarnings } from '../config/warnings.ts';
 import { isBridgeError } from '../errors.ts';
@@ -14,7 +16,11 @@ import {
   registryClientOptions,
   type RegistryClientOptions,
 } from '../kafka/connection.ts';
+import { defaultInputFormat, inputFormats } from '../decode/formats/index.ts';
+import { configuredFormat, needsRegistry } from '../decode/inputs.ts';
+import { createRegistryLookup } from '../decode/registry.ts';
 import { dlqHeadroomBytes, dlqMaxMessageBytes, dlqTopicConfig } from '../kafka/dlq.ts';
+import { checkMappings } from './mapping-check.ts';
 import { secretValues, valueRedactor } from '../observability/logger.ts';
 
 /**
@@ -49,6 +55,7 @@ export const checkIds = [
   'group',
   'registry',
   'subjects',
+  'mappings',
   'redis',
   'gong',
   'gong-auth',
@@ -63,6 +70,7 @@ const titles: Record<CheckId, string> = {
   group: 'consumer group readable',
   registry: 'schema registry answers',
   subjects: 'registry subjects exist',
+  mappings: 'mappings fit their schemas',
   redis: 'Redis answers',
   gong: 'Gong reachable',
   'gong-auth': 'Gong accepts the credentials',
@@ -125,7 +133,9 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   };
   const kafka = attempt(() => kafkaClientConfig(config, options.readFile));
   const topics = attempt(() => requireSetting(config, 'KAFKA_TOPICS'));
-  const registry = attempt(() => registryClientOptions(config));
+  const registry = needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS)
+    ? attempt(() => registryClientOptions(config))
+    : undefined;
   const gongAuthUsable = attempt(() => authFromConfig(config)) !== undefined;
   const warnings = configWarnings(options.env, config);
   if (problems.length === 0 && warnings.length === 0) {
@@ -158,12 +168,44 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   }
 
   // ---- registry and subjects. Subjects are only checked for topics the brokers listed, so a
-  // wrong topic name is reported once (under topics), not again as a missing subject.
-  if (registry === undefined) {
+  // wrong topic name is reported once (under topics), not again as a missing subject; and only
+  // for topics read through the registry (not schemaless json).
+  let registryAnswers = false;
+  const framedTopics = (existingTopics ?? topics ?? []).filter(
+    (topic) =>
+      inputFormats[configuredFormat(topic, config.INPUT_FORMATS) ?? defaultInputFormat].schemaType !==
+      undefined,
+  );
+  if (!needsRegistry(topics, config.INPUT_FORMATS)) {
+    skip('registry', 'every topic is read as schemaless json (INPUT_FORMATS)');
+    skip('subjects', 'every topic is read as schemaless json (INPUT_FORMATS)');
+  } else if (registry === undefined) {
     skip('registry', 'needs valid registry settings');
     skip('subjects', 'needs valid registry settings');
   } else {
-    await registryChecks(registry, existingTopics ?? topics ?? [], options.timeoutMs, report);
+    registryAnswers = await registryChecks(registry, framedTopics, options.timeoutMs, report);
+  }
+
+  // ---- mappings: loaded as run loads them, then run over records generated from their schemas.
+  // Without the registry (down, refusing us: already one ✗ above) their schema: files serve.
+  const lookup =
+    registryAnswers && registry !== undefined
+      ? createRegistryLookup({
+          url: registry.host,
+          username: registry.auth?.username,
+          password: registry.auth?.password,
+          timeoutMs: options.timeoutMs,
+        })
+      : undefined;
+  try {
+    const verdict = await withTimeout(options.timeoutMs * 4, 'the mapping check took too long', () =>
+      checkMappings(config, topics ?? [], lookup),
+    );
+    add('mappings', verdict.status, verdict.detail, verdict.fix);
+  } catch (error) {
+    fail('mappings', oneLine(error), fixFor(error));
+  } finally {
+    lookup?.close();
   }
 
   // ---- Redis, only when configured.
@@ -192,7 +234,7 @@ async function kafkaChecks(
   opts: DoctorOptions,
   report: Reporter,
 ): Promise<string[] | undefined> {
-  const client = new Kafka({
+  const client = kafkaClient({
     ...kafkaConfig,
     connectionTimeout: Math.min(kafkaConfig.connectionTimeout ?? opts.timeoutMs, opts.timeoutMs),
     authenticationTimeout: opts.timeoutMs,
@@ -248,7 +290,7 @@ async function topicChecks(
     report.fail(
       'topics',
       `cannot list topics: ${oneLine(error)}`,
-      'grant this principal Describe on the topics',
+      kafkaFix(error, opts.timeoutMs, 'grant this principal Describe on the topics'),
     );
     report.skip('dlq', 'needs the topic list');
     return undefined;
@@ -379,7 +421,11 @@ async function missingDlq(
         `${dlq} created with ${partitions ?? "the broker's default number of"} partitions, ${sized}`,
       );
     } catch (error) {
-      report.fail('dlq', `${dlq} could not be created: ${oneLine(error)}`, cannot);
+      report.fail(
+        'dlq',
+        `${dlq} could not be created: ${oneLine(error)}`,
+        kafkaFix(error, opts.timeoutMs, cannot),
+      );
     }
     return;
   }
@@ -392,10 +438,13 @@ async function missingDlq(
       `${dlq} does not exist yet; run creates it at start-up with ${sized} (dry run passed; --create-dlq creates it now)`,
     );
   } catch (error) {
+    const refused = kafkaErrorKinds(error).some((kind) =>
+      /_AUTHORIZATION_FAILED$|^POLICY_VIOLATION$/.test(kind),
+    );
     report.fail(
       'dlq',
-      `${dlq} does not exist and this principal may not create it: ${oneLine(error)}`,
-      cannot,
+      `${dlq} does not exist and ${refused ? 'this principal may not create it' : 'the dry run of creating it failed'}: ${oneLine(error)}`,
+      refused ? cannot : kafkaFix(error, opts.timeoutMs, cannot),
     );
   }
 }
@@ -424,6 +473,19 @@ async function partitionCount(
 
 async function groupCheck(admin: Admin, groupId: string, timeoutMs: number, report: Reporter): Promise<void> {
   try {
+    // Right after a broker starts, its group coordinator is still creating or loading
+    // __consumer_offsets: that is waited for (within the step's timeout), not taken for a refusal.
+    const coordinator = await withTimeout(timeoutMs + 1_000, 'no answer', () =>
+      awaitGroupCoordinator(admin, groupId, { timeoutMs, clock: systemClock, sleep: systemSleep }),
+    );
+    if (!coordinator.ready) {
+      report.fail(
+        'group',
+        `${groupId}: the group coordinator is still starting after ${coordinator.waitedMs} ms (${coordinator.last})`,
+        'normal for a few seconds after a broker starts (it creates and loads __consumer_offsets): rerun doctor shortly, or with a longer --timeout',
+      );
+      return;
+    }
     const described = await withTimeout(timeoutMs, 'no answer', () => admin.describeGroups([groupId]));
     const group = described.groups[0];
     // A group that never committed is "Dead" to the coordinator: normal before the first run.
@@ -444,9 +506,24 @@ async function groupCheck(admin: Admin, groupId: string, timeoutMs: number, repo
     report.fail(
       'group',
       `${groupId}: ${oneLine(error)}`,
-      'grant this principal Describe and Read on the group (KAFKA_GROUP_ID), or correct KAFKA_GROUP_ID',
+      kafkaFix(error, timeoutMs, 'grant this principal Describe and Read on the group (KAFKA_GROUP_ID)'),
     );
   }
+}
+
+/**
+ * The fix line for a Kafka step that failed: an access fix only when the broker said the principal
+ * lacks access, a timeout's when nothing answered in time, and otherwise nothing that guesses at a
+ * cause the answer does not show.
+ */
+function kafkaFix(error: unknown, timeoutMs: number, accessFix: string): string {
+  const kinds = kafkaErrorKinds(error);
+  if (kinds.some((kind) => kind.endsWith('_AUTHORIZATION_FAILED') || kind === 'POLICY_VIOLATION'))
+    return accessFix;
+  if (kinds.includes('INVALID_GROUP_ID')) return 'correct KAFKA_GROUP_ID';
+  if (/no answer within|timed? ?out/i.test(oneLine(error)) || kinds.includes('KafkaJSRequestTimeoutError'))
+    return `nothing answered within ${timeoutMs} ms: check the brokers' load and the network from here, or rerun with a longer --timeout`;
+  return "the broker's answer is above; its log says more (this check could not tell the cause)";
 }
 
 async function registryChecks(
@@ -454,7 +531,7 @@ async function registryChecks(
   topics: readonly string[],
   timeoutMs: number,
   report: Reporter,
-): Promise<void> {
+): Promise<boolean> {
   const base = options.host.replace(/\/+$/, '');
   const headers: Record<string, string> = {
     accept: 'application/vnd.schemaregistry.v1+json, application/json',
@@ -479,7 +556,7 @@ async function registryChecks(
         'check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
       );
       report.skip('subjects', 'needs the registry');
-      return;
+      return false;
     }
     if (answer.statusCode !== 200) {
       report.fail(
@@ -488,7 +565,7 @@ async function registryChecks(
         'SCHEMA_REGISTRY_URL must be the Confluent-compatible API base (for Apicurio: .../apis/ccompat/v7)',
       );
       report.skip('subjects', 'needs the registry');
-      return;
+      return false;
     }
     report.ok('registry', base);
   } catch (error) {
@@ -498,11 +575,11 @@ async function registryChecks(
       'check SCHEMA_REGISTRY_URL and that the registry is reachable from here',
     );
     report.skip('subjects', 'needs the registry');
-    return;
+    return false;
   }
   if (topics.length === 0) {
-    report.skip('subjects', 'no existing input topic to check');
-    return;
+    report.skip('subjects', 'no existing input topic read through the registry');
+    return true;
   }
   const missing: string[] = [];
   const found: string[] = [];
@@ -523,7 +600,7 @@ async function registryChecks(
         `${subject}: ${transportMessage(error)}`,
         'check that the registry is reachable from here',
       );
-      return;
+      return false;
     }
   }
   if (missing.length === 0) report.ok('subjects', found.join(', '));
@@ -533,6 +610,7 @@ async function registryChecks(
       `not registered: ${missing.join(', ')}`,
       'producers register <topic>-value when they first write (see docs/producing-events.md); or correct KAFKA_TOPICS',
     );
+  return true;
 }
 
 async function redisCheck(url: string, timeoutMs: number, report: Reporter): Promise<void> {

@@ -7,6 +7,9 @@ import { tokenUnavailableCode } from '../delivery/outcome-policy.ts';
 import { parseRetryAfter } from '../delivery/retry-policy.ts';
 import { BridgeError } from '../errors.ts';
 import { userAgent as defaultUserAgent } from '../version.ts';
+import { ConnectionPermits, type ConnectionPermit } from './connection-permits.ts';
+
+export type { ConnectionPermit } from './connection-permits.ts';
 
 /**
  * A thin adapter around one keep-alive undici Pool that posts bodies to
@@ -60,6 +63,12 @@ export interface GongTransportFailure {
 export type GongCallResult = GongResponse | GongTransportFailure;
 
 export interface GongClient {
+  /**
+   * Waits for one of the pool's connections to be free and reserves it; one permit per call,
+   * released once the call's answer is read. Take it before the limiter's grant, so the call the
+   * limiter counts leaves at once instead of queueing inside undici behind slow answers.
+   */
+  acquireConnection(signal?: AbortSignal): Promise<ConnectionPermit>;
   /**
    * Posts one serialized body. Never throws for network trouble; rejects only when aborted.
    * `onWire` runs when the request starts going out on an open connection (after any DNS, TCP
@@ -158,6 +167,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
     pipelining: 1,
   });
   const dispatcher = pool.compose(reportWire);
+  const permits = new ConnectionPermits(options.maxConnections);
   const credentials = createCredentials(
     options.auth,
     options.clock,
@@ -166,6 +176,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
   const ua = options.userAgent ?? defaultUserAgent;
 
   return {
+    acquireConnection: (signal) => permits.acquire(signal),
     async postDigitalInteraction(body, signal, onWire) {
       const started = options.clock.now();
       // Static credentials answer synchronously; only a token file needs a (throttled) stat.
@@ -222,6 +233,7 @@ export function createGongClient(options: GongClientOptions): GongClient {
       credentials.invalidate();
     },
     async close() {
+      permits.close();
       await pool.close();
     },
   };

@@ -33,18 +33,25 @@ export const dlqHeaderPrefix = 'gong-bridge.';
 export const dlqHeaders = [
   {
     name: 'gong-bridge.reason',
-    doc: 'Error code from src/errors.ts: NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, SCHEMA_NOT_AVRO, SCHEMA_UNPARSEABLE, AVRO_DECODE_FAILED, SCHEMA_INCOMPATIBLE, RECORD_TOO_LARGE, GONG_INVALID, GONG_REJECTED, or DEAD_LETTER_TOO_LARGE for a reference letter (no value: the dead letter was larger than the topic accepts).',
+    doc: 'Error code from src/errors.ts: NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, SCHEMA_NOT_AVRO, SCHEMA_TYPE_UNEXPECTED, SCHEMA_UNPARSEABLE, AVRO_DECODE_FAILED, JSON_DECODE_FAILED, PROTOBUF_DECODE_FAILED, SCHEMA_INCOMPATIBLE, RECORD_TOO_LARGE, NO_MAPPING, MAPPING_FAILED, GONG_INVALID, GONG_REJECTED, or DEAD_LETTER_TOO_LARGE for a reference letter (no value: the dead letter was larger than the topic accepts).',
   },
-  { name: 'gong-bridge.message', doc: 'Human-readable explanation of the reason.' },
+  {
+    name: 'gong-bridge.message',
+    doc: 'Human-readable explanation of the reason; for MAPPING_FAILED it names the mapping and the failing fields.',
+  },
   { name: 'gong-bridge.http-status', doc: 'Status Gong answered (400, 413, 422), when Gong was called.' },
   {
     name: 'gong-bridge.errors',
-    doc: 'JSON array of strings: Gong\'s errors[] for a rejection, or validation errors as "<path>: <message>".',
+    doc: 'JSON array of strings: Gong\'s errors[] for a rejection, validation errors as "<path>: <message>", or for MAPPING_FAILED every failing body field as "<field>: <message>".',
   },
   { name: 'gong-bridge.request-id', doc: "Gong's requestId of the rejecting answer." },
   {
     name: 'gong-bridge.inferred-rules',
     doc: 'Comma-separated inferred rules (rules Gong does not document, docs/reference/body-rules.md) the event broke. With GONG_REJECTED: the event was sent flagged and these rules predicted the rejection. With GONG_INVALID: the event was withheld, for these rules when they are set to reject.',
+  },
+  {
+    name: 'gong-bridge.mapping',
+    doc: 'Name of the mapping (MAPPINGS_FILE) that took the record, when one did: with MAPPING_FAILED it threw, with GONG_INVALID or GONG_REJECTED it built the body.',
   },
   { name: 'gong-bridge.event-id', doc: 'eventId of the decoded event, when it decoded.' },
   { name: 'gong-bridge.schema-id', doc: 'Registry schema id from the Confluent frame, when framed.' },
@@ -115,6 +122,8 @@ export interface DeadLetterReason {
   readonly schemaId?: number | undefined;
   readonly attempts?: number | undefined;
   readonly inferredRules?: readonly InferredRuleName[] | undefined;
+  /** The mapping that took the record (MAPPINGS_FILE), when one did. */
+  readonly mapping?: string | undefined;
 }
 
 export interface DlqWriteResult {
@@ -177,6 +186,7 @@ export function deadLetterHeaders(
   if (why.inferredRules !== undefined && why.inferredRules.length > 0) {
     set('gong-bridge.inferred-rules', why.inferredRules.join(','));
   }
+  set('gong-bridge.mapping', truncate(why.mapping, 128));
   set('gong-bridge.event-id', truncate(why.eventId, 256));
   set('gong-bridge.schema-id', why.schemaId);
   set('gong-bridge.source-topic', record.topic);

@@ -1,14 +1,12 @@
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { DeliveryEngine, DeliveryOutcome } from '../delivery/engine.ts';
 import type { Clock, LimiterEventMap, Sleep } from '../delivery/limiter-types.ts';
+import { decodeFailureAction } from '../decode/decode-policy.ts';
+import type { RecordPreparer } from '../decode/prepare.ts';
 import { isBridgeError } from '../errors.ts';
 import type { Settlement, SettlementTimes } from '../receipts/receipt.ts';
 import type { ReceiptWriter } from '../receipts/writer.ts';
-import type { InteractionEvent } from '../transform/interaction-event.ts';
-import { transformEvent, type TransformResult } from '../transform/transform.ts';
 import { CommitScheduler } from './commit-scheduler.ts';
-import { decodeFailureAction } from './decode-policy.ts';
-import type { Decoder } from './decoder.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
 import { RuntimeEvents, type Readiness } from './events.ts';
 import { FetchPauses } from './fetch-pauses.ts';
@@ -18,11 +16,12 @@ import { laneKey, PartitionBuffer, type Lane } from './partition-buffer.ts';
 import { recordBytes } from './record-limits.ts';
 
 /**
- * The consumer runtime: fetch, dispatch each record concurrently through decode, transform and
- * the delivery engine (or the dead-letter topic), and commit per partition only the highest
- * contiguous settled offset. It is a thin shell: the decisions live in the offset tracker, the
- * partition buffer, the commit scheduler, the decoder, the engine's outcome policy and the DLQ
- * writer. Its parts, in this file's order: pauses, dispatch, commit, assignment and revoke.
+ * The consumer runtime: fetch, dispatch each record concurrently through the preparer (decode,
+ * map or transform, validate) and the delivery engine (or the dead-letter topic), and commit per
+ * partition only the highest contiguous settled offset. It is a thin shell: the decisions live in
+ * the offset tracker, the partition buffer, the commit scheduler, the preparer (src/decode/), the
+ * engine's outcome policy and the DLQ writer. Its parts, in this file's order: pauses, dispatch,
+ * commit, assignment and revoke.
  *
  * How kafkajs is driven:
  *  - eachBatch returns as soon as the batch's records are queued (eachBatchAutoResolve off,
@@ -57,7 +56,8 @@ export interface RuntimeOptions {
   /** A kafkajs consumer built with the group id; the runtime connects, subscribes and runs it. */
   readonly consumer: Consumer;
   readonly topics: readonly string[];
-  readonly decoder: Decoder;
+  /** Each record's body, or why it is dead-lettered (src/decode/prepare.ts). */
+  readonly preparer: RecordPreparer;
   readonly engine: Pick<DeliveryEngine, 'deliver' | 'isHalted' | 'events'>;
   readonly dlq: DlqWriter;
   /** KAFKA_RECEIPTS_TOPIC: a receipt per settled record, acknowledged before its commit. */
@@ -80,7 +80,6 @@ export interface RuntimeOptions {
   /** Backoff while the registry is unavailable; defaults 500 ms doubling to 10 s. */
   readonly registryRetryBaseMs?: number;
   readonly registryRetryMaxMs?: number;
-  readonly transform?: (event: InteractionEvent) => TransformResult;
   readonly events?: RuntimeEvents;
 }
 
@@ -136,9 +135,8 @@ const rebalancingErrors = new Set([
 const defaultCommitMaxPending = 20;
 
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { consumer, decoder, engine, dlq, receipts, clock, sleep } = options;
+  const { consumer, preparer, engine, dlq, receipts, clock, sleep } = options;
   const events = options.events ?? new RuntimeEvents();
-  const transform = options.transform ?? transformEvent;
   const revokeTimeoutMs = options.revokeTimeoutMs ?? Math.min(10_000, options.shutdownTimeoutMs);
   const registryBase = options.registryRetryBaseMs ?? 500;
   const registryMax = options.registryRetryMaxMs ?? 10_000;
@@ -197,10 +195,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
 
   /**
-   * Dependencies that refuse us (dlq.ts, decoder.ts, receipts/writer.ts): each pauses fetching
+   * Dependencies that refuse us (dlq.ts, the registry, receipts/writer.ts): each pauses fetching
    * and makes us unready.
    */
-  const haltSources = [dlq.halts, decoder.halts, receipts?.halts].filter(
+  const haltSources = [dlq.halts, preparer.halts, receipts?.halts].filter(
     (source): source is HaltSource => source !== undefined,
   );
 
@@ -293,13 +291,17 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     };
   }
 
-  async function decodeWithRetry(record: SourceRecord, signal: AbortSignal) {
+  async function prepareWithRetry(record: SourceRecord, signal: AbortSignal) {
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       try {
         // Key and headers count too: the dead letter copies them, and a record the DLQ topic
         // cannot take would block its partition behind a write that never succeeds.
-        return await decoder.decode(record.value, recordBytes(record));
+        return await preparer.prepare({
+          topic: record.topic,
+          value: record.value,
+          size: recordBytes(record),
+        });
       } catch (error) {
         // decode-policy.ts: poison came back as a result; what is left is retried, or waits out
         // a halt (the lookup probes, reported once through its halt source). The rest is a bug.
@@ -325,37 +327,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
   /** One record to a settled state: delivered, duplicate or dead-lettered. */
   async function handle(record: SourceRecord, signal: AbortSignal): Promise<Settlement> {
-    const decoded = await decodeWithRetry(record, signal);
-    if (!decoded.ok) {
-      return deadLetter(
-        record,
-        {
-          reason: decoded.error.code,
-          message: decoded.error.message,
-          ...(decoded.schemaId === undefined ? {} : { schemaId: decoded.schemaId }),
-        },
-        signal,
-      );
-    }
-    const eventId = typeof decoded.event.eventId === 'string' ? decoded.event.eventId : undefined;
-    const ids = { ...(eventId === undefined ? {} : { eventId }), schemaId: decoded.schemaId };
-    const transformed = transform(decoded.event);
-    if (!transformed.ok) {
-      return deadLetter(
-        record,
-        {
-          reason: 'GONG_INVALID',
-          message: 'the event does not make a valid Gong body',
-          errors: transformed.errors,
-          inferredRules: transformed.inferredRules,
-          ...ids,
-        },
-        signal,
-      );
-    }
-    const outcome: DeliveryOutcome = await engine.deliver(transformed.body, {
+    const prepared = await prepareWithRetry(record, signal);
+    if (!prepared.ok) return deadLetter(record, prepared.deadLetter, signal);
+    const { body, ids } = prepared;
+    const outcome: DeliveryOutcome = await engine.deliver(body, {
       signal,
-      eventId: transformed.body.eventId,
+      eventId: body.eventId,
     });
     switch (outcome.kind) {
       case 'delivered':
@@ -367,7 +344,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           topic: record.topic,
           partition: record.partition,
           offset: record.offset,
-          eventId: transformed.body.eventId,
+          eventId: body.eventId,
           outcome: outcome.kind,
           status: outcome.status,
           attempts: outcome.attempts,
@@ -375,11 +352,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         });
         return {
           outcome: outcome.kind,
-          eventId: transformed.body.eventId,
+          eventId: body.eventId,
           status: outcome.status,
           requestId: outcome.requestId,
           attempts: outcome.attempts,
-          schemaId: decoded.schemaId,
+          schemaId: ids.schemaId,
         };
       }
       case 'rejected':

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../errors.ts';
 import { registerAvroSchema } from '../schemas/register.ts';
 import { newestSchema } from '../schemas/registry-files.ts';
 import { makeSampleEvent } from '../transform/sample-events.ts';
-import { HEADER_BYTES } from './decoder.ts';
+import { HEADER_BYTES } from '../decode/wire.ts';
 
 /**
  * Realistic records for produce-sample, the demo, tests and benchmarks: the newest schema

@@ -1,6 +1,7 @@
 import { BridgeError } from '../errors.ts';
 import type { GongBody } from '../gong/body-schema.ts';
-import { validateGongBody } from '../gong/validate.ts';
+import { validateGongBody, type GongBodyValidator } from '../gong/validate.ts';
+import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 import type { BodyPlan, MappingPlan } from './compile.ts';
 import { describeEvaluationError, NEEDS_INTERPRETER } from './expression.ts';
 import { truthy } from './fast-path.ts';
@@ -28,20 +29,70 @@ export interface CompiledMapping {
  * The outcome for one record. A failed result carries a non-retriable BridgeError for the
  * dead-letter topic: MAPPING_FAILED when an expression threw (details: `<field>: <message>`),
  * GONG_INVALID when the body it built breaks Gong's rules (details: the validator's paths).
+ * `warnings` and `inferredRules` are the validator's, as for canonical events (validate.ts).
  */
 export type MappingResult =
-  { readonly ok: true; readonly body: GongBody } | { readonly ok: false; readonly error: BridgeError };
+  | {
+      readonly ok: true;
+      readonly body: GongBody;
+      readonly warnings?: readonly string[];
+      readonly inferredRules?: readonly InferredRuleName[];
+    }
+  | {
+      readonly ok: false;
+      readonly error: BridgeError;
+      readonly inferredRules?: readonly InferredRuleName[];
+    };
+
+/** What a mapping built before validation, tidied (shape.ts); or MAPPING_FAILED. */
+export type BuiltBody =
+  { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly error: BridgeError };
 
 const MAX_REPORTED = 3;
 
 /**
- * Builds Gong's body from a decoded event with `mapping`, then validates it. Pure: the same event
- * always gives the same result (no clock, no randomness). Never rejects; every failure is a result.
- *
- * Expressions run on their compiled closures; the few that decline (or are outside the subset)
- * are handed to the JSONata interpreter together, so the await costs one microtask when none do.
+ * Builds Gong's body from a decoded event with `mapping`, then validates it with `validate` (the
+ * configured validator in the pipeline: limits and inferred-rule settings; the defaults
+ * otherwise). Pure: the same event always gives the same result (no clock, no randomness). Never
+ * rejects; every failure is a result.
  */
-export async function applyMapping(mapping: CompiledMapping, event: unknown): Promise<MappingResult> {
+export async function applyMapping(
+  mapping: CompiledMapping,
+  event: unknown,
+  validate: GongBodyValidator = validateGongBody,
+): Promise<MappingResult> {
+  const built = await buildBody(mapping, event);
+  if (!built.ok) return built;
+  const validation = validate(built.body);
+  const rules = validation.inferredRules === undefined ? {} : { inferredRules: validation.inferredRules };
+  if (validation.ok) {
+    return {
+      ok: true,
+      body: validation.body,
+      ...(validation.warnings === undefined ? {} : { warnings: validation.warnings }),
+      ...rules,
+    };
+  }
+  return {
+    ok: false,
+    error: new BridgeError(
+      'GONG_INVALID',
+      `mapping "${mapping.name}" built a body Gong would refuse: ${summarise(validation.errors)}`,
+      {
+        context: { details: validation.errors },
+      },
+    ),
+    ...rules,
+  };
+}
+
+/**
+ * The body `mapping` builds from `event`, tidied but not validated (doctor looks at what a mapping
+ * fills). Expressions run on their compiled closures; the few that decline (or are outside the
+ * subset) are handed to the JSONata interpreter together, so the await costs one microtask when
+ * none do.
+ */
+export async function buildBody(mapping: CompiledMapping, event: unknown): Promise<BuiltBody> {
   const { expressions } = mapping.plan;
   const values: unknown[] = new Array(expressions.length);
   const errors: (unknown | undefined)[] = new Array(expressions.length);
@@ -85,18 +136,7 @@ export async function applyMapping(mapping: CompiledMapping, event: unknown): Pr
       `(body): must build an object, got ${built === null ? 'null' : Array.isArray(built) ? 'a list' : typeof built}`,
     ]);
   }
-  const validation = validateGongBody(shapeBody(built));
-  if (validation.ok) return { ok: true, body: validation.body };
-  return {
-    ok: false,
-    error: new BridgeError(
-      'GONG_INVALID',
-      `mapping "${mapping.name}" built a body Gong would refuse: ${summarise(validation.errors)}`,
-      {
-        context: { details: validation.errors },
-      },
-    ),
-  };
+  return { ok: true, body: shapeBody(built) };
 }
 
 /**
@@ -157,7 +197,7 @@ function summarise(details: readonly string[]): string {
   return details.length > MAX_REPORTED ? `${shown} (and ${details.length - MAX_REPORTED} more)` : shown;
 }
 
-function mappingFailed(mapping: CompiledMapping, failures: readonly string[]): MappingResult {
+function mappingFailed(mapping: CompiledMapping, failures: readonly string[]): BuiltBody {
   return {
     ok: false,
     error: new BridgeError('MAPPING_FAILED', `mapping "${mapping.name}" failed: ${summarise(failures)}`, {

@@ -3,7 +3,14 @@
  * loads the file once (`loadMappings`), picks a mapping per record (`selectMapping`) and applies
  * it (`applyMapping`); decoders describe their writer schemas as `KnownFields`.
  */
-export { applyMapping, interpreterOnly, type CompiledMapping, type MappingResult } from './apply.ts';
+export {
+  applyMapping,
+  buildBody,
+  interpreterOnly,
+  type BuiltBody,
+  type CompiledMapping,
+  type MappingResult,
+} from './apply.ts';
 export {
   canonicalRecordName,
   compileMappings,

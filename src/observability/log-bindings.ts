@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DeliveryEvents } from '../delivery/events.ts';
 import type { ObservableRateLimiter } from '../delivery/limiter-types.ts';
+import type { HaltReason } from '../delivery/outcome-policy.ts';
 
 /**
  * Log lines for the typed events. One line per significant event (a halt, a resume, a spent
@@ -10,6 +11,19 @@ import type { ObservableRateLimiter } from '../delivery/limiter-types.ts';
  */
 
 type Unsubscribe = () => void;
+
+const haltMessages: Record<HaltReason, string> = {
+  credentials: 'delivery halted: Gong refused the credentials; probing until it accepts them',
+  'token-unavailable': 'delivery halted: the bearer token file cannot be read; probing until it can',
+  endpoint: 'delivery halted: GONG_BASE_URL does not reach the endpoint; probing until it does',
+  proxy:
+    'delivery halted: a proxy on the way to Gong wants credentials (407); probing until it lets calls through',
+  connection: 'delivery halted: a proxy or Gong refuses requests on the connection (425); probing',
+  headers: 'delivery halted: our request headers are too large (431), most likely the token; probing',
+  rejections:
+    'delivery halted: Gong rejected many different events in a row with the same errors (GONG_REJECTION_BREAKER); ' +
+    'nothing more is dead-lettered until a probe is accepted',
+};
 
 function all(unsubscribes: Unsubscribe[]): Unsubscribe {
   return () => {
@@ -29,7 +43,36 @@ export function bindDeliveryLogs(events: Pick<DeliveryEvents, 'on'>, logger: Log
           requestId: event.requestId,
           errors: event.errors,
         },
-        'delivery halted: Gong refused the credentials or the endpoint; probing until it accepts them',
+        haltMessages[event.reason],
+      ),
+    ),
+    events.on('outage', (event) =>
+      log.warn(
+        { event: 'outage', status: event.status, code: event.code, failures: event.failures },
+        'Gong unavailable: calls failed in a row; records wait and one probe at a time goes out',
+      ),
+    ),
+    events.on('outage-probe', (event) =>
+      log.debug(
+        {
+          event: 'outage-probe',
+          status: event.status,
+          code: event.code,
+          probes: event.probes,
+          nextProbeInMs: event.nextProbeInMs,
+        },
+        'outage probe failed',
+      ),
+    ),
+    events.on('outage-ended', (event) =>
+      log.info(
+        {
+          event: 'outage-ended',
+          outageMs: Math.round(event.outageMs),
+          probes: event.probes,
+          status: event.status,
+        },
+        'Gong answers again: waiting records resume',
       ),
     ),
     events.on('auth-probe', (event) =>
@@ -47,7 +90,7 @@ export function bindDeliveryLogs(events: Pick<DeliveryEvents, 'on'>, logger: Log
     events.on('auth-recovered', (event) =>
       log.info(
         { event: 'auth-recovered', haltedMs: Math.round(event.haltedMs), probes: event.probes },
-        'delivery resumed: Gong accepts the credentials again',
+        'delivery resumed: a probe got through',
       ),
     ),
     events.on('throttled', (event) =>

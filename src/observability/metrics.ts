@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import type { DeliveryEvents, RetryReason } from '../delivery/events.ts';
+import { haltReasons } from '../delivery/outcome-policy.ts';
+import type { SuspensionReason } from '../delivery/suspension.ts';
 import type { Clock, LimiterSnapshot, ObservableRateLimiter } from '../delivery/limiter-types.ts';
-import { errorCatalogue, type ErrorCode } from '../errors.ts';
+import { deadLetterCodes, type ErrorCode } from '../errors.ts';
 import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
 import type { ProduceFailureClass } from '../kafka/producer-error-policy.ts';
@@ -243,7 +245,19 @@ export const metricCatalogue = {
   authFailed: {
     name: 'gong_bridge_gong_auth_failed',
     type: 'gauge',
-    help: '1 while delivery is halted because Gong refuses the credentials or the endpoint is wrong.',
+    help: '1 while delivery is halted because Gong (or a proxy on the way) refuses every call: credentials, endpoint, proxy, connection, headers or an unreadable token file.',
+    labelNames: [],
+  },
+  deliveryHalted: {
+    name: 'gong_bridge_delivery_halted',
+    type: 'gauge',
+    help: '1 for the reason delivery is stopped right now: a halt (credentials, endpoint, proxy, connection, headers, token-unavailable, rejections: the rejection breaker) or a Gong outage (gong-unavailable: one probe at a time); 0 for every other reason.',
+    labelNames: ['reason'],
+  },
+  internalErrors: {
+    name: 'gong_bridge_internal_errors_total',
+    type: 'counter',
+    help: 'Errors that are bugs; the record is retried, never dead-lettered, and holds its partition meanwhile.',
     labelNames: [],
   },
   ready: {
@@ -279,6 +293,8 @@ export type BridgeMetricSet = { readonly [K in MetricKey]: MetricFor<(typeof met
 export interface MetricSources {
   limiter?: () => LimiterSnapshot;
   authFailed?: () => boolean;
+  /** Why delivery is stopped right now (engine.suspension), or undefined when it runs. */
+  deliveryHalted?: () => string | undefined;
   inFlight?: () => number;
   pausedPartitions?: () => number;
   receiptsPending?: () => number;
@@ -304,12 +320,11 @@ export interface CreateMetricsOptions {
 // against them work before the first occurrence (an absent series makes `x == 0` silently empty).
 export const deliveryOutcomes = ['delivered', 'duplicate', 'rejected', 'invalid'] as const;
 export const retryReasons: readonly RetryReason[] = ['transient-status', 'transport', 'throttled', 'halted'];
+export const deliveryHaltReasons: readonly SuspensionReason[] = [...haltReasons, 'gong-unavailable'];
 export const dlqProduceOutcomes: readonly ProduceFailureClass[] = ['retry', 'too-large', 'halt'];
 export const inferredRuleActions = ['sent', 'withheld'] as const;
 export const receiptOutcomes: readonly ReceiptOutcome[] = ['delivered', 'duplicate', 'dead-lettered'];
-export const deadLetterReasons: readonly ErrorCode[] = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
-  (code) => !errorCatalogue[code].retriable && code !== 'CONFIG_INVALID' && code !== 'USAGE',
-);
+export const deadLetterReasons: readonly ErrorCode[] = deadLetterCodes;
 
 export const limiterModes: readonly LimiterSnapshot['mode'][] = [
   'local',
@@ -357,6 +372,8 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   for (const outcome of deliveryOutcomes) metrics.deliveries.inc({ outcome }, 0);
   for (const reason of retryReasons) metrics.retries.inc({ reason }, 0);
   for (const reason of deadLetterReasons) metrics.deadLettered.inc({ reason }, 0);
+  for (const reason of deliveryHaltReasons) metrics.deliveryHalted.set({ reason }, 0);
+  metrics.internalErrors.inc(0);
   for (const outcome of dlqProduceOutcomes) metrics.dlqProduceErrors.inc({ outcome }, 0);
   metrics.dlqUnwritable.set(0);
   for (const outcome of receiptOutcomes) metrics.receiptsWritten.inc({ outcome }, 0);
@@ -407,6 +424,12 @@ function scrapeTimeCollector(key: MetricKey, sources: MetricSources): (() => voi
     case 'authFailed':
       return function (this: Gauge) {
         if (sources.authFailed !== undefined) this.set(sources.authFailed() ? 1 : 0);
+      };
+    case 'deliveryHalted':
+      return function (this: Gauge) {
+        if (sources.deliveryHalted === undefined) return;
+        const current = sources.deliveryHalted();
+        for (const reason of deliveryHaltReasons) this.set({ reason }, reason === current ? 1 : 0);
       };
     case 'ready':
       return function (this: Gauge) {
@@ -474,14 +497,29 @@ export function bindDeliveryMetrics(events: Pick<DeliveryEvents, 'on'>, metrics:
       metrics.gongCalls.inc({ status: event.status === undefined ? 'transport' : String(event.status) });
       metrics.gongCallDuration.observe(event.durationMs / 1000);
     }),
-    // Without a scrape-time source (engine.isHalted), the events keep the gauge right.
-    events.on('auth-failed', () => {
-      if (metrics.sources.authFailed === undefined) metrics.authFailed.set(1);
+    // Without scrape-time sources (engine.isHalted, engine.suspension), the events keep the
+    // gauges right.
+    events.on('auth-failed', (event) => {
+      if (metrics.sources.authFailed === undefined)
+        metrics.authFailed.set(event.reason === 'rejections' ? 0 : 1);
+      if (metrics.sources.deliveryHalted === undefined) markHalted(metrics, event.reason);
     }),
     events.on('auth-recovered', () => {
       if (metrics.sources.authFailed === undefined) metrics.authFailed.set(0);
+      if (metrics.sources.deliveryHalted === undefined) markHalted(metrics, undefined);
+    }),
+    events.on('outage', () => {
+      if (metrics.sources.deliveryHalted === undefined) markHalted(metrics, 'gong-unavailable');
+    }),
+    events.on('outage-ended', () => {
+      if (metrics.sources.deliveryHalted === undefined) markHalted(metrics, undefined);
     }),
   ]);
+}
+
+function markHalted(metrics: BridgeMetrics, current: string | undefined): void {
+  for (const reason of deliveryHaltReasons)
+    metrics.deliveryHalted.set({ reason }, reason === current ? 1 : 0);
 }
 
 /**
@@ -615,6 +653,7 @@ export function bindRuntimeMetrics(
     events.on('receipt-write-failed', (event) =>
       metrics.receiptProduceErrors.inc({ outcome: event.outcome }),
     ),
+    events.on('internal-error', () => metrics.internalErrors.inc()),
     events.on('halted', (event) => {
       if (event.reason === 'dlq') metrics.dlqUnwritable.set(1);
       if (event.reason === 'receipts') metrics.receiptsUnwritable.set(1);

@@ -19,6 +19,7 @@ import {
   type BridgeMetrics,
 } from './metrics.ts';
 import { createReadiness, type Readiness } from './readiness.ts';
+import { coordinatorStarting } from '../kafka/group-coordinator.ts';
 
 /**
  * Everything observability needs, wired in one call from `gong-bridge run` (or a test that builds
@@ -42,7 +43,7 @@ export interface ObservabilityOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly sleep: Sleep;
-  readonly engine: Pick<DeliveryEngine, 'events' | 'isHalted'>;
+  readonly engine: Pick<DeliveryEngine, 'events' | 'isHalted' | 'suspension'>;
   readonly limiter: ObservableRateLimiter;
   readonly runtime?: Pick<Runtime, 'events' | 'readiness' | 'stats'>;
   readonly lag?: LagSource;
@@ -84,7 +85,9 @@ export async function startObservability(options: ObservabilityOptions): Promise
           runtimeHalts: () => runtime.readiness().halts,
         }),
   });
-  metrics.sources.authFailed = () => engine.isHalted();
+  // The breaker's halt has its own alert: Gong answers, it is the events it refuses.
+  metrics.sources.authFailed = () => engine.isHalted() && engine.suspension()?.reason !== 'rejections';
+  metrics.sources.deliveryHalted = () => engine.suspension()?.reason;
   metrics.sources.ready = () => readiness.report().ready;
   if (runtime !== undefined) {
     metrics.sources.inFlight = () => runtime.stats().inFlight;
@@ -174,6 +177,15 @@ function startLag(source: LagSource, metrics: BridgeMetrics, sleep: Sleep, log: 
     onError: (error) => {
       if (failing) return;
       failing = true;
+      const starting = coordinatorStarting(error);
+      if (starting !== undefined) {
+        // Right after a broker starts there is no coordinator to ask yet: normal, not a warning.
+        log.info(
+          { event: 'lag-poll-waiting', kind: starting },
+          'consumer lag poll waits for the group coordinator, which is still starting',
+        );
+        return;
+      }
       log.warn(
         { event: 'lag-poll-failed', error: error instanceof Error ? error.message : String(error) },
         'consumer lag poll failed; the lag gauges keep their last values',

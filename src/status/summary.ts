@@ -135,9 +135,9 @@ const haltRules: readonly { metric: string; when: (value: number) => boolean; ca
 const haltReasonText: Readonly<Record<string, string>> = {
   credentials: 'Gong refuses the credentials (401/403): delivery halted, probing until they work',
   'token-unavailable': 'the bearer token file cannot be read: delivery halted',
-  endpoint: 'Gong says the endpoint is wrong: check GONG_BASE_URL; delivery halted',
+  endpoint: 'Gong says the endpoint is wrong (404/405/421/3xx): check GONG_BASE_URL; delivery halted',
   proxy: 'a proxy on the way to Gong demands authentication (407): delivery halted',
-  connection: 'Gong refuses the connection (421/425): delivery halted',
+  connection: 'Gong or a proxy refuses requests on the connection (425): delivery halted',
   headers: 'Gong refuses the request headers (431): delivery halted',
   rejections: 'rejection breaker open: Gong rejected too many records in a row; delivery halted',
   'gong-unavailable': 'Gong is unavailable (an outage): one probe at a time until it answers',

@@ -1,4 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { type Kafka, logLevel } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/bridge.ts';
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
@@ -20,7 +21,7 @@ describe('chaos: Kafka broker killed and restarted mid-run', () => {
 
   beforeAll(async () => {
     broker = await startSecureKafka();
-    kafka = new Kafka({
+    kafka = kafkaClient({
       clientId: 'chaos-broker',
       brokers: [`127.0.0.1:${broker.ports.plaintext}`],
       logLevel: logLevel.NOTHING,

@@ -2,11 +2,12 @@ import {
   AclOperationTypes,
   AclPermissionTypes,
   AclResourceTypes,
-  Kafka,
+  type Kafka,
   logLevel,
   ResourcePatternTypes,
   type Admin,
 } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/bridge.ts';
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts';
@@ -26,7 +27,7 @@ describe('chaos: DLQ topic unavailable', () => {
 
   beforeAll(async () => {
     broker = await startSecureKafka({ authorizer: true });
-    kafka = new Kafka({
+    kafka = kafkaClient({
       clientId: 'chaos-dlq',
       brokers: [`127.0.0.1:${broker.ports.plaintext}`],
       logLevel: logLevel.NOTHING,

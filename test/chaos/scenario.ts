@@ -46,7 +46,7 @@ export interface ScenarioOptions {
   /** Runs once the traffic is produced, before the bridge starts (a fault that must come first). */
   readonly beforeStart?: (context: ScenarioContext) => Promise<void>;
   /** The fault itself, run while the bridge works; resolves when the fault is over. */
-  readonly during?: (context: ScenarioContext) => Promise<void>;
+  readonly during?: (context: RunningScenario) => Promise<void>;
   /** What was injected, for the books. */
   readonly faults: (context: ScenarioContext) => Record<string, number | string>;
   readonly events?: number;
@@ -59,10 +59,13 @@ export interface ScenarioOptions {
   readonly clock?: Clock;
 }
 
-/**
- * One scenario from traffic to books: produce, run the bridge through the fault until every
- * offset is committed, then account and assert that nothing was lost.
- */
+/** What `during` sees: the replicas running, and a way to add one (the group rebalances). */
+export interface RunningScenario extends ScenarioContext {
+  readonly bridges: readonly TracedBridge[];
+  /** One more replica with the same settings; it is scraped and stopped like the others. */
+  startReplica(): Promise<TracedBridge>;
+}
+
 /** Everything a scenario needs before the bridge starts, with what undoes it. */
 export interface PreparedScenario extends ScenarioContext {
   readonly monitor: CommitMonitor;
@@ -153,7 +156,8 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
     // Everything the bridge writes where an operator could see it: trace-level logs and the
     // error events; the dead letters' headers are added at the end.
     const output: string[] = [];
-    for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
+    const startReplica = async (): Promise<TracedBridge> => {
+      const replica = bridges.length;
       const bridge = await startTracedBridge(env, output, options.clock ?? systemClock);
       cleanups.unshift(() => bridge.stop());
       bridges.push(bridge);
@@ -178,8 +182,10 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
           );
         }
       }
-    }
-    const running: ScenarioContext = { ...context, bridges };
+      return bridge;
+    };
+    for (let replica = 0; replica < (options.replicas ?? 1); replica++) await startReplica();
+    const running: RunningScenario = { ...context, bridges, startReplica };
     await options.during?.(running);
     // A fresh admin per look: after a broker restart a long-lived kafkajs admin kept answering
     // fetchOffsets with -1 for partitions that had commits.
@@ -211,7 +217,7 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
     }
     // What Prometheus would scrape goes into the secret check too: label values come from
     // settings and errors, so a secret could leak there as easily as into a log line.
-    for (const bridge of bridges) {
+    for (const bridge of bridges.filter((replica) => !replica.stopped)) {
       const scraped = await bridge.scrape();
       expect(scraped).toContain('gong_bridge_deliveries_total');
       output.push(scraped);
@@ -266,6 +272,8 @@ export async function expectNoSecret(
 
 export interface TracedBridge {
   readonly graph: RunGraph;
+  /** stop() was called (a scenario may stop a replica mid-run). */
+  readonly stopped: boolean;
   /** GET /metrics of this bridge's observability server, as Prometheus receives it. */
   scrape(): Promise<string>;
   stop(): Promise<void>;
@@ -307,6 +315,9 @@ export async function startTracedBridge(
   let stopped: Promise<void> | undefined;
   return {
     graph,
+    get stopped() {
+      return stopped !== undefined;
+    },
     async scrape() {
       const response = await fetch(`${observability.server.url}/metrics`);
       expect(response.status).toBe(200);

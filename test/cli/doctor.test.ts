@@ -61,6 +61,7 @@ describe('gong-bridge doctor output', () => {
       'group',
       'registry',
       'subjects',
+      'mappings',
       'redis',
       'gong',
       'gong-auth',

@@ -43,3 +43,13 @@ export function runCli(args: string[], stdin?: string, env?: Record<string, stri
     child.stdin.end(stdin ?? '');
   });
 }
+
+/** The command names `gong-bridge --help` lists under "Commands:", one entry of main.ts' commands map each. */
+export function commandNames(overview: string): string[] {
+  return overview
+    .slice(overview.indexOf('Commands:\n') + 'Commands:\n'.length)
+    .split('\n\n')[0]!
+    .split('\n')
+    .map((line) => /^ {2}(\S+)/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+}

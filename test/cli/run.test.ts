@@ -39,6 +39,24 @@ describe('gong-bridge run (process)', () => {
     expect(result.stderr).toMatch(/KAFKA_TOPICS/);
   });
 
+  it('needs SCHEMA_REGISTRY_URL unless every topic is read as schemaless json', async () => {
+    const withoutRegistry = { ...base, SCHEMA_REGISTRY_URL: '', KAFKA_BROKERS: '127.0.0.1:1' };
+    const avro = await runWithEnv(['run'], withoutRegistry);
+    expect(avro.code).toBe(3);
+    expect(avro.stderr).toMatch(/SCHEMA_REGISTRY_URL is required/);
+    // Past the settings: the mapping file is loaded (and refused) before Kafka is asked anything.
+    const json = await runWithEnv(['run'], {
+      ...withoutRegistry,
+      INPUT_FORMATS: 'json',
+      MAPPINGS_FILE: 'test/fixtures/mappings/mappings.yaml',
+    });
+    expect(json.stderr).not.toMatch(/SCHEMA_REGISTRY_URL/);
+    expect(json.code).toBe(3);
+    expect(json.stderr).toBe(
+      'gong-bridge run: INPUT_FORMATS: topic interactions is read as json, which only mappings can deliver, but no mapping in test/fixtures/mappings/mappings.yaml takes records from it\n',
+    );
+  });
+
   it('rejects unknown arguments with exit 2', async () => {
     expect((await runWithEnv(['run', '--nope'], base)).code).toBe(2);
     expect((await runWithEnv(['produce-sample'], base)).stderr).toMatch(/--count N is required/);

@@ -131,3 +131,136 @@ describe('gong-bridge transform', () => {
     expect(run.stdout).toMatch(/Examples:/);
   });
 });
+
+describe('gong-bridge transform --mapping', () => {
+  const fixtures = 'test/fixtures/mappings';
+  const mapping = ['--mapping', `${fixtures}/mappings.yaml`];
+  const bodies = (file: string) =>
+    readFileSync(`${repoRoot}${fixtures}/${file}`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
+
+  it.each([
+    ['page-view', 'web.page-views', 'web-page-view'],
+    ['signup', 'product.signups', 'product-signup'],
+    ['video-progress', 'media.video-progress', 'video-progress'],
+  ])(
+    'shows the bodies Gong receives for the %s samples, read with the schema: file of the mapping for %s',
+    async (name, topic, mappingName) => {
+      const run = await runCli(
+        ['transform', `${fixtures}/${name}.events.jsonl`, ...mapping, '--topic', topic],
+        undefined,
+        {},
+      );
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.lines.map((line) => line.body)).toEqual(bodies(`${name}.bodies.jsonl`));
+      expect(run.lines.every((line) => line.ok === true && line.mapping === mappingName)).toBe(true);
+    },
+  );
+
+  it('reads the lines with an explicit --schema, in the format INPUT_FORMATS gives the topic', async () => {
+    const run = await runCli(
+      [
+        'transform',
+        ...mapping,
+        '--topic',
+        'media.video-progress',
+        '--schema',
+        `${fixtures}/video-progress.proto`,
+      ],
+      `${readFileSync(`${repoRoot}${fixtures}/video-progress.events.jsonl`, 'utf8')}`,
+      { INPUT_FORMATS: 'media.video-progress:protobuf,avro' },
+    );
+    expect(run.code).toBe(0);
+    expect(run.lines.map((line) => line.body)).toEqual(bodies('video-progress.bodies.jsonl'));
+  });
+
+  it('names the reason a line would be dead-lettered, the mapping and its errors, exit 1', async () => {
+    const lines = [
+      '{"signupId":"su-1","createdAt":"yesterday","plan":"team"}',
+      '{"signupId":"su-2","createdAt":"2026-01-05T10:02:13Z","plan":"a-plan-name-far-too-long-for-a-title"}',
+      'not json',
+    ].join('\n');
+    const run = await runCli(['transform', ...mapping, '--topic', 'product.signups'], lines, {
+      GONG_MAX_STRING_LENGTH: '32',
+    });
+    expect(run.code).toBe(1);
+    expect(run.lines).toEqual([
+      {
+        line: 1,
+        ok: false,
+        reason: 'MAPPING_FAILED',
+        mapping: 'product-signup',
+        errors: [expect.stringMatching(/^timestamp: \$timestamp: cannot read "yesterday"/)],
+      },
+      {
+        line: 2,
+        ok: false,
+        reason: 'GONG_INVALID',
+        mapping: 'product-signup',
+        errors: expect.arrayContaining([
+          'content.contentTitle: must be at most 32 characters (GONG_MAX_STRING_LENGTH)',
+        ]),
+      },
+      {
+        line: 3,
+        ok: false,
+        reason: 'JSON_DECODE_FAILED',
+        errors: [expect.stringMatching(/^the payload is not JSON/)],
+      },
+    ]);
+  });
+
+  it('says which topics no mapping takes', async () => {
+    const run = await runCli(
+      ['transform', ...mapping, '--topic', 'web.clicks', '--format', 'json'],
+      '{"a":1}',
+      {},
+    );
+    expect(run.code).toBe(1);
+    expect(run.lines[0]).toMatchObject({
+      ok: false,
+      reason: 'NO_MAPPING',
+      errors: [
+        expect.stringContaining(
+          'record (unnamed) on topic web.clicks is not a canonical event and no mapping in',
+        ),
+      ],
+    });
+  });
+
+  it.each([
+    ['--topic without --mapping', ['transform', '--topic', 't'], 2, /--topic needs --mapping/],
+    ['--mapping without --topic', ['transform', ...mapping], 2, /--mapping needs --topic T/],
+    [
+      'an unknown --format',
+      ['transform', ...mapping, '--topic', 't', '--format', 'xml'],
+      2,
+      /--format must be one of avro, json-schema, protobuf, json/,
+    ],
+    [
+      '--schema with --registry',
+      ['transform', ...mapping, '--topic', 't', '--schema', 'x.avsc', '--registry'],
+      2,
+      /alternatives/,
+    ],
+    [
+      'Avro lines without any schema',
+      ['transform', ...mapping, '--topic', 'web.clicks'],
+      2,
+      /topic web\.clicks is read as avro: give the writer schema/,
+    ],
+    [
+      'a mapping file that does not load',
+      ['transform', '--mapping', 'package.json', '--topic', 't'],
+      3,
+      /MAPPINGS_FILE .*package\.json has/,
+    ],
+  ])('refuses %s', async (_label, args, code, message) => {
+    const run = await runCli(args, '', {});
+    expect(run.code).toBe(code);
+    expect(run.stderr).toMatch(message);
+  });
+});

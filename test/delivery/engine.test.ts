@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createDeliveryEngine,
@@ -124,8 +125,9 @@ describe('delivery engine', () => {
       [2, 'transient-status'],
       [3, 'transport'],
     ]);
-    // Full jitter at random 0.5 over a 5 ms base: 2, 5, 10.
-    expect(retries.map((r) => r.delayMs)).toEqual([2, 5, 10]);
+    // Full jitter at random 0.5 over a 5 ms base: 2, then 5; the third failure in a row makes an
+    // outage, so the record waits for the outage probe (its own body) instead of a backoff.
+    expect(retries.map((r) => r.delayMs)).toEqual([2, 5, 0]);
     expect(calls.map((c) => c.status ?? c.code)).toEqual([503, 500, expect.any(String), 200]);
     expect(limiter.acquired).toBe(4);
     // Every attempt reached the socket, so every slot heard when its call left.
@@ -187,7 +189,7 @@ describe('delivery engine', () => {
     const throttled = record(e, 'throttled');
     const first = e.deliver(sampleBody(10));
     // Let the first call reach the server and come back as 429 before the others start.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil(() => throttled.length === 1, 2_000);
     const throttledAt = server.requests[0]?.at ?? 0;
     const rest = [11, 12, 13].map((n) => e.deliver(sampleBody(n)));
     const outcomes = await Promise.all([first, ...rest]);
@@ -361,5 +363,325 @@ describe('delivery engine', () => {
     const pending = engine().deliver(sampleBody(100), { signal: controller.signal });
     setTimeout(() => controller.abort(), 30);
     expect(await pending).toMatchObject({ kind: 'delivered', requestId: 'late' });
+  });
+});
+
+describe('auth halt when every waiting caller has left (issue 13 §4)', () => {
+  it('probes with the body that failed, so rotated credentials resume delivery after a revoke', async () => {
+    // Credentials fixed after two 401s (the record's own call and the first probe); every caller
+    // is aborted (a revoke) right after the halt, before the first probe at 1 s; nothing new
+    // arrives, since the runtime stays paused while halted.
+    server.script([{ status: 401 }, { status: 401 }], { status: 200, body: { requestId: 'ok' } });
+    const e = engine({ authProbeIntervalMs: 1_000, authProbeMaxIntervalMs: 1_000 });
+    const recovered = record(e, 'auth-recovered');
+    const revoke = new AbortController();
+    const parked = [1, 2].map((n) => e.deliver(sampleBody(`rev${n}`), { signal: revoke.signal }));
+    await waitUntil(() => e.isHalted(), 2_000);
+    revoke.abort();
+    for (const outcome of parked) await expect(outcome).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    const haltedAt = performance.now();
+    await waitUntil(() => !e.isHalted(), 5_000);
+    // Two probes, 1 s apart: the first still refused, the second through.
+    expect(performance.now() - haltedAt).toBeLessThan(3_000);
+    expect(server.requests).toHaveLength(3);
+    // Without a caller the probe settles nothing, but it proves the credentials.
+    expect(recovered).toEqual([{ haltedMs: expect.any(Number), probes: 2 }]);
+    expect((await e.deliver(sampleBody('after'))).kind).toBe('delivered');
+  });
+});
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms; gong saw ${server.requests.length} calls`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A FakeLimiter that also notices a slot released twice, and when each release came. */
+class ReleaseCountingLimiter extends FakeLimiter {
+  releasedTwice = 0;
+  readonly releaseOrder: string[] = [];
+  override async acquire(signal?: AbortSignal) {
+    const slot = await super.acquire(signal);
+    let done = false;
+    return {
+      onWire: () => slot.onWire(),
+      release: () => {
+        if (done) this.releasedTwice += 1;
+        done = true;
+        this.releaseOrder.push('release');
+        slot.release();
+      },
+    };
+  }
+}
+
+describe('every granted slot is released once (issue 14 §2, engine side)', () => {
+  it('after an answer, a transport error, a 429 and a halt probe, and before the call is reported', async () => {
+    server.script(
+      [{ status: 503 }, 'destroy', { status: 429, headers: { 'retry-after': '0' } }, { status: 401 }],
+      { status: 200, body: { requestId: 'ok' } },
+    );
+    const counting = new ReleaseCountingLimiter();
+    const e = engine({ limiter: counting, authProbeIntervalMs: 20 });
+    e.events.on('call', () => counting.releaseOrder.push('call'));
+    expect((await e.deliver(sampleBody('rel'))).kind).toBe('delivered');
+    expect(server.requests).toHaveLength(5);
+    expect(counting.acquired).toBe(5);
+    expect(counting.released).toBe(5);
+    expect(counting.releasedTwice).toBe(0);
+    // Each grant goes back as soon as its answer is in, before anyone hears of the call.
+    expect(counting.releaseOrder).toEqual(Array.from({ length: 5 }, () => ['release', 'call']).flat());
+  });
+
+  it('a grant dropped because a 429 arrived while it queued is released unused', async () => {
+    let grantHeld: (() => void) | undefined;
+    const counting = new ReleaseCountingLimiter();
+    const acquire = counting.acquire.bind(counting);
+    let calls = 0;
+    counting.acquire = async (signal?: AbortSignal) => {
+      calls += 1;
+      // The second caller's grant arrives only after the first caller's 429 is in.
+      if (calls === 2) await new Promise<void>((resolve) => (grantHeld = resolve));
+      return acquire(signal);
+    };
+    server.script([{ status: 429, headers: { 'retry-after': '1' } }], { status: 200, body: {} });
+    const e = engine({ limiter: counting });
+    const throttled = new Promise<void>((resolve) => e.events.on('throttled', () => resolve()));
+    const first = e.deliver(sampleBody('q1'));
+    const second = e.deliver(sampleBody('q2'));
+    await throttled;
+    grantHeld?.();
+    await Promise.all([first, second]);
+    // 429 + two deliveries on the wire; the grant that arrived during the pause never left.
+    expect(server.requests).toHaveLength(3);
+    expect(counting.acquired).toBe(4);
+    expect(counting.wired).toBe(3);
+    expect(counting.released).toBe(4);
+    expect(counting.releasedTwice).toBe(0);
+  });
+
+  it('a refused connection never reports the wire, and its grant is released', async () => {
+    const url = server.url;
+    await server.close();
+    const refusing = createGongClient({
+      baseUrl: url,
+      auth: { kind: 'basic', accessKey: 'k', accessKeySecret: 's' },
+      connectTimeoutMs: 500,
+      headersTimeoutMs: 500,
+      bodyTimeoutMs: 500,
+      maxConnections: 2,
+      clock: systemClock,
+    });
+    const counting = new ReleaseCountingLimiter();
+    const e = engine({ client: refusing, limiter: counting });
+    const controller = new AbortController();
+    const calls = record(e, 'call');
+    const pending = e.deliver(sampleBody('refused'), { signal: controller.signal });
+    await waitUntil(() => calls.length >= 2, 2_000);
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    await refusing.close();
+    server = await startScriptedServer();
+    expect(calls.every((c) => c.code === 'ECONNREFUSED')).toBe(true);
+    expect(counting.wired).toBe(0);
+    expect(counting.released).toBe(counting.acquired);
+    expect(counting.releasedTwice).toBe(0);
+  });
+});
+
+describe('a run of transient failures is one outage (issue 13 §5)', () => {
+  /** 503 while `down`, else 200; the test flips it. */
+  function gongThatIsDown() {
+    const state = { down: true, recoveredAt: 0 };
+    server.script([], (_req, res) => {
+      res.writeHead(state.down ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ requestId: 'r' }));
+    });
+    return state;
+  }
+
+  it('while Gong is down only probes go out, one at a time; after the first answer every record resumes', async () => {
+    const gong = gongThatIsDown();
+    const e = engine({ retry: { ...defaultRetryPolicy, baseMs: 20, maxMs: 200, outageProbeMaxMs: 100 } });
+    const calls = record(e, 'call');
+    const outages = record(e, 'outage');
+    const ended = record(e, 'outage-ended');
+    const pending = Array.from({ length: 10 }, (_, n) => e.deliver(sampleBody(`down${n}`)));
+    await waitUntil(() => outages.length === 1, 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const own = calls.filter((c) => !c.probe).length;
+    const probes = calls.filter((c) => c.probe).length;
+    // Each record's first call, plus the few failures that made the run: nothing more of its own.
+    expect(own).toBeLessThanOrEqual(10 + defaultRetryPolicy.outageAfterFailures);
+    expect(probes).toBeGreaterThanOrEqual(3);
+    // One at a time, 50-100 ms apart at most once the wait reached its cap: about 15 in a second.
+    expect(probes).toBeLessThanOrEqual(25);
+    gong.down = false;
+    const outcomes = await Promise.all(pending);
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    expect(ended).toEqual([{ outageMs: expect.any(Number), probes: expect.any(Number), status: 200 }]);
+    // The probe that got the answer delivered its own record; the other nine called once each.
+    expect(calls.filter((c) => c.status === 200)).toHaveLength(10);
+  });
+
+  it('records that backed off on their own resume as soon as a call gets an answer', async () => {
+    const gong = gongThatIsDown();
+    // Long backoffs (0.5, 1, 2, 4 s at random 0.5): before, each record slept its own, and the last
+    // reached Gong seconds after it had recovered.
+    const e = engine({
+      retry: { ...defaultRetryPolicy, baseMs: 1_000, maxMs: 20_000, outageProbeMaxMs: 300 },
+    });
+    const delivered: number[] = [];
+    e.events.on('delivered', () => delivered.push(performance.now()));
+    const pending = Array.from({ length: 5 }, (_, n) => e.deliver(sampleBody(`slow${n}`)));
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    gong.down = false;
+    const recoveredAt = performance.now();
+    const outcomes = await Promise.all(pending);
+    expect(outcomes.every((o) => o.kind === 'delivered')).toBe(true);
+    // A probe at most 300 ms after the recovery, then every record through the (unlimited) limiter.
+    expect(Math.max(...delivered) - recoveredAt).toBeLessThan(1_500);
+  });
+
+  it('a lone failure among answers stays that record’s own retry: no outage', async () => {
+    server.script([{ status: 503 }], { status: 200, body: {} });
+    const e = engine();
+    const outages = record(e, 'outage');
+    const outcomes = await Promise.all([1, 2, 3, 4].map((n) => e.deliver(sampleBody(`lone${n}`))));
+    expect(outcomes.map((o) => o.kind)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect(outages).toEqual([]);
+  });
+
+  it('an outage that answers 401 becomes a halt, and ends with the credentials', async () => {
+    let answer = 503;
+    server.script([], (_req, res) => {
+      res.writeHead(answer, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ requestId: 'r' }));
+    });
+    const e = engine({ retry: { ...defaultRetryPolicy, baseMs: 10, maxMs: 20, outageProbeMaxMs: 30 } });
+    const outages = record(e, 'outage');
+    const ended = record(e, 'outage-ended');
+    const halts = record(e, 'auth-failed');
+    const pending = [1, 2, 3].map((n) => e.deliver(sampleBody(`o2h${n}`)));
+    await waitUntil(() => outages.length === 1, 2_000);
+    answer = 401;
+    await waitUntil(() => e.isHalted(), 2_000);
+    expect(ended).toEqual([expect.objectContaining({ status: 401 })]);
+    expect(halts).toEqual([expect.objectContaining({ status: 401, reason: 'credentials' })]);
+    answer = 200;
+    expect((await Promise.all(pending)).map((o) => o.kind)).toEqual(['delivered', 'delivered', 'delivered']);
+    expect(e.suspension()).toBeUndefined();
+  });
+});
+
+describe('4xx about the way to Gong halt instead of dead-lettering (issue 13 §5)', () => {
+  it.each([
+    [407, 'proxy'],
+    [421, 'endpoint'],
+    [425, 'connection'],
+    [431, 'headers'],
+  ] as const)('%i halts (%s), probes, and delivers once it passes', async (status, reason) => {
+    server.script([{ status }, { status }], { status: 200, body: { requestId: 'ok' } });
+    const e = engine();
+    const halts = record(e, 'auth-failed');
+    const outcome = await e.deliver(sampleBody(`via-${status}`));
+    // The record's own call, then probes: the failed probe is not the record's attempt.
+    expect(outcome).toMatchObject({ kind: 'delivered', attempts: 2 });
+    expect(server.requests).toHaveLength(3);
+    expect(halts).toEqual([expect.objectContaining({ status, reason })]);
+  });
+});
+
+describe('the breaker on Gong rejections (issue 13 §5)', () => {
+  const rejectAll = (errors: string[]) => (_req: unknown, res: ServerResponse) => {
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ requestId: 'r', errors }));
+  };
+
+  it('different events rejected in a row with the same errors halt delivery instead of draining the stream', async () => {
+    let accept = false;
+    server.script([], (req, res, body) => {
+      if (accept) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"requestId":"ok"}');
+        return;
+      }
+      // The same message, quoting each event's own position: folded digits make it one error.
+      const n = /"eventId":"evt-br(\d+)"/.exec(body)?.[1] ?? '?';
+      rejectAll([`field custom.plan is not allowed (at byte ${n}7)`])(req, res);
+    });
+    const e = engine({ rejectionBreaker: 5, authProbeIntervalMs: 50 });
+    const halts = record(e, 'auth-failed');
+    const rejected = record(e, 'rejected');
+    // One at a time, as a partition's records would be settled in turn.
+    const outcomes: string[] = [];
+    for (let n = 0; n < 4; n++) outcomes.push((await e.deliver(sampleBody(`br${n}`))).kind);
+    expect(outcomes).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+    const held = [4, 5, 6].map((n) => e.deliver(sampleBody(`br${n}`)));
+    await waitUntil(() => e.isHalted(), 2_000);
+    expect(halts).toEqual([expect.objectContaining({ status: 400, reason: 'rejections' })]);
+    expect(e.suspension()).toMatchObject({ kind: 'halt', reason: 'rejections' });
+    // Probes keep seeing the same rejection: nothing more is dead-lettered while it lasts.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(rejected).toHaveLength(4);
+    accept = true;
+    expect((await Promise.all(held)).map((o) => o.kind)).toEqual(['delivered', 'delivered', 'delivered']);
+    expect(e.isHalted()).toBe(false);
+  });
+
+  it('rejections with their own errors, or with deliveries between them, are dead-lettered as before', async () => {
+    let n = 0;
+    server.script([], (req, res) => {
+      n += 1;
+      if (n % 3 === 0) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      else rejectAll(['timestamp is in the future'])(req, res);
+    });
+    const e = engine({ rejectionBreaker: 3 });
+    const kinds: string[] = [];
+    for (let i = 0; i < 9; i++) kinds.push((await e.deliver(sampleBody(`mix${i}`))).kind);
+    expect(kinds.filter((k) => k === 'rejected')).toHaveLength(6);
+    expect(e.isHalted()).toBe(false);
+  });
+});
+
+describe('an outage that ends while its probe waits for a grant', () => {
+  it('hands the probe’s record back to its own loop when a 429 drops the grant', async () => {
+    let mode: 'up' | 'down' = 'up';
+    let lateAnswered = false;
+    server.script([], (_req, res, body) => {
+      const answer = (status: number) => {
+        res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '0.2' });
+        res.end('{}');
+      };
+      // A call still in flight when the outage began comes back 429 once it is under way.
+      if (body.includes('"evt-late"') && !lateAnswered) {
+        lateAnswered = true;
+        setTimeout(() => answer(429), 300);
+      } else answer(mode === 'up' ? 200 : 503);
+    });
+    const gated = new FakeLimiter();
+    const acquire = gated.acquire.bind(gated);
+    let releaseProbe: (() => void) | undefined;
+    const probeMayGo = new Promise<void>((resolve) => (releaseProbe = resolve));
+    const e = engine({ limiter: gated, retry: { ...defaultRetryPolicy, baseMs: 5, maxMs: 20 } });
+    gated.acquire = async (signal?: AbortSignal) => {
+      // The outage's probe gets its grant only after the 429 ended the outage.
+      if (e.suspension()?.kind === 'outage') await probeMayGo;
+      return acquire(signal);
+    };
+    e.events.on('throttled', () => {
+      mode = 'up';
+      releaseProbe?.();
+    });
+    expect((await e.deliver(sampleBody('warm'))).kind).toBe('delivered');
+    mode = 'down';
+    const late = e.deliver(sampleBody('late'));
+    const others = [1, 2, 3].map((n) => e.deliver(sampleBody(`p${n}`)));
+    const outcomes = await Promise.all([...others, late]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+    expect(gated.released).toBe(gated.acquired);
   });
 });

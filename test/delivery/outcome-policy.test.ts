@@ -30,7 +30,11 @@ describe('outcome policy table', () => {
     [301, 'halt'],
     [411, 'rejected'],
     [415, 'rejected'],
-    [431, 'rejected'],
+    [407, 'halt'],
+    [421, 'halt'],
+    [425, 'halt'],
+    [431, 'halt'],
+    [414, 'rejected'],
   ] as const)('HTTP %i is %s', (status, outcome) => {
     expect(classifyStatus(status).outcome).toBe(outcome);
   });
@@ -39,6 +43,13 @@ describe('outcome policy table', () => {
     expect(classifyStatus(401)).toEqual({ outcome: 'halt', haltReason: 'credentials' });
     expect(classifyStatus(403)).toEqual({ outcome: 'halt', haltReason: 'credentials' });
     expect(classifyStatus(404)).toEqual({ outcome: 'halt', haltReason: 'endpoint' });
+  });
+
+  it('407, 421, 425 and 431 are about the way to Gong, which every record shares: a halt (issue 13 §5)', () => {
+    expect(classifyStatus(407)).toEqual({ outcome: 'halt', haltReason: 'proxy' });
+    expect(classifyStatus(421)).toEqual({ outcome: 'halt', haltReason: 'endpoint' });
+    expect(classifyStatus(425)).toEqual({ outcome: 'halt', haltReason: 'connection' });
+    expect(classifyStatus(431)).toEqual({ outcome: 'halt', haltReason: 'headers' });
   });
 
   it('an answer outside the table is retried and flagged, never rejected', () => {

@@ -3,6 +3,7 @@ import {
   backoffDelay,
   defaultRetryPolicy,
   isRetryAlertDue,
+  outageProbeDelay,
   parseRetryAfter,
   retryPolicyFromConfig,
   throttleDelay,
@@ -97,7 +98,30 @@ describe('retry alert', () => {
       GONG_RETRY_MAX_MS: 20,
       GONG_RETRY_ALERT_ATTEMPTS: 3,
       GONG_RETRY_ALERT_AFTER_MS: 1_000,
+      GONG_OUTAGE_PROBE_MAX_MS: 5_000,
     });
-    expect(p).toMatchObject({ baseMs: 50, maxMs: 50, alertAttempts: 3, alertAfterMs: 1_000 });
+    expect(p).toMatchObject({
+      baseMs: 50,
+      maxMs: 50,
+      alertAttempts: 3,
+      alertAfterMs: 1_000,
+      outageProbeMaxMs: 5_000,
+    });
+  });
+});
+
+describe('outage probes', () => {
+  const p = { ...defaultRetryPolicy, baseMs: 500, outageProbeMaxMs: 10_000 };
+
+  it('double from the base up to the cap, never less than half the step', () => {
+    expect([0, 1, 2, 3, 4, 5, 10].map((n) => outageProbeDelay(p, n, () => 0))).toEqual([
+      250, 500, 1_000, 2_000, 4_000, 5_000, 5_000,
+    ]);
+    expect([0, 1, 5].map((n) => outageProbeDelay(p, n, () => 0.999999))).toEqual([499, 999, 9_999]);
+  });
+
+  it('a broken random source still gives a sane wait', () => {
+    expect(outageProbeDelay(p, 0, () => Number.NaN)).toBe(250);
+    expect(outageProbeDelay(p, 0, () => 7)).toBe(500);
   });
 });

@@ -106,6 +106,7 @@ describe('gong-bridge doctor against the real stack', () => {
       ['group', 'ok'],
       ['registry', 'ok'],
       ['subjects', 'ok'],
+      ['mappings', 'ok'],
       ['redis', 'ok'],
       ['gong', 'ok'],
       ['gong-auth', 'skip'],

@@ -174,6 +174,28 @@ describe('Gong client', () => {
     expect(refused).toMatchObject({ kind: 'transport', code: 'ECONNREFUSED' });
   });
 
+  it('a call that never reached a connection (DNS failure, connect timeout) never reports the wire', async () => {
+    let wired = 0;
+    const onWire = () => (wired += 1);
+    const unknownHost = ((_host: string, _opts: unknown, cb: (error: Error) => void) => {
+      cb(Object.assign(new Error('getaddrinfo ENOTFOUND us-0.api.gong.io'), { code: 'ENOTFOUND' }));
+    }) as unknown as LookupFunction;
+    const dns = await client({
+      baseUrl: 'http://us-0.api.gong.io:1',
+      lookup: unknownHost,
+    }).postDigitalInteraction('{}', undefined, onWire);
+    expect(dns).toMatchObject({ kind: 'transport', code: 'ENOTFOUND' });
+    // A lookup that never answers: the connect timeout fires before any connection exists.
+    const silent = (() => undefined) as unknown as LookupFunction;
+    const timedOut = await client({
+      baseUrl: 'http://us-0.api.gong.io:1',
+      lookup: silent,
+      connectTimeoutMs: 100,
+    }).postDigitalInteraction('{}', undefined, onWire);
+    expect(timedOut).toMatchObject({ kind: 'transport', code: 'UND_ERR_CONNECT_TIMEOUT' });
+    expect(wired).toBe(0);
+  });
+
   it('never puts credentials in a failure message', async () => {
     server.script(['destroy']);
     const result = await client({

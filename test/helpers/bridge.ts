@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Admin, IHeaders, Kafka } from 'kafkajs';
 import pino from 'pino';
@@ -31,7 +33,7 @@ export function bridgeEnv(overrides: Record<string, string>): Record<string, str
     GONG_AUTH_PROBE_MAX_MS: '1000',
     COMMIT_INTERVAL_MS: '200',
     // Unknown schema ids (produceTo's 'unknown-schema' records) wait this long before they are
-    // dead-lettered; the window itself is tested in decoder.int.test.ts.
+    // dead-lettered; the window itself is tested in test/decode/registry.int.test.ts.
     SCHEMA_REGISTRY_UNKNOWN_ID_RETRY_MS: '1000',
     SHUTDOWN_TIMEOUT_MS: '5000',
     KAFKA_CONNECTION_TIMEOUT_MS: '3000',
@@ -60,6 +62,47 @@ export async function startBridge(env: Record<string, string>): Promise<TestBrid
         await graph.close();
       })();
       return stopped;
+    },
+  };
+}
+
+/** `gong-bridge run` as a process of its own, for what only a process shows: signals, exit codes, output. */
+export interface BridgeProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  stdout(): string;
+  stderr(): string;
+  /** The JSON log lines on stdout, parsed. */
+  logLines(): { level: string; msg: string; stats?: { inFlight: number; commits: number } }[];
+  /** SIGKILL when still running; resolves once it has exited. */
+  kill(): Promise<void>;
+}
+
+export function spawnBridge(env: Record<string, string>): BridgeProcess {
+  const root = join(import.meta.dirname, '..', '..');
+  const child = spawn(process.execPath, [join(root, 'src/cli/main.ts'), 'run'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    logLines: () =>
+      stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as ReturnType<BridgeProcess['logLines']>[number]),
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
   };
 }

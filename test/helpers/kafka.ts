@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { type Kafka, logLevel, type Admin } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { inject } from 'vitest';
 
 /** Unique per test, so parallel or repeated runs never share topics or groups. */
@@ -8,7 +9,7 @@ export function uniqueName(prefix: string): string {
 }
 
 export function testKafka(clientId = uniqueName('test')): Kafka {
-  return new Kafka({
+  return kafkaClient({
     clientId,
     brokers: inject('services').kafkaBrokers,
     logLevel: logLevel.NOTHING,
@@ -17,16 +18,40 @@ export function testKafka(clientId = uniqueName('test')): Kafka {
   });
 }
 
-/** Creates topics and returns a cleanup function that deletes them. */
+/** Metadata answers a topic just created can get before every partition has a leader. */
+const notReadyYet = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Creates topics, waits until every partition has a leader, and returns a cleanup function that
+ * deletes them. kafkajs' own `waitForLeaders` retries only LEADER_NOT_AVAILABLE, but a busy broker
+ * may first answer UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created, which would fail
+ * the test at its set-up; both are waited out here, for at most 30 s.
+ */
 export async function createTopics(
   admin: Admin,
   topics: string[],
   numPartitions = 3,
 ): Promise<() => Promise<void>> {
   await admin.createTopics({
-    waitForLeaders: true,
+    waitForLeaders: false,
     topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
   });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      const ready = found.every(
+        (topic) =>
+          topic.partitions.length === numPartitions &&
+          topic.partitions.every((partition) => partition.leader >= 0),
+      );
+      if (ready) break;
+    } catch (error) {
+      if (!notReadyYet.has((error as { type?: string }).type ?? '') || Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return async () => {
     await admin.deleteTopics({ topics }).catch(() => {});
   };

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 
 /**
  * A dedicated, throw-away Kafka broker with every security mode the bridge supports, so the TLS
@@ -72,6 +73,8 @@ export async function startSecureKafka(
     version?: string;
     /** Turn on ACLs (StandardAuthorizer), allowing everything no ACL mentions, so a test can deny one thing. */
     authorizer?: boolean;
+    /** Partitions of __consumer_offsets (default 1); more make the group coordinator take longer to start. */
+    offsetsTopicPartitions?: number;
   } = {},
 ): Promise<SecureKafka> {
   const version = options.version ?? process.env.KAFKA_VERSION ?? '4.1.1';
@@ -92,7 +95,7 @@ export async function startSecureKafka(
     const properties = join(dir, 'server.properties');
     await writeFile(
       properties,
-      brokerProperties(dir, ports, controllerPort) +
+      brokerProperties(dir, ports, controllerPort, options.offsetsTopicPartitions ?? 1) +
         (options.authorizer === true
           ? 'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\nallow.everyone.if.no.acl.found=true\n'
           : ''),
@@ -164,7 +167,12 @@ export async function startSecureKafka(
   }
 }
 
-function brokerProperties(dir: string, ports: SecureKafka['ports'], controllerPort: number): string {
+function brokerProperties(
+  dir: string,
+  ports: SecureKafka['ports'],
+  controllerPort: number,
+  offsetsTopicPartitions: number,
+): string {
   const plainJaas =
     'org.apache.kafka.common.security.plain.PlainLoginModule required ' +
     `user_${plainUser.username}="${plainUser.password}";`;
@@ -202,7 +210,7 @@ function brokerProperties(dir: string, ports: SecureKafka['ports'], controllerPo
     'num.partitions=1',
     'auto.create.topics.enable=true',
     'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=1',
+    `offsets.topic.num.partitions=${offsetsTopicPartitions}`,
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'group.initial.rebalance.delay.ms=0',
@@ -286,7 +294,7 @@ async function waitForBroker(port: number, child: ChildProcess, log: string): Pr
   child.once('exit', (code, signal) => {
     exited = `broker exited (code ${String(code)}, signal ${String(signal)})`;
   });
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     clientId: 'secure-kafka-probe',
     brokers: [`${host}:${port}`],
     logLevel: logLevel.NOTHING,

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTopics, testKafka, uniqueName } from './kafka.ts';
@@ -37,7 +38,7 @@ describe('Toxiproxy fault harness', () => {
     });
 
     const proxiedKafka = () =>
-      new Kafka({
+      kafkaClient({
         clientId: uniqueName('proxied'),
         brokers: proxy.brokers,
         logLevel: logLevel.NOTHING,

@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
@@ -12,6 +12,7 @@ import { createDlqWriter, dlqProducerOptions, type SourceRecord } from '../../sr
 import { bridgeEnv, readAll, waitFor } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { kafkaFaultProxy, type KafkaFaultProxy } from '../helpers/toxiproxy.ts';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 
 /**
  * Issue 13 §1: a produce reply forwarded by the broker and then lost must not cost a dead
@@ -47,7 +48,7 @@ describe('dead letters whose produce reply is lost', () => {
     const drop = await createTopics(admin, [topic], 1);
     // The bridge's own client settings, bootstrapped through the proxy.
     const config = loadConfig(bridgeEnv({ KAFKA_BROKERS: proxy.brokers.join(','), KAFKA_TOPICS: 'x' }));
-    const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+    const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
     // ...and the dead-letter producer exactly as `run` builds it.
     const producer = createNonIdempotentProducer(kafka);
     const failures: ProducerSendFailure[] = [];

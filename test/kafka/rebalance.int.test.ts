@@ -1,9 +1,10 @@
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { logLevel, type Consumer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/server.ts';
 import { produceTraffic } from '../chaos/harness.ts';
 import { allCommitted, bridgeEnv, startBridge, waitFor, type TestBridge } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 
 /**
  * Issue 13 §7 against the real broker: what a replica does with partitions it is losing. From
@@ -274,7 +275,7 @@ describe('rebalances, against the real broker', () => {
 
   /** A plain kafkajs member of the group that fetches nothing; leaves on disconnect. */
   async function joinHelper(groupId: string, topics: string[]): Promise<Consumer> {
-    const helperKafka = new Kafka({
+    const helperKafka = kafkaClient({
       clientId: 'aa-helper',
       brokers: inject('services').kafkaBrokers,
       logLevel: logLevel.NOTHING,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
@@ -156,5 +159,63 @@ describe('produce-sample and replay-dlq', () => {
       notReplayable: 1,
       byReason: { [`not replayable (DEAD_LETTER_TOO_LARGE: the original is at ${topic}/2/77)`]: 1 },
     });
+  });
+
+  it('replay-dlq reads a dead letter as its source topic is read now: a JSON record no mapping took is delivered once one does', async () => {
+    const signups = uniqueName('signups');
+    const mappedDlq = uniqueName('signups.dlq');
+    const dir = mkdtempSync(join(tmpdir(), 'gong-bridge-replay-mappings-'));
+    const mappingsFile = join(dir, 'mappings.yaml');
+    writeFileSync(
+      mappingsFile,
+      [
+        'version: 1',
+        'mappings:',
+        '  - name: plain-signups',
+        `    match: { topics: ${signups} }`,
+        '    body:',
+        '      eventId: signupId',
+        '      timestamp: $timestamp(createdAt)',
+        '      eventType: { const: signed up }',
+        '      content: { contentTitle: plan }',
+        '',
+      ].join('\n'),
+    );
+    const signupId = uniqueName('su');
+    const value = Buffer.from(JSON.stringify({ signupId, createdAt: '2026-01-05T10:02:13Z', plan: 'team' }));
+    const source = { topic: signups, partition: 0, offset: '3', timestamp: '0', key: null, value };
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: mappedDlq,
+      acks: -1,
+      messages: [
+        {
+          key: null,
+          value,
+          headers: deadLetterHeaders(source, { reason: 'NO_MAPPING', message: 'no mapping yet' }, '0.0.1', 0),
+        },
+      ],
+    });
+    await producer.disconnect();
+    try {
+      const cli = cliIo({
+        ...env,
+        KAFKA_TOPICS: signups,
+        INPUT_FORMATS: `${signups}:json`,
+        MAPPINGS_FILE: mappingsFile,
+      });
+      expect(await runReplayDlq(['--dlq-topic', mappedDlq, '--json'], cli.io), cli.err()).toBe(0);
+      expect(JSON.parse(cli.out())).toMatchObject({ selected: 1, delivered: 1, stillInvalid: 0 });
+      expect(sandbox.event(signupId)?.body).toEqual({
+        eventId: signupId,
+        timestamp: '2026-01-05T10:02:13.000Z',
+        eventType: 'signed up',
+        content: { contentTitle: 'team' },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await admin.deleteTopics({ topics: [mappedDlq] }).catch(() => {});
+    }
   });
 });

@@ -4,15 +4,14 @@ import type { DeliveryOutcome } from '../../src/delivery/engine.ts';
 import { createDeliveryEvents } from '../../src/delivery/events.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { BridgeError } from '../../src/errors.ts';
-import type { Decoder } from '../../src/kafka/decoder.ts';
+import type { RecordPreparer } from '../../src/decode/prepare.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from '../../src/kafka/dlq.ts';
 import { HaltState } from '../../src/kafka/halt-state.ts';
 import { createRuntime, type RuntimeOptions } from '../../src/kafka/runtime.ts';
 import type { Settlement } from '../../src/receipts/receipt.ts';
-import type { InteractionEvent } from '../../src/transform/interaction-event.ts';
 
 /**
- * The runtime with plain stubs for kafkajs, the decoder, the engine and the DLQ: what reaches the
+ * The runtime with plain stubs for kafkajs, the preparer, the engine and the DLQ: what reaches the
  * consumer (pause, resume, commits) and the DLQ is asserted, not which private function ran.
  */
 
@@ -111,14 +110,15 @@ function fakeConsumer() {
   return fake;
 }
 
-/** Values are JSON events; "poison" decodes to a poison result. */
-const decoder: Decoder = {
-  async decode(value) {
+/** Values are JSON bodies, sent as they are; "poison" is dead-lettered. */
+const preparer: RecordPreparer = {
+  async prepare({ value }) {
     const text = value?.toString() ?? '';
     if (text === 'poison') {
-      return { ok: false, error: new BridgeError('NOT_CONFLUENT_FRAMED', 'not framed') };
+      return { ok: false, deadLetter: { reason: 'NOT_CONFLUENT_FRAMED', message: 'not framed' } };
     }
-    return { ok: true, event: JSON.parse(text) as InteractionEvent, schemaId: 1 };
+    const body = JSON.parse(text) as { eventId: string };
+    return { ok: true, body: body as never, ids: { eventId: body.eventId, schemaId: 1 } };
   },
 };
 
@@ -218,7 +218,7 @@ function build(overrides: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'consum
   const { dlq } = recordingDlq();
   return createRuntime({
     topics: ['t'],
-    decoder,
+    preparer,
     dlq,
     clock: systemClock,
     sleep: systemSleep,
@@ -226,8 +226,6 @@ function build(overrides: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'consum
     maxBuffered: 100,
     commitIntervalMs: 60_000,
     shutdownTimeoutMs: 200,
-    // The stub's body is the decoded event as is.
-    transform: (decoded) => ({ ok: true, body: decoded as never }),
     ...overrides,
   });
 }
@@ -410,7 +408,7 @@ describe('consumer runtime', () => {
           ? { dlq: { ...dlq, halts } }
           : name === 'receipts'
             ? { receipts: { ...controlledReceipts().writer, halts } }
-            : { decoder: { ...decoder, halts } }),
+            : { preparer: { ...preparer, halts } }),
       });
       const seen: string[] = [];
       runtime.events.on('halted', (event) => seen.push(`halted ${event.reason}: ${event.error}`));
@@ -439,11 +437,11 @@ describe('consumer runtime', () => {
       engine: gong.engine,
       registryRetryBaseMs: 1,
       registryRetryMaxMs: 2,
-      decoder: {
-        async decode(value) {
+      preparer: {
+        async prepare(record) {
           const code = failures[attempt++];
           if (code !== undefined) throw new BridgeError(code, code);
-          return decoder.decode(value);
+          return preparer.prepare(record);
         },
       },
     });
@@ -608,10 +606,12 @@ describe('consumer runtime', () => {
     let calls = 0;
     const { kafka, gong, runtime } = await started({
       dlq,
-      transform: (decoded) => {
-        calls += 1;
-        if (calls === 1) throw new TypeError('boom');
-        return { ok: true, body: decoded as never };
+      preparer: {
+        async prepare(record) {
+          calls += 1;
+          if (calls === 1) throw new TypeError('boom');
+          return preparer.prepare(record);
+        },
       },
     });
     const bugs: string[] = [];

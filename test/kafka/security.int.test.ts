@@ -5,7 +5,8 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { type Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, type Env } from '../../src/config/config.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../src/kafka/connection.ts';
@@ -46,7 +47,7 @@ async function secretFile(value: string): Promise<string> {
 
 function bridgeKafka(env: Env, overrides: Partial<KafkaConfig> = {}): Kafka {
   const config = kafkaClientConfig(loadConfig({ KAFKA_CLIENT_ID: 'security-test', ...env }));
-  return new Kafka({ ...config, logLevel: logLevel.NOTHING, ...overrides });
+  return kafkaClient({ ...config, logLevel: logLevel.NOTHING, ...overrides });
 }
 
 /** Admin, producer and consumer all over the listener under test, so each path is exercised. */

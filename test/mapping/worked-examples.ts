@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
+import type { InputFormatName } from '../../src/decode/formats/index.ts';
+import { frameRecord } from '../../src/decode/wire.ts';
 import { decodeAvroJson } from '../../src/schemas/avro-json.ts';
 import { parseProtoSchema } from '../../src/mapping/proto-file.ts';
 
@@ -19,6 +21,14 @@ export interface WorkedExample {
   readonly mapping: string;
   readonly topic: string;
   readonly record: string;
+  /** The topic's INPUT_FORMATS format when its producer uses the registry. */
+  readonly format: InputFormatName;
+  /** The writer schema as a producer registers it. */
+  readonly schemaType: 'AVRO' | 'JSON' | 'PROTOBUF';
+  readonly schemaFile: string;
+  readonly schemaText: string;
+  /** The sample events as written in <name>.events.jsonl (Avro: its JSON encoding). */
+  readonly lines: readonly string[];
   /** The sample events as the decoder hands them to the mapping. */
   readonly events: readonly unknown[];
   /** What Gong receives for each, in order. */
@@ -27,12 +37,17 @@ export interface WorkedExample {
   readonly encode: (line: unknown) => Buffer;
 }
 
-function jsonLines(file: string): unknown[] {
+function textLines(file: string): string[] {
   return readFileSync(`${fixturesDir}${file}`, 'utf8')
     .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as unknown);
+    .filter((line) => line.trim() !== '');
 }
+
+function jsonLines(file: string): unknown[] {
+  return textLines(file).map((line) => JSON.parse(line) as unknown);
+}
+
+const schemaText = (file: string) => readFileSync(`${fixturesDir}${file}`, 'utf8');
 
 function avroLines(type: avro.Type, file: string): unknown[] {
   return readFileSync(`${fixturesDir}${file}`, 'utf8')
@@ -62,6 +77,11 @@ export function loadWorkedExamples(): readonly WorkedExample[] {
       mapping: 'web-page-view',
       topic: 'web.page-views',
       record: 'acme.web.PageView',
+      format: 'avro',
+      schemaType: 'AVRO',
+      schemaFile: 'page-view.avsc',
+      schemaText: schemaText('page-view.avsc'),
+      lines: textLines('page-view.events.jsonl'),
       events: avroLines(pageView, 'page-view.events.jsonl').map((value) =>
         pageView.fromBuffer(pageView.toBuffer(value)),
       ),
@@ -72,6 +92,11 @@ export function loadWorkedExamples(): readonly WorkedExample[] {
       mapping: 'product-signup',
       topic: 'product.signups',
       record: 'Signup',
+      format: 'json-schema',
+      schemaType: 'JSON',
+      schemaFile: 'signup.schema.json',
+      schemaText: schemaText('signup.schema.json'),
+      lines: textLines('signup.events.jsonl'),
       events: jsonLines('signup.events.jsonl'),
       bodies: jsonLines('signup.bodies.jsonl'),
       encode: (value) => Buffer.from(JSON.stringify(value)),
@@ -80,9 +105,19 @@ export function loadWorkedExamples(): readonly WorkedExample[] {
       mapping: 'video-progress',
       topic: 'media.video-progress',
       record: 'acme.media.VideoProgress',
+      format: 'protobuf',
+      schemaType: 'PROTOBUF',
+      schemaFile: 'video-progress.proto',
+      schemaText: schemaText('video-progress.proto'),
+      lines: textLines('video-progress.events.jsonl'),
       events: jsonLines('video-progress.events.jsonl').map(protobufEvent),
       bodies: jsonLines('video-progress.bodies.jsonl'),
       encode: (line) => Buffer.from(video.encode(video.fromObject(line as Record<string, unknown>)).finish()),
     },
   ];
+}
+
+/** A sample as a registry-aware producer writes it: the Confluent frame (and [0] for Protobuf). */
+export function wireRecord(example: WorkedExample, schemaId: number, event: unknown): Buffer {
+  return frameRecord(schemaId, example.encode(event), example.format === 'protobuf' ? [0] : undefined);
 }

@@ -140,6 +140,44 @@ describe('bindDeliveryMetrics', () => {
     expect(await value(metrics, 'gong_bridge_deliveries_total', { outcome: 'delivered' })).toBe(1);
   });
 
+  it('names why delivery is stopped: every halt reason and a Gong outage, one series each', async () => {
+    const metrics = fresh();
+    const events = createDeliveryEvents();
+    bindDeliveryMetrics(events, metrics);
+    const halted = async () => {
+      const data = await metrics.registry.getSingleMetric('gong_bridge_delivery_halted')!.get();
+      return Object.fromEntries(data.values.map((entry) => [String(entry.labels.reason), entry.value]));
+    };
+    expect(Object.values(await halted()).every((v) => v === 0)).toBe(true);
+    expect(Object.keys(await halted()).sort()).toEqual(
+      [
+        'connection',
+        'credentials',
+        'endpoint',
+        'gong-unavailable',
+        'headers',
+        'proxy',
+        'rejections',
+        'token-unavailable',
+      ].sort(),
+    );
+    events.emit('outage', { status: 503, failures: 3 });
+    expect(await halted()).toMatchObject({ 'gong-unavailable': 1, credentials: 0 });
+    events.emit('outage-ended', { outageMs: 10, probes: 2, status: 401 });
+    events.emit('auth-failed', { status: 400, reason: 'rejections' });
+    expect(await halted()).toMatchObject({ 'gong-unavailable': 0, rejections: 1 });
+    // The breaker is not a credentials problem: the auth alert stays quiet.
+    expect(await value(metrics, 'gong_bridge_gong_auth_failed')).toBe(0);
+    events.emit('auth-recovered', { haltedMs: 1000, probes: 1 });
+    expect(Object.values(await halted()).every((v) => v === 0)).toBe(true);
+
+    let reason: string | undefined = 'proxy';
+    metrics.sources.deliveryHalted = () => reason;
+    expect(await halted()).toMatchObject({ proxy: 1, rejections: 0 });
+    reason = undefined;
+    expect(await halted()).toMatchObject({ proxy: 0 });
+  });
+
   it('counts inferred rules per rule: sent flagged, then confirmed or refuted by Gong', async () => {
     const metrics = fresh();
     const events = createDeliveryEvents();
@@ -393,6 +431,9 @@ describe('bindRuntimeMetrics', () => {
     events.emit('unhalted', { reason: 'registry-auth', haltedMs: 10 });
     expect(await value(metrics, 'gong_bridge_dlq_unwritable')).toBe(0);
     expect(await value(metrics, 'gong_bridge_schema_registry_auth_failed')).toBe(0);
+    expect(await value(metrics, 'gong_bridge_internal_errors_total')).toBe(0);
+    events.emit('internal-error', { ...ref(2), error: 'TypeError: x is undefined' });
+    expect(await value(metrics, 'gong_bridge_internal_errors_total')).toBe(1);
     events.emit('ready-state', { ready: true, joined: true, authOk: true, halts: [], shuttingDown: false });
     expect(await value(metrics, 'gong_bridge_ready')).toBe(1);
   });

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createDeliveryEvents } from '../../src/delivery/events.ts';
+import type { HaltReason } from '../../src/delivery/outcome-policy.ts';
 import { LocalLimiter } from '../../src/delivery/rate-limit/local-limiter.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { RuntimeEvents, type Readiness } from '../../src/kafka/events.ts';
@@ -16,7 +17,7 @@ function silentLogger() {
 describe('startObservability', () => {
   it('wires readiness to the runtime and the engine, and turns unready as soon as shutdown begins', async () => {
     const events = createDeliveryEvents();
-    let halted = false;
+    let halted: HaltReason | undefined;
     let state: Readiness = { ready: true, joined: true, authOk: true, halts: [], shuttingDown: false };
     const runtime = {
       events: new RuntimeEvents(),
@@ -48,7 +49,11 @@ describe('startObservability', () => {
       logger: silentLogger(),
       clock: systemClock,
       sleep: systemSleep,
-      engine: { events, isHalted: () => halted },
+      engine: {
+        events,
+        isHalted: () => halted !== undefined,
+        suspension: () => (halted === undefined ? undefined : { kind: 'halt', reason: halted, since: 0 }),
+      },
       limiter,
       runtime,
       signal: shutdown.signal,
@@ -69,10 +74,20 @@ describe('startObservability', () => {
       expect(metrics).toContain('gong_bridge_ready 1');
       expect(metrics).toContain('gong_bridge_daily_quota_limit 10000');
 
-      halted = true;
+      halted = 'credentials';
       expect(await readyz()).toMatchObject({ status: 503, body: { checks: { gongAuthOk: false } } });
-      expect(await (await fetch(`${url}/metrics`)).text()).toContain('gong_bridge_gong_auth_failed 1');
-      halted = false;
+      let scraped = await (await fetch(`${url}/metrics`)).text();
+      expect(scraped).toContain('gong_bridge_gong_auth_failed 1');
+      expect(scraped).toContain('gong_bridge_delivery_halted{reason="credentials"} 1');
+      expect(scraped).toContain('gong_bridge_delivery_halted{reason="rejections"} 0');
+      // The rejection breaker halts too (unready), but it is not the credentials: its own alert.
+      halted = 'rejections';
+      expect(await readyz()).toMatchObject({ status: 503, body: { checks: { gongAuthOk: false } } });
+      scraped = await (await fetch(`${url}/metrics`)).text();
+      expect(scraped).toContain('gong_bridge_gong_auth_failed 0');
+      expect(scraped).toContain('gong_bridge_delivery_halted{reason="rejections"} 1');
+      expect(scraped).toContain('gong_bridge_delivery_halted{reason="credentials"} 0');
+      halted = undefined;
 
       state = { ...state, joined: false, ready: false };
       expect(await readyz()).toMatchObject({ status: 503, body: { checks: { consumerGroupJoined: false } } });
@@ -123,7 +138,7 @@ describe('startObservability', () => {
       logger: silentLogger(),
       clock: systemClock,
       sleep: systemSleep,
-      engine: { events, isHalted: () => false },
+      engine: { events, isHalted: () => false, suspension: () => undefined },
       limiter,
       defaultMetrics: false,
     };

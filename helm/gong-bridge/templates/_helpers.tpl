@@ -122,7 +122,40 @@ resources.limits.memory in MiB when it is written in Mi or Gi (the usual forms);
 {{/*
 Checks the schema cannot express because they span several values.
 */}}
+{{- /*
+The mapping file's text (mappings.file given as YAML text or as a map), or empty without one.
+*/}}
+{{- define "gong-bridge.mappingsFile" -}}
+{{- $file := .Values.mappings.file }}
+{{- if kindIs "map" $file }}
+{{- if $file }}{{ toYaml $file }}{{ end }}
+{{- else }}
+{{- $file | default "" | trim }}
+{{- end }}
+{{- end }}
+
+{{- /*
+The ConfigMap holding mappings.yaml: the chart's own, the one named in existingConfigMap, or
+empty when there are no mappings.
+*/}}
+{{- define "gong-bridge.mappingsConfigMap" -}}
+{{- if .Values.mappings.existingConfigMap }}
+{{- .Values.mappings.existingConfigMap }}
+{{- else if include "gong-bridge.mappingsFile" . }}
+{{- include "gong-bridge.fullname" . }}-mappings
+{{- end }}
+{{- end }}
+
 {{- define "gong-bridge.validate" -}}
+{{- if and .Values.mappings.existingConfigMap (include "gong-bridge.mappingsFile" .) }}
+{{- fail "mappings.existingConfigMap and mappings.file are both set: keep the file in your ConfigMap, or leave existingConfigMap empty to have the chart create one" }}
+{{- end }}
+{{- if and .Values.mappings.schemas (not (include "gong-bridge.mappingsFile" .)) }}
+{{- fail "mappings.schemas is set without mappings.file: the schemas are the writer schemas a mapping file names (put them in your existingConfigMap when you use one)" }}
+{{- end }}
+{{- if and (include "gong-bridge.mappingsConfigMap" .) .Values.config.MAPPINGS_FILE }}
+{{- fail "config.MAPPINGS_FILE and mappings are both set: the chart sets MAPPINGS_FILE to the mounted mappings; leave config.MAPPINGS_FILE empty" }}
+{{- end }}
 {{- if and .Values.secret.existingSecret (gt (len (compact (values .Values.secret.values))) 0) }}
 {{- fail "secret.existingSecret and secret.values are both set: keep the values in the existing Secret, or leave existingSecret empty to have the chart create one" }}
 {{- end }}

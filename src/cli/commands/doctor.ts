@@ -23,7 +23,13 @@ failed or it was not asked for. URLs are printed without their user and password
                            as run does at start-up; doctor creates it only with --create-dlq
   consumer group readable  describe KAFKA_GROUP_ID and fetch its committed offsets
   schema registry answers  GET /subjects
-  registry subjects exist  <topic>-value for every input topic that exists
+  registry subjects exist  <topic>-value for every input topic that exists and is read
+                           through the registry (INPUT_FORMATS: not schemaless json)
+  mappings fit their schemas  MAPPINGS_FILE loads as run loads it (INPUT_FORMATS, expressions,
+                           field names against the registry's newest schemas); then each
+                           mapping runs over 40 records generated from its subject's newest
+                           schema (else its schema: file): ! names the Gong fields it never
+                           fills, the required ones it may leave empty, what makes it throw
   Redis answers            PING, only when REDIS_URL is set
   Gong reachable           an unauthenticated GET of /v2/digital-interaction: any HTTP answer
                            proves DNS, TLS and egress; Gong cannot attribute it to an account, so
@@ -49,7 +55,7 @@ Examples:
 
 export const doctorCommand: CliCommand = {
   name: 'doctor',
-  summary: 'Check a configuration end to end: Kafka, topics, group, registry, Redis, Gong.',
+  summary: 'Check a configuration end to end: Kafka, topics, group, registry, mappings, Redis, Gong.',
   help,
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseCommandArgs(options, argv, false);

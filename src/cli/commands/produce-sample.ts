@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { BridgeError } from '../../errors.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
 import { produceSamples } from '../../kafka/sample-producer.ts';
@@ -83,7 +84,7 @@ export async function runProduceSample(argv: string[], io: CliIo): Promise<numbe
 
   // A sample producer is run by hand or by the demo: an unreachable broker should fail in seconds,
   // not after the service's patient retry schedule.
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     ...kafkaClientConfig(config),
     retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
     logLevel: logLevel.NOTHING,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { logLevel, type Admin, type Kafka, type KafkaMessage } from 'kafkajs';
 import type { Settings } from '../../config/settings.ts';
 import { BridgeError } from '../../errors.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { partitionOfKey } from '../../kafka/partitioner.ts';
 import { outcomeOf, type Receipt } from '../../receipts/receipt.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
@@ -106,7 +107,7 @@ export async function runReceipts(argv: string[], io: CliIo): Promise<number> {
     );
   }
   const query: Query = { topic, eventId, since, until, allPartitions: values['all-partitions'] === true };
-  const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
   const ranges = await planRanges(kafka.admin(), query, config);
   const registry = new SchemaRegistry(registryClientOptions(config));
   const found = await readReceipts(kafka, registry, query, ranges, io, config);

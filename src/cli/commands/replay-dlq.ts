@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { logLevel, type KafkaMessage } from 'kafkajs';
 import { required, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
 import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
-import { BridgeError, errorCodes, type ErrorCode } from '../../errors.ts';
+import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
 import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { decodeFailureAction } from '../../kafka/decode-policy.ts';
-import { createDecoderFromConfig, type DecodeResult } from '../../kafka/decoder.ts';
+import { decodeFailureAction } from '../../decode/decode-policy.ts';
+import type { PreparedRecord, RecordPreparer } from '../../decode/prepare.ts';
+import { validateGongBody } from '../../gong/validate.ts';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
-import { transformEvent } from '../../transform/transform.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
+import { needsRegistry } from '../../decode/inputs.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
 import {
   ExitCode,
   numberOption,
@@ -36,10 +39,23 @@ const options = {
   json: { type: 'boolean' },
 } as const;
 
+/** Folds words into lines of at most `width` characters (the help text's list of reasons). */
+function wrap(list: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const item of list.split(' ')) {
+    const last = lines.at(-1);
+    if (last !== undefined && last.length + 1 + item.length <= width)
+      lines[lines.length - 1] = `${last} ${item}`;
+    else lines.push(item);
+  }
+  return lines;
+}
+
 const help = `Usage: gong-bridge replay-dlq [options]
 
 Reads the dead-letter topic and gives its records another chance:
-  - by default, re-runs the current decoding, transform and validation on each record and sends
+  - by default, re-runs the current decoding, mapping or transform, and validation on each
+    record (as \`run\` would for its source topic: INPUT_FORMATS, MAPPINGS_FILE) and sends
     what is now valid to Gong through the same engine as \`run\` (rate limiter, retries, 429
     pauses, auth halt). eventIds make this idempotent: an event Gong already has answers 409
     and counts as delivered.
@@ -54,7 +70,8 @@ Options:
   --to-offset N        Stop before offset N in every partition (default: the end at start-up).
   --since TIME         Start at the first record at or after TIME (ISO 8601, epoch ms, or ago: 2h).
   --until TIME         Stop at records after TIME.
-  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several.
+  --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several:
+                       ${wrap(`${deadLetterCodes.join(', ')}.`, 72).join('\n                       ')}
   --to-topic T         Republish instead of sending to Gong.
   --concurrency N      Deliveries in flight (default 8).
   --dry-run            Read and classify, send nothing.
@@ -71,7 +88,7 @@ writes), 4 Kafka or the schema registry unreachable.
 
 Examples:
   gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
-  gong-bridge replay-dlq --reason REGISTRY_UNAVAILABLE --to-topic interactions
+  gong-bridge replay-dlq --reason UNKNOWN_SCHEMA_ID --to-topic interactions
 `;
 
 export interface ReplaySummary {
@@ -96,20 +113,30 @@ export const replayDlqCommand: CliCommand = {
 
 export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs(options, argv, false);
+  // A usage error is reported before the configuration is looked at.
+  const reasons = new Set(values.reason ?? []);
+  for (const reason of reasons) {
+    if (isDeadLetterCode(reason)) continue;
+    const why = errorCodes.includes(reason as ErrorCode)
+      ? 'records are never dead-lettered for that'
+      : 'that is not a dead-letter reason';
+    throw new BridgeError(
+      'USAGE',
+      `--reason ${reason}: ${why}; the reasons are ${deadLetterCodes.join(', ')}`,
+    );
+  }
   const sendsToGong = values['to-topic'] === undefined && values['dry-run'] !== true;
   const config = loadConfigWithWarnings(io, 'replay-dlq', [
     (settings) => kafkaClientConfig(settings),
     ...(values['dlq-topic'] === undefined ? required('KAFKA_TOPICS') : []),
-    (settings) => registryClientOptions(settings),
+    (settings) =>
+      needsRegistry(settings.KAFKA_TOPICS, settings.INPUT_FORMATS)
+        ? registryClientOptions(settings)
+        : undefined,
     ...(sendsToGong ? [(settings: Settings) => authFromConfig(settings)] : []),
   ]);
   const dlqTopic =
     values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`;
-  const reasons = new Set(values.reason ?? []);
-  for (const reason of reasons) {
-    if (!errorCodes.includes(reason as ErrorCode))
-      throw new BridgeError('USAGE', `--reason ${reason} is no error code`);
-  }
   const fromOffset =
     values['from-offset'] === undefined
       ? undefined
@@ -126,7 +153,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
 
   const clock = systemClock;
   const sleep = systemSleep;
-  const kafka = new Kafka({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
+  const kafka = kafkaClient({ ...kafkaClientConfig(config), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   const summary: ReplaySummary = {
     read: 0,
@@ -166,15 +193,35 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     ranges.filter((range) => range.end > range.start).map((range) => [range.partition, range]),
   );
 
+  const engineSettings = deliveryEngineSettings(config);
+  // Dead letters are read as their source topic is (gong-bridge.source-topic): its format and
+  // its mappings, as `run` has them now.
+  let preparer: RecordPreparer | undefined;
+  const registry = toTopic === undefined ? createRegistryFromConfig(config) : undefined;
+  if (toTopic === undefined) {
+    try {
+      const namedTopics = (config.INPUT_FORMATS ?? [])
+        .filter((entry) => entry.includes(':'))
+        .map((entry) => entry.slice(0, entry.lastIndexOf(':')));
+      const pipeline = await createInputPipeline(config, {
+        topics: config.KAFKA_TOPICS ?? namedTopics,
+        registry,
+        validate: engineSettings.validate ?? validateGongBody,
+        onWarning: (message) => io.stderr.write(`gong-bridge replay-dlq: warning: ${message}\n`),
+      });
+      preparer = pipeline.preparer;
+    } catch (error) {
+      registry?.close();
+      throw error;
+    }
+  }
   const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
-  const engineSettings = deliveryEngineSettings(config);
   const engine =
     limiter === undefined || client === undefined
       ? undefined
       : createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
-  const decoder = createDecoderFromConfig(config);
   // Concurrent republishing goes through one serialized, batched, non-idempotent producer, as
   // dead letters do: an idempotent one could acknowledge a record it dropped (batched-producer.ts).
   // A target that refuses every write ends the run instead of probing.
@@ -189,11 +236,11 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     summary.byReason[bucket] = (summary.byReason[bucket] ?? 0) + 1;
   };
 
-  /** Decodes as `run` does: waits out what decode-policy.ts retries; a halt ends the run. */
-  async function decode(value: Buffer | null): Promise<DecodeResult> {
+  /** Prepares as `run` does: waits out what decode-policy.ts retries; a halt ends the run. */
+  async function prepare(topic: string, value: Buffer | null): Promise<PreparedRecord> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await decoder.decode(value);
+        return await preparer!.prepare({ topic, value });
       } catch (error) {
         // Refused credentials (a halt for `run`) cannot get better while a one-shot command waits.
         if (decodeFailureAction(error) !== 'retry' || io.signal.aborted) throw error;
@@ -231,24 +278,18 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       summary.republished += 1;
       return;
     }
-    const decoded = await decode(message.value ?? null);
-    if (!decoded.ok) {
-      summary.stillInvalid += 1;
-      tally(`still ${decoded.error.code}`);
-      return;
-    }
     // The validation the service applies (limits, inferred rules), also for a dry run.
-    const transformed = transformEvent(decoded.event, engineSettings.validate);
-    if (!transformed.ok) {
+    const prepared = await prepare(ours['gong-bridge.source-topic'] ?? '', message.value ?? null);
+    if (!prepared.ok) {
       summary.stillInvalid += 1;
-      tally('still GONG_INVALID');
+      tally(`still ${prepared.deadLetter.reason}`);
       return;
     }
     if (dryRun || engine === undefined) {
       tally(`now valid (was ${ours['gong-bridge.reason'] ?? 'unknown'})`);
       return;
     }
-    const outcome = await engine.deliver(transformed.body, { signal: io.signal });
+    const outcome = await engine.deliver(prepared.body, { signal: io.signal });
     if (outcome.kind === 'delivered') summary.delivered += 1;
     else if (outcome.kind === 'duplicate') summary.duplicates += 1;
     else {
@@ -324,7 +365,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     clearInterval(progress);
     await consumer.disconnect().catch(() => {});
     republisher?.close();
-    decoder.close();
+    registry?.close();
     await producer?.disconnect().catch(() => {});
     engine?.close();
     await client?.close().catch(() => {});

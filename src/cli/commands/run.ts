@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
+import { awaitGroupCoordinator } from '../../kafka/group-coordinator.ts';
+import { kafkaClient } from '../../kafka/kafka-client.ts';
 import type { Logger } from 'pino';
 import { required, requireSetting, type ConfigCheck } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
@@ -16,7 +18,6 @@ import {
   type GongClient,
 } from '../../gong/client.ts';
 import { explainKafkaError, kafkaClientConfig, registryClientOptions } from '../../kafka/connection.ts';
-import { createDecoderFromConfig } from '../../kafka/decoder.ts';
 import {
   createBatchedProducer,
   createNonIdempotentProducer,
@@ -30,32 +31,42 @@ import { registerAvroSchema } from '../../schemas/register.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
-import { transformEvent } from '../../transform/transform.ts';
+import type { RecordPreparer } from '../../decode/prepare.ts';
+import { validateGongBody } from '../../gong/validate.ts';
+import type { Inputs } from '../../decode/inputs.ts';
 import { version } from '../../version.ts';
 import { loadCommandConfig } from '../command-config.ts';
+import { needsRegistry } from '../../decode/inputs.ts';
+import { createInputPipeline, createRegistryFromConfig } from '../input-config.ts';
 import { ExitCode, exitCodeByError, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
 
 const help = `Usage: gong-bridge run
 
-Runs the bridge: a Kafka consumer group reads Avro interaction events (Confluent framing, schema
-registry), delivers each to Gong's POST /v2/digital-interaction through the delivery engine, sends
-poison records and Gong rejections to the dead-letter topic, and commits an offset only once its
-record is delivered (200/409) or acknowledged by the dead-letter topic.
+Runs the bridge: a Kafka consumer group reads interaction events, delivers each to Gong's
+POST /v2/digital-interaction through the delivery engine, sends poison records and Gong
+rejections to the dead-letter topic, and commits an offset only once its record is delivered
+(200/409) or acknowledged by the dead-letter topic. Canonical events (Avro, Confluent framing,
+schema registry) need no configuration; other events (any Avro writer schema, JSON Schema,
+Protobuf, schemaless JSON; INPUT_FORMATS per topic) are built into Gong's body by the mappings in
+MAPPINGS_FILE (docs/mappings.md), compiled at start-up.
 
 All settings come from the environment (see docs/reference/configuration.md); required:
-  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL, and Gong credentials
-  (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
+  KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL (unless every topic is schemaless json), and
+  Gong credentials (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  KAFKA_RECEIPTS_TOPIC (a receipt per settled record, created if missing; unset: none), MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS,
-  GONG_RATE_PER_SECOND.
+  INPUT_FORMATS, MAPPINGS_FILE, KAFKA_RECEIPTS_TOPIC (a receipt per settled record, created if
+  missing; unset: none), MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING,
+  SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
-settled offsets are committed, exit 0. A second signal exits at once, which is safe: nothing past
-the last settled record was ever committed.
+settled offsets are committed, exit 0. Signals within 3 s of the first are the same request (a
+terminal's Ctrl-C and a wrapper's SIGTERM); one after that exits at once (130), which is safe:
+nothing past the last settled record was ever committed.
 
 Exit codes: 0 stopped on a signal, 3 configuration error (every problem is listed at once,
-including an input topic that does not exist and Kafka credentials or certificates the brokers
-refuse), 4 Kafka unreachable or the consumer crashed.
+including an input topic that does not exist, Kafka credentials or certificates the brokers
+refuse, and a mapping file that cannot work, naming the file, line, mapping and expression),
+4 Kafka unreachable or the consumer crashed.
 
 Example:
   KAFKA_BROKERS=localhost:9092 KAFKA_TOPICS=interactions \\
@@ -65,6 +76,12 @@ Example:
 
 /** Exit code when Kafka cannot be reached or the consumer stops for good. */
 export const kafkaFailureExitCode = 4;
+
+/**
+ * How long start-up waits for a group coordinator that is still loading before the consumer joins
+ * anyway (kafkajs then retries on its own). Seconds is normal; this only bounds a slow load.
+ */
+const coordinatorWaitMs = 30_000;
 
 /** Everything `run` builds, in one place, so tests and observability can reach each part. */
 export interface RunGraph {
@@ -83,6 +100,8 @@ export interface RunGraph {
   readonly dlqTopic: string;
   /** KAFKA_RECEIPTS_TOPIC, when receipts are on. */
   readonly receiptsTopic: string | undefined;
+  /** Each topic's format and the mappings, once runtime.start() has loaded them. */
+  inputs(): Inputs | undefined;
   /** Releases everything start() acquired, after runtime.stop(). */
   close(): Promise<void>;
 }
@@ -98,7 +117,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const dlqTopic = config.KAFKA_DLQ_TOPIC ?? `${topics[0]}.dlq`;
   const groupId = config.KAFKA_GROUP_ID;
   const kafkaLog = logger.child({ component: 'kafkajs' });
-  const kafka = new Kafka({
+  const kafka = kafkaClient({
     ...kafkaClientConfig(config),
     logLevel: logLevel.WARN,
     logCreator:
@@ -117,7 +136,20 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const client = createGongClient(gongClientOptionsFromConfig(config, clock));
   const engineSettings = deliveryEngineSettings(config);
   const engine = createDeliveryEngine({ client, limiter, clock, sleep, ...engineSettings });
-  const decoder = createDecoderFromConfig(config);
+  const engineValidator = engineSettings.validate ?? validateGongBody;
+  const registry = createRegistryFromConfig(config);
+  // The mappings are loaded by start() (the registry has the writer schemas to check them
+  // against); records only arrive after it.
+  let inputs: Inputs | undefined;
+  let loaded: RecordPreparer | undefined;
+  const preparer: RecordPreparer = {
+    halts: registry?.halts,
+    prepare(record) {
+      if (loaded === undefined)
+        throw new BridgeError('INTERNAL', 'a record arrived before start-up loaded the inputs');
+      return loaded.prepare(record);
+    },
+  };
   const events = new RuntimeEvents();
   const reportFailure =
     (event: 'dlq-write-failed' | 'receipt-write-failed') => (failure: ProducerSendFailure) =>
@@ -189,15 +221,13 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const runtime = createRuntime({
     consumer,
     topics,
-    decoder,
+    preparer,
     engine,
     dlq,
     receipts,
     limiter,
     clock,
     sleep,
-    // The engine's validator: the limits and inferred-rule settings apply before the engine too.
-    transform: (event) => transformEvent(event, engineSettings.validate),
     maxInFlight: config.MAX_IN_FLIGHT,
     maxBuffered: config.MAX_BUFFERED,
     commitIntervalMs: config.COMMIT_INTERVAL_MS,
@@ -209,17 +239,30 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   // Start-up checks use few retries: an unreachable broker or a wrong address should fail in
   // seconds with a clear message, not after kafkajs' minute of backoff (the orchestrator restarts
   // us). The consumer and producer keep the patient retries for trouble once running.
-  const quickKafka = new Kafka({
+  const quickKafka = kafkaClient({
     ...kafkaClientConfig(config),
     retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2_000 },
     logLevel: logLevel.NOTHING,
   });
   const admin = quickKafka.admin();
+  // Ends a start-up wait when the bridge is stopped before it has started.
+  const starting = new AbortController();
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
     ...runtime,
     async start() {
+      // Formats and mappings first: a mapping that cannot work is a configuration error (exit 3)
+      // whatever the brokers say. The engine's validator applies before the engine too.
+      const pipeline = await createInputPipeline(config, {
+        topics,
+        registry,
+        validate: engineValidator,
+        onWarning: (message) => logger.warn({ event: 'config-warning', variable: 'MAPPINGS_FILE' }, message),
+      });
+      inputs = pipeline.inputs;
+      loaded = pipeline.preparer;
+      logInputs(logger, pipeline.inputs);
       // The DLQ must exist and accept writes before the first record could need it.
       await admin.connect();
       try {
@@ -237,6 +280,30 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
         }
         await ensureDlqTopic(admin, dlqTopic, config.MAX_RECORD_BYTES);
         if (receipts !== undefined) await ensureReceiptsTopic(admin, receipts.topic);
+        // On a broker that has just started, the group coordinator is still creating or loading
+        // __consumer_offsets; a consumer joining then crashes and restarts with an alarming
+        // "The coordinator is loading" error. Waiting for it keeps that normal state quiet.
+        const coordinator = await awaitGroupCoordinator(admin, groupId, {
+          timeoutMs: coordinatorWaitMs,
+          clock,
+          sleep,
+          signal: starting.signal,
+          onWaiting: (kind) =>
+            logger.info(
+              { event: 'coordinator-starting', groupId, kind },
+              'waiting for the group coordinator, which is still starting (normal right after a broker starts)',
+            ),
+        });
+        if (!coordinator.ready)
+          logger.warn(
+            {
+              event: 'coordinator-starting',
+              groupId,
+              kind: coordinator.last,
+              waitedMs: coordinator.waitedMs,
+            },
+            'the group coordinator is still starting; starting the consumer anyway (it retries)',
+          );
       } finally {
         await admin.disconnect();
       }
@@ -259,16 +326,39 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     runtime: wrapped,
     dlqTopic,
     receiptsTopic,
+    inputs: () => inputs,
     async close() {
+      starting.abort();
       engine.close();
       dlqProducer.close();
       receiptsProducer?.close();
-      decoder.close();
+      registry?.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});
     },
   };
+}
+
+/** One line per topic and per mapping, so the log says what this process reads and how. */
+function logInputs(logger: Logger, inputs: Inputs): void {
+  const log = logger.child({ component: 'inputs' });
+  for (const [topic, format] of inputs.formats)
+    log.info({ event: 'input', topic, format: format.name }, `topic ${topic} is read as ${format.name}`);
+  for (const mapping of inputs.mappings?.mappings ?? []) {
+    log.info(
+      {
+        event: 'mapping',
+        mapping: mapping.name,
+        match: mapping.match,
+        checkedAgainst: mapping.knownFields?.source ?? null,
+        interpretedFields: mapping.interpretedFields,
+      },
+      mapping.interpretedFields.length === 0
+        ? `mapping ${mapping.name} loaded`
+        : `mapping ${mapping.name} loaded; ${mapping.interpretedFields.join(', ')} run on JSONata's interpreter (slower)`,
+    );
+  }
 }
 
 /** Log lines an operator acts on; per-record lines only at debug. */
@@ -345,8 +435,15 @@ export const runCommand: CliCommand = {
 /** What `run` cannot start without, checked together so one run names every missing piece. */
 export const runConfigChecks: readonly ConfigCheck[] = [
   (config) => kafkaClientConfig(config),
-  ...required('KAFKA_TOPICS', 'SCHEMA_REGISTRY_URL'),
-  (config) => registryClientOptions(config),
+  ...required('KAFKA_TOPICS'),
+  // Only topics read as schemaless json do without the registry (its credentials are checked
+  // whenever it is set); receipts always need it, their schema is registered there.
+  (config) =>
+    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS) ||
+    config.KAFKA_RECEIPTS_TOPIC !== undefined ||
+    config.SCHEMA_REGISTRY_URL !== undefined
+      ? registryClientOptions(config)
+      : undefined,
   (config) => authFromConfig(config),
 ];
 

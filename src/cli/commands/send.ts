@@ -203,12 +203,23 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
   engine.events.on('auth-failed', (event) => {
     io.stderr.write(
       `\ngong-bridge send: delivery halted: Gong answered ${event.status || event.reason} (${event.reason}); ` +
-        `probing until the credentials work. ${event.errors?.join('; ') ?? ''}\n`,
+        `probing until a call gets through. ${event.errors?.join('; ') ?? ''}\n`,
     );
   });
   engine.events.on('auth-recovered', (event) => {
     io.stderr.write(
-      `\ngong-bridge send: credentials work again after ${Math.round(event.haltedMs / 1000)} s; resuming\n`,
+      `\ngong-bridge send: a probe got through after ${Math.round(event.haltedMs / 1000)} s; resuming\n`,
+    );
+  });
+  engine.events.on('outage', (event) => {
+    io.stderr.write(
+      `\ngong-bridge send: Gong unavailable (${event.status ?? event.code}, ${event.failures} failures in a row); ` +
+        `one probe at a time until it answers\n`,
+    );
+  });
+  engine.events.on('outage-ended', (event) => {
+    io.stderr.write(
+      `\ngong-bridge send: Gong answers again after ${Math.round(event.outageMs / 1000)} s; resuming\n`,
     );
   });
   engine.events.on('retry-alert', (event) => {

@@ -5,7 +5,7 @@ import {
   decodeFailureAction,
   decodeFailureRules,
   registryAnswerRules,
-} from '../../src/kafka/decode-policy.ts';
+} from '../../src/decode/decode-policy.ts';
 
 describe('registry answer table', () => {
   it('walks every row: its own status range gives its answer', () => {

@@ -1,14 +1,14 @@
 import { isBridgeError, type ErrorCode } from '../errors.ts';
 
 /**
- * What the schema registry's answers and the decoder's failures mean for a record, as tables (the
+ * What the schema registry's answers and the decoders' failures mean for a record, as tables (the
  * same shape as delivery/outcome-policy.ts). Every failure has exactly one row saying whether the
  * record is dead-lettered, retried, or the whole stream halts; the unit test walks both tables.
  *
  * The line between them: a record is dead-lettered only for something about the record itself
- * (its bytes, or the schema its id names). Anything about the registry or our access to it (down,
- * slow, a wrong URL, refused credentials) must not turn the stream into dead letters, so it is
- * retried or halts.
+ * (its bytes, the schema its id names, what its mapping makes of it). Anything about the registry
+ * or our access to it (down, slow, a wrong URL, refused credentials) must not turn the stream into
+ * dead letters, so it is retried or halts.
  */
 
 export type RegistryAnswer = 'found' | 'unknown-id' | 'auth-refused' | 'unavailable';
@@ -121,9 +121,14 @@ export const decodeFailureRules: readonly DecodeFailureRule[] = [
     why: 'A JSON Schema or Protobuf id on a topic read as Avro; the record never decodes here.',
   },
   {
+    code: 'SCHEMA_TYPE_UNEXPECTED',
+    action: 'dead-letter',
+    why: 'An id of another schema type than the topic is read as (a Protobuf id on a json-schema topic...).',
+  },
+  {
     code: 'SCHEMA_UNPARSEABLE',
     action: 'dead-letter',
-    why: 'The writer schema is not valid Avro (avsc refuses it): no record with this id decodes.',
+    why: 'The writer schema cannot be used (avsc refuses it, not JSON, a .proto that does not parse): no record with this id decodes.',
   },
   {
     code: 'SCHEMA_INCOMPATIBLE',
@@ -134,6 +139,26 @@ export const decodeFailureRules: readonly DecodeFailureRule[] = [
     code: 'AVRO_DECODE_FAILED',
     action: 'dead-letter',
     why: 'The bytes do not decode with their writer schema.',
+  },
+  {
+    code: 'JSON_DECODE_FAILED',
+    action: 'dead-letter',
+    why: 'Not a JSON object: on a json topic, Confluent-framed bytes or broken text; on a json-schema topic, the payload.',
+  },
+  {
+    code: 'PROTOBUF_DECODE_FAILED',
+    action: 'dead-letter',
+    why: 'The message indexes name no message of the writer schema, or the bytes do not decode as the one they name.',
+  },
+  {
+    code: 'NO_MAPPING',
+    action: 'dead-letter',
+    why: 'Decoded, but not canonical and no mapping takes it: fix MAPPINGS_FILE, then replay-dlq.',
+  },
+  {
+    code: 'MAPPING_FAILED',
+    action: 'dead-letter',
+    why: "An expression of the record's mapping threw for this record (a helper refused its input).",
   },
   {
     code: 'REGISTRY_UNAVAILABLE',
