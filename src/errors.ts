@@ -112,6 +112,11 @@ export const errorCatalogue = {
       "The broker refused a record for its size (the topic's max.message.bytes); it can never be written as it is.",
   },
   REDIS_UNAVAILABLE: { retriable: true, description: 'Redis did not answer; the limiter falls back.' },
+  QUOTA_LEDGER_UNAVAILABLE: {
+    retriable: true,
+    description:
+      'The daily spend topic (KAFKA_QUOTA_TOPIC) could not be created or read at start-up; without it a restart would forget the day.',
+  },
 
   SHUTTING_DOWN: {
     retriable: true,

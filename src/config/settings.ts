@@ -170,6 +170,13 @@ export const settings = {
     schema: int(100).default(10_000),
     doc: 'How long to wait for a broker connection before failing with a clear error.',
   },
+  KAFKA_QUOTA_TOPIC: {
+    group: 'kafka',
+    schema: z.string().min(1).default('gong-bridge.quota'),
+    doc:
+      'Compacted topic where, without Redis, each process keeps the Gong calls it made in the last 24 h, ' +
+      'so a restart remembers the day (created if missing).',
+  },
   // kafkajs has no static membership: a replica killed and restarted at once stalls the whole
   // group until its old member's session expires (23.5 s with 30 s, 6.5 s with 10 s; docs/scaling.md).
   // A spurious expiry costs one rebalance, in which nothing but calls on the wire is redone.
@@ -349,14 +356,23 @@ export const settings = {
     doc: 'Replica count; without Redis each replica limits itself to rate / replicas.',
   },
   // On a loaded host, calls that left 1000 ms apart were measured arriving up to ~25 ms closer
-  // (new connections, a busy event loop); each such 429 costs a call and a pause. 50 ms costs 5%
-  // of the rate and removed them (test (a) in test/cli/send.test.ts).
+  // (new connections, a busy event loop); each such 429 costs a call and a pause. Each call now
+  // keeps only what its own round trip shows it needs (WindowMargin), so the cap costs rate only
+  // for calls that need all of it; 50 ms never costs more than the fixed margin it replaced.
   GONG_RATE_MARGIN_MS: {
     group: 'limiter',
     schema: int(0, 1_000).default(50),
     doc:
-      'Extra spacing added to the rolling second: calls that leave 1000 ms apart can arrive closer ' +
-      'together, and a strict server then counts one too many.',
+      'The most spacing a call keeps on top of the rolling second, because calls that leave 1000 ms apart ' +
+      'can arrive closer together. Each call keeps 2 ms plus its round trip above the fastest recent one, ' +
+      'up to this; a call whose answer is not back keeps all of it. Raise it above the network jitter to Gong.',
+  },
+  GONG_DAILY_LEDGER_INTERVAL_MS: {
+    group: 'limiter',
+    schema: int(100, 60_000).default(1_000),
+    doc:
+      "Without Redis, how often the day's spend is written to KAFKA_QUOTA_TOPIC. A crash forgets at most " +
+      'the calls of this long: about rate x interval per crash.',
   },
   GONG_LIMITER_DISABLED: {
     group: 'limiter',

@@ -26,6 +26,12 @@ export interface LimiterSnapshot {
    * last 5 minutes (or since start-up when shorter). Cluster-wide in 'redis' mode.
    */
   readonly currentRatePerSecond?: number;
+  /**
+   * The average margin the recent answered calls kept on their rolling second (see
+   * rate-limit/window-margin.ts): 2 ms plus their round trip above the fastest, at most
+   * GONG_RATE_MARGIN_MS. What network and scheduling jitter cost in rate.
+   */
+  readonly windowMarginMs?: number;
 }
 
 /**
@@ -77,6 +83,12 @@ export interface LimiterEventMap {
    * Redis TIME when Redis decided.
    */
   acquired: { readonly waitedMs: number; readonly grantedAt: number; readonly serverTimeMs: number | null };
+  /**
+   * A granted call never went on the wire (refused, or dropped for a 429 or a halt that arrived
+   * while it queued): its grant went back to the per-second window and the daily budget.
+   * `grantedAt` is the monotonic ms of the grant, `grantedWallAt` its epoch ms.
+   */
+  refunded: { readonly grantedAt: number; readonly grantedWallAt: number };
   /** The head of the queue has to wait this long before the next slot opens. */
   wait: { readonly waitMs: number; readonly reason: 'rate' | 'throttled' | 'quota-exhausted' };
   /** onThrottled was called: every caller pauses until `until`. */
@@ -91,8 +103,21 @@ export interface LimiterEventMap {
 
 export type LimiterEventName = keyof LimiterEventMap;
 
+/** Calls spent in one wall-clock minute, as a process that stopped left them behind. */
+export interface SpentMinute {
+  /** Epoch ms of the minute's start (a multiple of 60,000). */
+  readonly minuteStart: number;
+  readonly count: number;
+}
+
 /** A RateLimiter that also reports what it does; every limiter gong-bridge builds is one. */
 export interface ObservableRateLimiter extends RateLimiter {
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<K extends LimiterEventName>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void;
+  /**
+   * Charges the daily budget with calls made before this process started (see
+   * src/kafka/quota-ledger.ts); returns how many still count. Only a limiter that keeps the daily
+   * count in this process has it: Redis keeps its own.
+   */
+  restoreSpent?(spent: readonly SpentMinute[]): number;
 }

@@ -122,6 +122,18 @@ export const metricCatalogue = {
     help: 'Calls per second this replica may start (its share of the account rate).',
     labelNames: [],
   },
+  limiterRefunds: {
+    name: 'gong_bridge_limiter_refunds_total',
+    type: 'counter',
+    help: 'Grants handed back to the per-second window and the daily budget because their call never went on the wire (refused, or dropped for a 429 or an auth halt).',
+    labelNames: [],
+  },
+  limiterMargin: {
+    name: 'gong_bridge_limiter_window_margin_seconds',
+    type: 'gauge',
+    help: 'Average margin the recent answered calls kept on their rolling second (their round trip above the fastest, at most GONG_RATE_MARGIN_MS): what jitter costs in rate.',
+    labelNames: [],
+  },
   limiterFallback: {
     name: 'gong_bridge_limiter_fallback',
     type: 'gauge',
@@ -413,6 +425,8 @@ function scrapeTimeCollector(key: MetricKey, sources: MetricSources): (() => voi
         const { mode } = sources.limiter();
         for (const each of limiterModes) this.set({ mode: each }, each === mode ? 1 : 0);
       };
+    case 'limiterMargin':
+      return limiterField((s) => (s.windowMarginMs ?? 0) / 1000);
     case 'dailyQuotaRemaining':
       return limiterField((s) => s.dailyRemaining);
     case 'dailyQuotaLimit':
@@ -534,6 +548,7 @@ export function bindLimiterMetrics(
   return all([
     limiter.on('acquired', (event) => metrics.limiterWait.observe(event.waitedMs / 1000)),
     limiter.on('quota-exhausted', () => metrics.quotaExhausted.inc()),
+    limiter.on('refunded', () => metrics.limiterRefunds.inc()),
   ]);
 }
 

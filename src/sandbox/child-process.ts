@@ -15,6 +15,8 @@ export interface SandboxProcess {
   /** The call log, oldest first. */
   calls(): Promise<CallRecord[]>;
   setFaults(patch: FaultPatch): Promise<void>;
+  /** GET (or POST) any control endpoint such as /_sandbox/stats and parse its JSON. */
+  json<T>(path: string, method?: 'GET' | 'POST'): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,11 @@ export async function startSandboxProcess(args: readonly string[]): Promise<Sand
     calls: async () => ((await control('calls?limit=100000')) as { calls: CallRecord[] }).calls,
     setFaults: async (patch) => {
       await control('faults', patch);
+    },
+    async json<T>(path: string, method: 'GET' | 'POST' = 'GET') {
+      const answer = await fetch(`${url}${path}`, { method });
+      if (!answer.ok) throw new Error(`sandbox ${path} answered ${answer.status}: ${await answer.text()}`);
+      return (await answer.json()) as T;
     },
     async close() {
       if (child.exitCode !== null) return;

@@ -146,8 +146,9 @@ describe('chaos: clock jumps', () => {
       expect(pendingAtStop).toBeGreaterThan(0);
       expect(sandbox.stats().counted).toBe(dailyLimit);
 
-      // The next day (a new process with a fresh budget) picks the waiting records up from the
-      // committed offsets: the jump cost time, not events.
+      // The next day (a new process, its limit raised for the test: the calls of the first are
+      // remembered in KAFKA_QUOTA_TOPIC, on the first bridge's stepped wall clock) picks the
+      // waiting records up from the committed offsets: the jump cost time, not events.
       const resumed = await startTracedBridge({ ...env, GONG_DAILY_LIMIT: '10000' }, output, systemClock);
       try {
         await waitFor('every record committed', () => allCommitted(admin, groupId, topic), 60_000, 200);

@@ -3,15 +3,15 @@ import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSend, type SendSummary } from '../../src/cli/commands/send.ts';
 import { LineProgress, readCheckpoint, writeCheckpoint } from '../../src/cli/send-checkpoint.ts';
-import type { CliIo } from '../../src/cli/command.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
+import { isBridgeError } from '../../src/errors.ts';
 import { sampleBody } from '../delivery/helpers.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 
 /**
  * `gong-bridge send` end to end against the Gong sandbox: what reached the sandbox, what it
@@ -61,30 +61,24 @@ interface Run {
 async function send(
   args: string[],
   env: Record<string, string>,
-  options: { signal?: AbortSignal; authProbeIntervalMs?: number } = {},
+  options: { signal?: AbortSignal; authProbeIntervalMs?: number; share?: string | null } = {},
 ): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const io: CliIo = {
-    stdin: new PassThrough(),
-    stdout,
-    stderr,
-    env: { GONG_RETRY_BASE_MS: '5', GONG_RETRY_MAX_MS: '50', ...env },
-    cwd: dir,
-    signal: options.signal ?? new AbortController().signal,
-  };
-  const code = await runSend([...args, '--json'], io, {
+  // Without REDIS_URL a run must say which part of the account's quota it takes (issue 14 §4);
+  // these runs have the sandbox to themselves.
+  const share =
+    options.share === undefined ? ['--share', '1'] : options.share === null ? [] : ['--share', options.share];
+  const cli = captureIo(
+    { GONG_RETRY_BASE_MS: '5', GONG_RETRY_MAX_MS: '50', ...env },
+    { cwd: dir, ...(options.signal === undefined ? {} : { signal: options.signal }) },
+  );
+  const code = await runSend([...args, ...share, '--json'], cli.io, {
     clock: systemClock,
     sleep: systemSleep,
     ...(options.authProbeIntervalMs === undefined
       ? {}
       : { authProbeIntervalMs: options.authProbeIntervalMs }),
   });
-  return { code, summary: JSON.parse(out) as SendSummary, stderr: err };
+  return { code, summary: JSON.parse(cli.out()) as SendSummary, stderr: cli.err() };
 }
 
 const basicEnv = (url: string) => ({
@@ -359,6 +353,40 @@ describe('send: progress', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines[0]).toMatch(/^send: \d+\/6 delivered \d+ .* ETA \d+:\d\d/);
     expect(run.stderr).not.toMatch(/\r/);
+  });
+});
+
+describe('send next to a running bridge, without Redis (issue 14 §4)', () => {
+  it('refuses to take a second full quota silently: without REDIS_URL, --share is required', async () => {
+    const s = await sandbox();
+    const file = await bodiesFile(3);
+    const error = await send([file], basicEnv(s.url), { share: null }).catch((e: unknown) => e);
+    expect(isBridgeError(error) && error.code).toBe('USAGE');
+    const message = (error as Error).message;
+    for (const named of ['--share', 'REDIS_URL', '429', 'second full quota'])
+      expect(message).toContain(named);
+    expect(s.stats().calls).toBe(0);
+  });
+
+  it('--share takes that part of the account rate, and warns what running beside a bridge risks', async () => {
+    const s = await sandbox();
+    const file = await bodiesFile(9);
+    const run = await send([file, '--rps', '4'], basicEnv(s.url), { share: '0.5' });
+    expect(run.summary).toMatchObject({ delivered: 9, calls: 9 });
+    expect(s.stats().peakCallsPerRollingSecond).toBeLessThanOrEqual(2);
+    expect(run.stderr).toMatch(
+      /warning: no REDIS_URL: this run takes 50% of the account's quota \(2\/s, 5000\/day\)/,
+    );
+    expect(run.stderr).toContain('Gong answers 429 and the day can be overspent');
+  });
+
+  it('--share must lie in (0, 1]', async () => {
+    const s = await sandbox();
+    const file = await bodiesFile(1);
+    for (const bad of ['0', '1.5', 'half']) {
+      const error = await send([file], basicEnv(s.url), { share: bad }).catch((e: unknown) => e);
+      expect(isBridgeError(error) && error.code).toBe('USAGE');
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import { transformEvent } from '../../src/transform/transform.ts';
 import { allCommitted, bridgeEnv, readAll, waitFor } from '../helpers/bridge.ts';
-import { cliIo } from '../helpers/cli-io.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { registerSchema } from '../helpers/registry.ts';
 import { mappingDirectory } from '../helpers/mappings.ts';
@@ -284,7 +284,7 @@ describe('the worked examples through the real stack', () => {
       // `gong-bridge receipts --event-id` answers for one event of each example: it reached Gong.
       for (const example of examples) {
         const { eventId } = example.bodies[0] as { eventId: string };
-        const asked = cliIo(env);
+        const asked = captureIo(env);
         expect(await runReceipts(['--event-id', eventId, '--json'], asked.io), asked.err()).toBe(0);
         const [line, ...more] = asked.out().trim().split('\n');
         expect(more).toEqual([]);
@@ -297,7 +297,7 @@ describe('the worked examples through the real stack', () => {
         });
         expect(asked.err()).toContain(`${eventId} reached Gong: DELIVERED`);
       }
-      const listed = cliIo(env);
+      const listed = captureIo(env);
       expect(await runReceipts(['--since', '1h', '--json'], listed.io), listed.err()).toBe(0);
       expect(listed.out().trim().split('\n')).toHaveLength(sources.size);
 

@@ -2,10 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDeliveryEngine } from '../../src/delivery/engine.ts';
 import { RedisLimiter, type RedisLimiterOptions } from '../../src/delivery/rate-limit/redis-limiter.ts';
+import { defaultRetryPolicy } from '../../src/delivery/retry-policy.ts';
 import { systemClock, systemSleep } from '../../src/delivery/system-time.ts';
+import { createGongClient } from '../../src/gong/client.ts';
 import { freePort, spawnRedis, withRedis } from '../helpers/redis.ts';
 import { maxInWindow } from '../helpers/rolling-window.ts';
+import { tcpFaultProxy } from '../helpers/toxiproxy.ts';
+import { sampleBody } from './helpers.ts';
 
 const limiters: RedisLimiter[] = [];
 
@@ -354,3 +359,169 @@ describe('RedisLimiter with a real Redis', () => {
     }
   });
 });
+
+describe('RedisLimiter refunds (issue 14 §2)', () => {
+  it('attempts refused at the TCP level are handed back to the shared log and daily count', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { ratePerSecond: 50, dailyLimit: 1_000 });
+      const port = await freePort();
+      const client = createGongClient({
+        baseUrl: `http://127.0.0.1:${port}`,
+        auth: { kind: 'basic', accessKey: 'k', accessKeySecret: 's' },
+        connectTimeoutMs: 1_000,
+        headersTimeoutMs: 1_000,
+        bodyTimeoutMs: 1_000,
+        maxConnections: 4,
+        clock: systemClock,
+      });
+      const engine = createDeliveryEngine({
+        client,
+        limiter: l,
+        clock: systemClock,
+        sleep: systemSleep,
+        random: () => 0.5,
+        // Every attempt a caller's own retry, none an outage probe: 20 of them in well under a second.
+        retry: { ...defaultRetryPolicy, baseMs: 5, maxMs: 10, outageAfterFailures: 1_000 },
+        maxBodyBytes: 10_000,
+      });
+      const controller = new AbortController();
+      let attempts = 0;
+      engine.events.on('retry', () => {
+        attempts += 1;
+        if (attempts === 20) controller.abort();
+      });
+      try {
+        await expect(engine.deliver(sampleBody('refused'), { signal: controller.signal })).rejects.toThrow();
+      } finally {
+        engine.close();
+        await client.close();
+      }
+      // Refunds are sent without waiting for them; give the last one a moment.
+      await delay(100);
+      const redis = new Redis(url);
+      try {
+        const total = Number((await redis.hget(`{${prefix}}:limiter:state`, 'total')) ?? 0);
+        const inLog = await redis.zcard(`{${prefix}}:limiter:log`);
+        expect({ attempts, total, inLog }).toEqual({ attempts: 20, total: 0, inLog: 0 });
+      } finally {
+        redis.disconnect();
+      }
+      expect(l.snapshot().dailyRemaining).toBe(1_000);
+    });
+  });
+});
+
+describe('RedisLimiter refunds and settled margins, on Redis', () => {
+  async function state(url: string, prefix: string) {
+    const redis = new Redis(url);
+    try {
+      const total = Number((await redis.hget(`{${prefix}}:limiter:state`, 'total')) ?? 0);
+      const log = await redis.zrange(`{${prefix}}:limiter:log`, '0', '-1', 'WITHSCORES');
+      const scores = new Map<string, number>();
+      for (let i = 0; i < log.length; i += 2) scores.set(log[i]!, Number(log[i + 1]));
+      return { total, scores };
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  it('a slot released unused frees its place in the shared log at once for the next caller', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { ratePerSecond: 2, dailyLimit: 100 });
+      const [first] = [await l.acquire(), await l.acquire()];
+      const third = l.acquire();
+      await delay(100);
+      const released = performance.now();
+      first.release();
+      await third;
+      // Without the refund the third caller waits for the first start to leave the window.
+      expect(performance.now() - released).toBeLessThan(500);
+      const { total, scores } = await state(url, prefix);
+      expect({ total, inLog: scores.size }).toEqual({ total: 2, inLog: 2 });
+      expect(l.snapshot().dailyRemaining).toBe(98);
+    });
+  });
+
+  it('answered calls keep only the margin their round trips showed: the next second opens after ~1 ms, not 200', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { ratePerSecond: 3, windowMarginMs: 200 });
+      const grants: number[] = [];
+      l.on('acquired', (e) => grants.push(e.serverTimeMs!));
+      // Every call leaves at once and is answered at once (a quick, steady Gong).
+      for (let i = 0; i < 18; i += 1) {
+        const slot = await l.acquire();
+        slot.onWire();
+        slot.release();
+      }
+      // After the warm-up, each start holds its slot for 1,000 ms plus about 1 ms: a call three
+      // places later follows it by about 1,001 ms (with a fixed margin, 1,200 ms).
+      const spacing = grants.slice(12).map((t, i) => t - grants[9 + i]!);
+      for (const gap of spacing) {
+        expect(gap).toBeGreaterThanOrEqual(1_000);
+        expect(gap).toBeLessThan(1_150);
+      }
+    });
+  });
+
+  it('a call that left late (moved by the wire op) is settled from when it left, not from its grant', async () => {
+    await withRedis(async (url) => {
+      const prefix = `it-${randomUUID()}`;
+      const l = limiter(url, prefix, { ratePerSecond: 2, windowMarginMs: 200 });
+      const grants: number[] = [];
+      l.on('acquired', (e) => grants.push(e.serverTimeMs!));
+      for (let i = 0; i < 10; i += 1) {
+        const slot = await l.acquire();
+        slot.onWire();
+        slot.release();
+      }
+      // Two calls wait 100 ms for their connections, then leave and are answered at once.
+      const slots = [await l.acquire(), await l.acquire()];
+      const granted = grants.at(-1)!;
+      await delay(100);
+      for (const slot of slots) slot.onWire();
+      for (const slot of slots) slot.release();
+      await l.acquire();
+      // From when they left (~100 ms after the grant) plus a few ms: not the grant plus 1,000 ms,
+      // nor the moment they left plus the whole 200 ms.
+      const next = grants.at(-1)! - granted;
+      expect(next).toBeGreaterThanOrEqual(1_100);
+      expect(next).toBeLessThan(1_180);
+    });
+  });
+
+  it('refunds made while Redis is cut off reach it once it is back, and fallback calls never made are not debited', async () => {
+    const redis = await startRedisHandle();
+    const proxy = await tcpFaultProxy(new URL(redis.url).host);
+    try {
+      const prefix = `it-${randomUUID()}`;
+      const proxied = `redis://${proxy.address}`;
+      const l = limiter(proxied, prefix, { expectedReplicas: 1, ratePerSecond: 20, dailyLimit: 1_000 });
+      const recovered = new Promise<void>((resolve) => l.on('recovered', () => resolve()));
+      const inRedis = await l.acquire();
+      await l.acquire();
+      await proxy.setEnabled(false);
+      // Cut off: this refund cannot reach Redis yet.
+      inRedis.release();
+      const fallbackSlots = [await l.acquire(), await l.acquire(), await l.acquire()];
+      expect(l.snapshot().mode).toBe('local-fallback');
+      fallbackSlots[0]!.release();
+      fallbackSlots[1]!.onWire();
+      fallbackSlots[1]!.release();
+      await proxy.setEnabled(true);
+      await recovered;
+      await delay(200);
+      // 2 granted in Redis, one handed back; 3 in fallback, one never made: 1 + 2 calls.
+      expect((await state(redis.url, prefix)).total).toBe(3);
+    } finally {
+      await proxy.close();
+      await redis.stop();
+    }
+  });
+});
+
+async function startRedisHandle() {
+  return spawnRedis();
+}

@@ -1,8 +1,11 @@
 import { PassThrough } from 'node:stream';
 import type { CliIo } from '../../src/cli/command.ts';
 
-/** A command's standard streams in memory, with the environment it sees. */
-export function cliIo(env: Record<string, string>) {
+/** A CliIo for running a command in-process, with what it writes kept for the test to read. */
+export function captureIo(
+  env: Record<string, string>,
+  options: { cwd?: string; signal?: AbortSignal } = {},
+): { io: CliIo; out: () => string; err: () => string } {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -14,8 +17,8 @@ export function cliIo(env: Record<string, string>) {
     stdout,
     stderr,
     env,
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
+    cwd: options.cwd ?? process.cwd(),
+    signal: options.signal ?? new AbortController().signal,
   };
   return { io, out: () => out, err: () => err };
 }

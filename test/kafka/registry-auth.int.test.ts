@@ -15,7 +15,7 @@ import {
   type TestBridge,
 } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
-import { cliIo } from '../helpers/cli-io.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 
 /**
  * A basic-auth gate in front of the real Apicurio, the way managed registries sit behind an API
@@ -176,7 +176,7 @@ describe('a schema registry that refuses the credentials', () => {
       ],
     });
     await producer.disconnect();
-    const cli = cliIo(env);
+    const cli = captureIo(env);
     const started = Date.now();
     const code = await Promise.race([
       runReplayDlq(['--dry-run'], cli.io),
@@ -190,7 +190,7 @@ describe('a schema registry that refuses the credentials', () => {
 
   it('produce-sample exits 1 naming the credentials to check', async () => {
     const { topic, env } = await setup();
-    const cli = cliIo(env);
+    const cli = captureIo(env);
     expect(await runProduceSample(['--count', '1', '--topic', topic], cli.io)).toBe(1);
     expect(cli.err()).toMatch(/refused the credentials \(401\).*SCHEMA_REGISTRY_PASSWORD/);
   });

@@ -5,14 +5,17 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
 import { runReplayDlq, type ReplaySummary } from '../../src/cli/commands/replay-dlq.ts';
+import { isBridgeError } from '../../src/errors.ts';
 import { deadLetterHeaders, referenceLetter } from '../../src/kafka/dlq.ts';
 import { registerNewestSchema } from '../../src/kafka/sample-producer.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import { allCommitted, bridgeEnv, header, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 import { testKafka, uniqueName } from '../helpers/kafka.ts';
-import { cliIo } from '../helpers/cli-io.ts';
+
+const cliIo = (env: Record<string, string>) => captureIo(env);
 
 /** produce-sample and replay-dlq as commands, against real Kafka, Apicurio and a sandbox. */
 describe('produce-sample and replay-dlq', () => {
@@ -119,14 +122,28 @@ describe('produce-sample and replay-dlq', () => {
     });
     await producer.disconnect();
 
+    // Without REDIS_URL it cannot see a running bridge's calls: it must be told its share of the
+    // account's quota (issue 14 §4), and sends nothing until it is.
+    const callsBefore = sandbox.stats().calls;
+    const refused = await runReplayDlq(['--reason', 'GONG_REJECTED', '--json'], cliIo(env).io).catch(
+      (error: unknown) => error,
+    );
+    expect(isBridgeError(refused) && refused.code).toBe('USAGE');
+    expect((refused as Error).message).toContain('--share');
+    expect(sandbox.stats().calls).toBe(callsBefore);
+
     const cli = cliIo(env);
-    expect(await runReplayDlq(['--reason', 'GONG_REJECTED', '--json'], cli.io), cli.err()).toBe(0);
+    expect(
+      await runReplayDlq(['--reason', 'GONG_REJECTED', '--share', '1', '--json'], cli.io),
+      cli.err(),
+    ).toBe(0);
+    expect(cli.err()).toContain('warning: no REDIS_URL: this run takes 100% of the account');
     expect(JSON.parse(cli.out())).toMatchObject({ read: 11, selected: 1, delivered: 1, stillInvalid: 0 });
     expect(sandbox.event(event.eventId)).toBeDefined();
 
     // Again: idempotent through the eventId, Gong answers 409 and it counts as delivered.
     const again = cliIo(env);
-    expect(await runReplayDlq(['--reason', 'GONG_REJECTED', '--json'], again.io)).toBe(0);
+    expect(await runReplayDlq(['--reason', 'GONG_REJECTED', '--share', '1', '--json'], again.io)).toBe(0);
     expect(JSON.parse(again.out())).toMatchObject({ selected: 1, delivered: 0, duplicates: 1 });
   });
 

@@ -276,6 +276,37 @@ describe('bindLimiterMetrics', () => {
     await limiter.close();
   });
 
+  it('counts refunded grants and exports the average margin answered calls kept (issue 14)', async () => {
+    const clock = new ManualClock();
+    const limiter = new LocalLimiter({
+      ratePerSecond: 5,
+      dailyLimit: 100,
+      dailyWindow: 'rolling',
+      windowMarginMs: 50,
+      clock,
+      sleep: (ms, signal) => clock.sleep(ms, signal),
+    });
+    const metrics = fresh();
+    bindLimiterMetrics(limiter, metrics);
+    (await limiter.acquire()).release();
+    expect(await value(metrics, 'gong_bridge_limiter_refunds_total')).toBe(1);
+    expect(await value(metrics, 'gong_bridge_daily_quota_remaining')).toBe(100);
+    // Until answers come back every call keeps the whole margin.
+    expect(await value(metrics, 'gong_bridge_limiter_window_margin_seconds')).toBe(0.05);
+    for (let i = 0; i < 10; i += 1) {
+      const slot = await limiter.acquire();
+      slot.onWire();
+      await clock.advance(20);
+      slot.release();
+      await clock.advance(1_000);
+    }
+    // 8 warm-up answers at the cap, then two answered as fast as the fastest: 2 ms each.
+    expect(await value(metrics, 'gong_bridge_limiter_window_margin_seconds')).toBeCloseTo(
+      (8 * 50 + 2 * 2) / 10 / 1000,
+    );
+    await limiter.close();
+  });
+
   it('exports the projected exhaustion as unix seconds, and +Inf when there is none', async () => {
     const metrics = fresh();
     let snapshot: LimiterSnapshot = {

@@ -12,7 +12,7 @@ import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import type { InteractionEvent } from '../../src/transform/interaction-event.ts';
 import { allCommitted, bridgeEnv, produceTo, readAll, startBridge, waitFor } from '../helpers/bridge.ts';
-import { cliIo } from '../helpers/cli-io.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { coordinatesOf, readReceipts, type StoredReceipt } from '../helpers/receipts.ts';
 
@@ -216,7 +216,7 @@ describe('receipts', () => {
 
     it('receipts --event-id answers whether an event reached Gong, and --since lists them', async () => {
       const { env } = context;
-      const reached = cliIo(env);
+      const reached = captureIo(env);
       expect(await runReceipts(['--event-id', probe.eventId, '--json'], reached.io), reached.err()).toBe(0);
       const lines = reached
         .out()
@@ -226,19 +226,19 @@ describe('receipts', () => {
       expect(lines.map((line) => line.outcome)).toEqual(['delivered', 'duplicate']);
       expect(reached.err()).toContain(`${probe.eventId} reached Gong: DELIVERED`);
 
-      const deadLettered = cliIo(env);
+      const deadLettered = captureIo(env);
       expect(await runReceipts(['--event-id', rejected.eventId], deadLettered.io)).toBe(1);
       expect(deadLettered.out()).toMatch(/DEAD_LETTERED.*reason GONG_REJECTED.*status 400.*requestId \S+/);
       expect(deadLettered.err()).toContain('did not reach Gong: dead-lettered (GONG_REJECTED)');
 
-      const unknown = cliIo(env);
+      const unknown = captureIo(env);
       expect(await runReceipts(['--event-id', 'never-produced', '--since', '1h'], unknown.io)).toBe(1);
       expect(unknown.err()).toContain('no receipt for never-produced');
 
-      const listed = cliIo(env);
+      const listed = captureIo(env);
       expect(await runReceipts(['--since', '1h', '--json'], listed.io)).toBe(0);
       expect(listed.out().trim().split('\n')).toHaveLength(receipts.length);
-      const none = cliIo(env);
+      const none = captureIo(env);
       expect(await runReceipts(['--since', '2h', '--until', '1h'], none.io)).toBe(0);
       expect(none.out()).toBe('');
       expect(none.err()).toContain('0 receipts');
@@ -247,12 +247,12 @@ describe('receipts', () => {
     it('receipts names a missing receipts topic as a configuration error', async () => {
       const { env } = context;
       const { KAFKA_RECEIPTS_TOPIC: _unset, ...withoutTopic } = env;
-      await expect(runReceipts(['--since', '1h'], cliIo(withoutTopic).io)).rejects.toMatchObject({
+      await expect(runReceipts(['--since', '1h'], captureIo(withoutTopic).io)).rejects.toMatchObject({
         code: 'CONFIG_INVALID',
         message: expect.stringContaining('KAFKA_RECEIPTS_TOPIC is not set') as string,
       });
       await expect(
-        runReceipts(['--since', '1h', '--topic', uniqueName('no-such-receipts')], cliIo(env).io),
+        runReceipts(['--since', '1h', '--topic', uniqueName('no-such-receipts')], captureIo(env).io),
       ).rejects.toMatchObject({
         code: 'CONFIG_INVALID',
         message: expect.stringContaining('does not exist') as string,

@@ -3,7 +3,6 @@ import { logLevel, type KafkaMessage } from 'kafkajs';
 import { required, requireSetting } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings } from '../../delivery/engine.ts';
-import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, deadLetterCodes, errorCodes, isDeadLetterCode, type ErrorCode } from '../../errors.ts';
 import { authFromConfig, createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
@@ -25,6 +24,13 @@ import {
   type CliCommand,
   type CliIo,
 } from '../command.ts';
+import {
+  openCommandQuota,
+  quotaShareHelp,
+  quotaShareOption,
+  resolveShare,
+  type CommandQuota,
+} from '../command-quota.ts';
 
 const options = {
   'dlq-topic': { type: 'string' },
@@ -37,6 +43,7 @@ const options = {
   concurrency: { type: 'string' },
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
+  ...quotaShareOption,
 } as const;
 
 /** Folds words into lines of at most `width` characters (the help text's list of reasons). */
@@ -56,8 +63,10 @@ const help = `Usage: gong-bridge replay-dlq [options]
 Reads the dead-letter topic and gives its records another chance:
   - by default, re-runs the current decoding, mapping or transform, and validation on each
     record (as \`run\` would for its source topic: INPUT_FORMATS, MAPPINGS_FILE) and sends
-    what is now valid to Gong through the same engine as \`run\` (rate limiter, retries, 429
-    pauses, auth halt). eventIds make this idempotent: an event Gong already has answers 409
+    what is now valid to Gong through the same engine and limiter as \`run\` (retries, 429
+    pauses, auth halt; with REDIS_URL the service's shared quota, the same keys and limits;
+    without it --share F of the account's quota, and the day's spend kept in KAFKA_QUOTA_TOPIC
+    as \`run\` keeps it). eventIds make this idempotent: an event Gong already has answers 409
     and counts as delivered.
   - with --to-topic T, republishes each record unchanged (key, value, original headers; the
     gong-bridge.* reason headers are replaced by gong-bridge.replayed-from) so a running bridge
@@ -74,6 +83,7 @@ Options:
                        ${wrap(`${deadLetterCodes.join(', ')}.`, 72).join('\n                       ')}
   --to-topic T         Republish instead of sending to Gong.
   --concurrency N      Deliveries in flight (default 8).
+${quotaShareHelp(23)}
   --dry-run            Read and classify, send nothing.
   --json               Print the summary as JSON on stdout.
 
@@ -87,7 +97,8 @@ brokers refuse, a schema registry that refuses the credentials, a --to-topic tha
 writes), 4 Kafka or the schema registry unreachable.
 
 Examples:
-  gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  REDIS_URL=redis://redis:6379 gong-bridge replay-dlq --reason GONG_INVALID --since 2026-11-24T00:00:00Z
+  gong-bridge replay-dlq --reason GONG_REJECTED --share 0.2
   gong-bridge replay-dlq --reason UNKNOWN_SCHEMA_ID --to-topic interactions
 `;
 
@@ -150,6 +161,9 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
   const concurrency = Math.floor(numberOption('concurrency', values.concurrency, 8, 1));
   const toTopic = values['to-topic'];
   const dryRun = values['dry-run'] === true;
+  const callsGong = toTopic === undefined && !dryRun;
+  // Quota flags are checked before anything is read or sent.
+  if (callsGong) resolveShare({ command: 'replay-dlq', config, share: values.share });
 
   const clock = systemClock;
   const sleep = systemSleep;
@@ -215,7 +229,16 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
       throw error;
     }
   }
-  const limiter = toTopic === undefined && !dryRun ? createRateLimiter(config, { clock, sleep }) : undefined;
+  let quota: CommandQuota | undefined;
+  try {
+    quota = callsGong
+      ? await openCommandQuota({ command: 'replay-dlq', config, share: values.share, clock, sleep, io })
+      : undefined;
+  } catch (error) {
+    registry?.close();
+    throw error;
+  }
+  const limiter = quota?.limiter;
   const client =
     limiter === undefined ? undefined : createGongClient(gongClientOptionsFromConfig(config, clock));
   const engine =
@@ -369,7 +392,7 @@ export async function runReplayDlq(argv: string[], io: CliIo): Promise<number> {
     await producer?.disconnect().catch(() => {});
     engine?.close();
     await client?.close().catch(() => {});
-    await limiter?.close().catch(() => {});
+    await quota?.close().catch(() => {});
   }
   if (failure !== undefined && !(failure instanceof BridgeError && failure.code === 'SHUTTING_DOWN')) {
     if (

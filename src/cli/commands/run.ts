@@ -25,6 +25,7 @@ import {
 } from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
+import { ledgerFromConfig, type QuotaLedger } from '../../kafka/quota-ledger.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
 import { createReceiptWriter, ensureReceiptsTopic, receiptsProducerOptions } from '../../receipts/writer.ts';
 import { registerAvroSchema } from '../../schemas/register.ts';
@@ -102,6 +103,8 @@ export interface RunGraph {
   readonly receiptsTopic: string | undefined;
   /** Each topic's format and the mappings, once runtime.start() has loaded them. */
   inputs(): Inputs | undefined;
+  /** Keeps the day's spend in KAFKA_QUOTA_TOPIC when the limiter counts it here (no Redis). */
+  readonly ledger: QuotaLedger | undefined;
   /** Releases everything start() acquired, after runtime.stop(). */
   close(): Promise<void>;
 }
@@ -247,6 +250,13 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
   const admin = quickKafka.admin();
   // Ends a start-up wait when the bridge is stopped before it has started.
   const starting = new AbortController();
+  const ledger = ledgerFromConfig(config, {
+    kafka: quickKafka,
+    producer,
+    clock,
+    sleep,
+    logger: logger.child({ component: 'quota-ledger' }),
+  });
   let producerConnected = false;
   const originalStart = runtime.start.bind(runtime);
   const wrapped: Runtime = {
@@ -312,6 +322,8 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
       await receipts?.prepare();
       await producer.connect();
       producerConnected = true;
+      // The day's spend must be known before the first call; each replica takes its share of it.
+      await ledger?.attach(limiter, 1 / Math.max(1, config.GONG_EXPECTED_REPLICAS));
       await originalStart();
     },
   };
@@ -327,12 +339,15 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     dlqTopic,
     receiptsTopic,
     inputs: () => inputs,
+    ledger,
     async close() {
       starting.abort();
       engine.close();
       dlqProducer.close();
       receiptsProducer?.close();
       registry?.close();
+      // After runtime.stop(): no call is in flight, so the last write holds the whole day.
+      await ledger?.close();
       if (producerConnected) await producer.disconnect().catch(() => {});
       await client.close().catch(() => {});
       await limiter.close().catch(() => {});

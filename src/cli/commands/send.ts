@@ -5,7 +5,6 @@ import { loadConfig } from '../../config/config.ts';
 import type { Settings } from '../../config/settings.ts';
 import { createDeliveryEngine, deliveryEngineSettings, type DeliveryOutcome } from '../../delivery/engine.ts';
 import type { Clock, RateLimiter, Sleep } from '../../delivery/limiter-types.ts';
-import { createRateLimiter } from '../../delivery/rate-limit/index.ts';
 import { systemClock, systemSleep } from '../../delivery/system-time.ts';
 import { BridgeError, isBridgeError } from '../../errors.ts';
 import { createGongClient, gongClientOptionsFromConfig } from '../../gong/client.ts';
@@ -16,6 +15,7 @@ import { newestSchema } from '../../schemas/registry-files.ts';
 import type { InteractionEvent } from '../../transform/interaction-event.ts';
 import { transformEvent } from '../../transform/transform.ts';
 import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import { openCommandQuota, quotaShareHelp, quotaShareOption, resolveShare } from '../command-quota.ts';
 import { readInputLines } from '../line-input.ts';
 import { LineProgress, readCheckpoint, writeCheckpoint } from '../send-checkpoint.ts';
 
@@ -31,6 +31,7 @@ const options = {
   'no-limiter': { type: 'boolean' },
   'progress-interval': { type: 'string' },
   json: { type: 'boolean' },
+  ...quotaShareOption,
 } as const;
 
 const help = `Usage: gong-bridge send [FILE] [options]
@@ -56,8 +57,11 @@ Options:
                          Rewritten atomically about twice a second and at the end.
   --resume               Skip the lines the checkpoint records as finished.
   --concurrency N        Deliveries in flight (default 8).
-  --rps N                Calls per second (default GONG_RATE_PER_SECOND, 3).
-  --daily-limit N        Calls per day (default GONG_DAILY_LIMIT, 10000).
+${quotaShareHelp(25)}
+  --rps N                The account's calls per second (default GONG_RATE_PER_SECOND, 3);
+                         without REDIS_URL only: with it the service's limits apply.
+  --daily-limit N        The account's calls per day (default GONG_DAILY_LIMIT, 10000); the
+                         same.
   --no-limiter           No client-side rate limit (benchmarks against an unthrottled sandbox).
   --base-url URL         Gong base URL (default GONG_BASE_URL).
   --progress-interval MS Period of progress lines when stderr is not a terminal (default 5000).
@@ -70,10 +74,13 @@ Interrupt with Ctrl-C: in-flight calls finish or are abandoned, the checkpoint i
 Exit codes: 0 every line delivered (or duplicate), 1 some line rejected or invalid, or
 interrupted, 2 usage error or unreadable input, 3 configuration error.
 
+Next to a running bridge, with REDIS_URL set as the bridge has it, a run joins the account's
+shared quota. Without Redis it cannot see the bridge's calls: --share says which part it takes.
+
 Examples:
-  GONG_ACCESS_KEY=... GONG_ACCESS_KEY_SECRET=... gong-bridge send bodies.jsonl --rejects rejects.jsonl
-  gong-bridge send events.jsonl --events --resume --json
-  gong-bridge send bodies.jsonl --base-url http://127.0.0.1:8089 --rps 5
+  GONG_ACCESS_KEY=... GONG_ACCESS_KEY_SECRET=... gong-bridge send bodies.jsonl --rejects rejects.jsonl --share 1
+  REDIS_URL=redis://redis:6379 gong-bridge send events.jsonl --events --resume --json
+  gong-bridge send bodies.jsonl --base-url http://127.0.0.1:8089 --rps 5 --share 0.5
 `;
 
 export interface SendSummary {
@@ -98,7 +105,7 @@ export interface SendSummary {
 export interface SendDependencies {
   readonly clock: Clock;
   readonly sleep: Sleep;
-  /** Builds the limiter for the run; default: local limiter from the settings, or none. */
+  /** Builds the limiter for the run; default: the account's quota share (see command-quota.ts). */
   readonly limiter?: (config: Settings, clock: Clock, sleep: Sleep) => RateLimiter;
   /** Wait before the first auth probe; default 30 s (tests shorten it). */
   readonly authProbeIntervalMs?: number;
@@ -134,6 +141,13 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
     });
   }
   const config = loadConfig(env);
+  // Quota flags are checked before anything is read or sent.
+  resolveShare({
+    command: 'send',
+    config,
+    share: values.share,
+    limitsOverridden: values.rps !== undefined || values['daily-limit'] !== undefined,
+  });
 
   const checkpointPath =
     values.checkpoint !== undefined
@@ -160,10 +174,22 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
   }
 
   const { clock, sleep } = deps;
-  const limiter =
+  const quota =
     deps.limiter === undefined
-      ? defaultLimiter(config, clock, sleep, io)
-      : deps.limiter(config, clock, sleep);
+      ? await openCommandQuota({
+          command: 'send',
+          config,
+          share: values.share,
+          limitsOverridden: values.rps !== undefined || values['daily-limit'] !== undefined,
+          clock,
+          sleep,
+          io,
+        })
+      : (() => {
+          const given = deps.limiter(config, clock, sleep);
+          return { limiter: given, close: () => given.close() };
+        })();
+  const { limiter } = quota;
   const client = createGongClient(
     gongClientOptionsFromConfig(
       config,
@@ -385,7 +411,7 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
     await rejectsHandle?.close();
     engine.close();
     await client.close();
-    await limiter.close();
+    await quota.close();
   }
   if (failure !== undefined) throw failure;
 
@@ -402,20 +428,6 @@ export async function runSend(argv: string[], io: CliIo, deps: SendDependencies)
     return ExitCode.failure;
   }
   return summary.rejected + summary.invalid === 0 ? ExitCode.ok : ExitCode.failure;
-}
-
-/**
- * The same limiter the service uses (createRateLimiter): with REDIS_URL a backfill shares the
- * account's budget with running replicas instead of competing with them.
- */
-function defaultLimiter(config: Settings, clock: Clock, sleep: Sleep, io: CliIo): RateLimiter {
-  const log = (fields: object, message: string) =>
-    io.stderr.write(`gong-bridge send: limiter: ${message} ${JSON.stringify(fields)}\n`);
-  return createRateLimiter(config, {
-    clock,
-    sleep,
-    logger: { info: () => {}, warn: log },
-  });
 }
 
 type ParsedLine =

@@ -26,6 +26,14 @@ export interface RateLimiterDeps {
   /** Redis timings (see RedisLimiterOptions); defaults suit production. */
   readonly redis?:
     { connectTimeoutMs?: number; commandTimeoutMs?: number; probeIntervalMs?: number } | undefined;
+  /**
+   * The part of the account's quota this limiter may use, for a command run next to the service
+   * (`--share`): its rate and daily limit are that part of GONG_RATE_PER_SECOND and
+   * GONG_DAILY_LIMIT. With Redis it still counts every call of the account (it yields once the
+   * account has made that many); without, it counts only its own. Unset: the service's own share,
+   * the whole account in Redis or 1 / GONG_EXPECTED_REPLICAS of it locally.
+   */
+  readonly share?: number | undefined;
 }
 
 /**
@@ -41,13 +49,14 @@ export function createRateLimiter(config: RateLimiterConfig, deps: RateLimiterDe
     return new DisabledLimiter();
   }
   const replicas = Math.max(1, config.GONG_EXPECTED_REPLICAS);
+  const share = deps.share;
   if (config.REDIS_URL !== undefined) {
     return new RedisLimiter({
       redisUrl: config.REDIS_URL,
       keyPrefix: config.REDIS_KEY_PREFIX,
-      ratePerSecond: config.GONG_RATE_PER_SECOND,
+      ratePerSecond: config.GONG_RATE_PER_SECOND * (share ?? 1),
       burst: config.GONG_BURST,
-      dailyLimit: config.GONG_DAILY_LIMIT,
+      dailyLimit: Math.max(1, Math.floor(config.GONG_DAILY_LIMIT * (share ?? 1))),
       dailyWindow: config.GONG_DAILY_WINDOW,
       windowMarginMs: deps.windowMarginMs ?? config.GONG_RATE_MARGIN_MS,
       expectedReplicas: replicas,
@@ -59,16 +68,17 @@ export function createRateLimiter(config: RateLimiterConfig, deps: RateLimiterDe
       probeIntervalMs: deps.redis?.probeIntervalMs,
     });
   }
-  if (replicas > 1) {
+  if (replicas > 1 && share === undefined) {
     deps.logger?.warn(
       { replicas },
       'no REDIS_URL: each replica limits itself to its share of the rate and the daily quota',
     );
   }
+  const part = share ?? 1 / replicas;
   return new LocalLimiter({
-    ratePerSecond: config.GONG_RATE_PER_SECOND / replicas,
+    ratePerSecond: config.GONG_RATE_PER_SECOND * part,
     burst: config.GONG_BURST,
-    dailyLimit: Math.max(1, Math.floor(config.GONG_DAILY_LIMIT / replicas)),
+    dailyLimit: Math.max(1, Math.floor(config.GONG_DAILY_LIMIT * part)),
     dailyWindow: config.GONG_DAILY_WINDOW,
     windowMarginMs: deps.windowMarginMs ?? config.GONG_RATE_MARGIN_MS,
     clock: deps.clock,

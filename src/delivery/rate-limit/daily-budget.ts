@@ -1,5 +1,8 @@
 import { BridgeError } from '../../errors.ts';
+import type { SpentMinute } from '../limiter-types.ts';
 import { TimeBuckets } from './time-buckets.ts';
+
+export type { SpentMinute } from '../limiter-types.ts';
 
 export type DailyWindow = 'rolling' | 'utc-day';
 
@@ -19,6 +22,13 @@ export interface DailyBudgetOptions {
   readonly at: Instant;
   /** Calls already spent (a replica falling back charges what the cluster had used). */
   readonly alreadyUsed?: number | undefined;
+}
+
+/** What one recorded call charged, so a refund takes it back from the same place. */
+export interface DailyCharge {
+  readonly mono: number;
+  /** The UTC day index the call was counted in (utc-day window). */
+  readonly day: number;
 }
 
 /**
@@ -90,7 +100,7 @@ export class DailyBudget {
     return oldest === null ? null : at.wall + ((oldest + 1) * MINUTE_MS + DAY_MS - at.mono);
   }
 
-  record(at: Instant): void {
+  record(at: Instant): DailyCharge {
     this.#minutes.dropThrough(this.#lastExpiredMinute(at.mono));
     if (this.window === 'utc-day') {
       this.#rollDay(at);
@@ -98,6 +108,48 @@ export class DailyBudget {
     } else {
       this.#minutes.add(at.mono);
     }
+    return { mono: at.mono, day: this.#dayIndex };
+  }
+
+  /**
+   * Takes back one recorded call whose request never went on the wire. A call whose minute has
+   * already left the rolling day, or whose UTC day has ended, has nothing left to take back.
+   */
+  refund(charge: DailyCharge, at: Instant): void {
+    if (this.window === 'rolling') {
+      this.#minutes.remove(charge.mono);
+    } else if (charge.day === this.#dayIndex && at.mono < this.#dayEndsMono && this.#dayUsed > 0) {
+      this.#dayUsed -= 1;
+    }
+  }
+
+  /**
+   * Charges calls spent before this process started (read back from where a previous process
+   * left them), placed on the wall clock: a rolling day keeps each minute's calls until 24 h after
+   * that minute ends, a utc-day counts those of the current UTC day. Returns how many still count.
+   * Across a restart the monotonic clock is gone, so this trusts the wall clock for once.
+   */
+  restore(spent: readonly SpentMinute[], at: Instant): number {
+    let restored = 0;
+    for (const { minuteStart, count } of spent) {
+      if (!(count > 0)) continue;
+      const minuteEnd = minuteStart + MINUTE_MS;
+      if (this.window === 'utc-day') {
+        if (Math.floor(minuteStart / DAY_MS) !== this.#dayIndex || at.mono >= this.#dayEndsMono) continue;
+        const room = this.limit - this.#dayUsed;
+        const taken = Math.min(room, count);
+        this.#dayUsed += taken;
+        restored += taken;
+      } else {
+        if (minuteEnd + DAY_MS <= at.wall) continue;
+        // The last moment of that minute on our monotonic clock (never in our future), so the
+        // bucket it lands in expires no earlier than the minute itself would.
+        const mono = at.mono - Math.max(0, at.wall - (minuteEnd - 1));
+        this.#minutes.addAt(mono, count);
+        restored += count;
+      }
+    }
+    return restored;
   }
 
   #lastExpiredMinute(mono: number): number {

@@ -106,6 +106,9 @@ export class FifoGate {
             waiter.detach();
             this.#options.onGrant?.(waiter);
             waiter.resolve(decision.slot ?? untrackedSlot);
+          } else {
+            // Everyone left while the grant was being decided: nobody will use it, hand it back.
+            decision.slot?.release();
           }
           continue;
         }

@@ -1,7 +1,8 @@
 import type { CallSlot, LimiterSnapshot } from '../limiter-types.ts';
-import { DailyBudget, type DailyWindow, type Instant } from './daily-budget.ts';
+import { DailyBudget, type DailyCharge, type DailyWindow, type Instant } from './daily-budget.ts';
 import { PerSecondWindow, windowPolicy, type StartHandle } from './per-second-window.ts';
 import { RateEstimate } from './rate-estimate.ts';
+import { WindowMargin } from './window-margin.ts';
 
 export type WaitReason = 'rate' | 'throttled' | 'quota-exhausted';
 
@@ -18,6 +19,15 @@ export interface LimiterCoreOptions {
   readonly dailyWindow: DailyWindow;
   readonly at: Instant;
   readonly dailyAlreadyUsed?: number | undefined;
+  /** Shares one replica's view of the round trips between its limiters (Redis and fallback). */
+  readonly margin?: WindowMargin | undefined;
+}
+
+/** One start `commit` recorded, with what it charged, so it can be moved, settled or handed back. */
+export interface Grant {
+  readonly handle: StartHandle;
+  readonly at: Instant;
+  readonly charge: DailyCharge;
 }
 
 /**
@@ -28,6 +38,7 @@ export class LimiterCore {
   readonly window: PerSecondWindow;
   readonly daily: DailyBudget;
   readonly rate: RateEstimate;
+  readonly margin: WindowMargin;
   // Monotonic ms until which a 429 pauses every caller.
   #throttledUntil = Number.NEGATIVE_INFINITY;
   // Monotonic ms until which starts are held for another reason (a fallback cool-down).
@@ -48,6 +59,7 @@ export class LimiterCore {
       alreadyUsed: options.dailyAlreadyUsed,
     });
     this.rate = new RateEstimate(options.at.mono);
+    this.margin = options.margin ?? new WindowMargin({ capMs: this.window.policy.marginMs });
   }
 
   /** A 429 with Retry-After: pauses everyone; a later, shorter Retry-After never shortens it. */
@@ -89,11 +101,35 @@ export function decide(core: LimiterCore, at: Instant): Decision {
   return waitMs > 0 ? { allow: false, waitMs, reason } : { allow: true };
 }
 
-/** Records a start that `decide` allowed; the handle moves it to when the call left (`restamp`). */
-export function commit(core: LimiterCore, at: Instant): StartHandle {
-  core.daily.record(at);
+/**
+ * Records a start that `decide` allowed. Until its answer is back it carries the largest recent
+ * margin; `wire`, `settle` and `refund` then follow the call.
+ */
+export function commit(core: LimiterCore, at: Instant): Grant {
+  const charge = core.daily.record(at);
   core.rate.record(at.mono);
-  return core.window.record(at.mono);
+  const handle = core.window.record(at.mono, core.margin.provisionalMs());
+  return { handle, at, charge };
+}
+
+/** The call went on the wire at `now`, later than its grant: it counts from then. */
+export function wire(core: LimiterCore, grant: Grant, now: number): void {
+  core.window.restamp(grant.handle, now, core.margin.provisionalMs());
+}
+
+/**
+ * The call's answer is back: it keeps only the margin its round trip showed it needed. Returns
+ * whether that freed time in the window (the queue's head may start sooner).
+ */
+export function settle(core: LimiterCore, grant: Grant, wiredAt: number, marginMs: number): boolean {
+  return core.window.settle(grant.handle, wiredAt, marginMs);
+}
+
+/** The call never went on the wire: its slot, its pacing and its daily charge are handed back. */
+export function refund(core: LimiterCore, grant: Grant, at: Instant): void {
+  core.window.remove(grant.handle);
+  core.daily.refund(grant.charge, at);
+  core.rate.refund(grant.at.mono);
 }
 
 /** The snapshot fields a local core can answer for itself. */
@@ -131,6 +167,7 @@ export function snapshotOf(core: LimiterCore, at: Instant, mode: LimiterSnapshot
     pauseReason,
     mode,
     currentRatePerSecond: currentRate,
+    windowMarginMs: core.margin.averageMs(),
   };
 }
 

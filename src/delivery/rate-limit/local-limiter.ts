@@ -6,10 +6,20 @@ import type {
   ObservableRateLimiter,
   Sleep,
 } from '../limiter-types.ts';
-import type { DailyWindow, Instant } from './daily-budget.ts';
+import type { DailyWindow, Instant, SpentMinute } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
-import { commit, decide, LimiterCore, snapshotOf, type Decision } from './limiter-core.ts';
-import type { StartHandle } from './per-second-window.ts';
+import {
+  commit,
+  decide,
+  LimiterCore,
+  refund,
+  settle,
+  snapshotOf,
+  wire,
+  type Decision,
+  type Grant,
+} from './limiter-core.ts';
+import { trackedSlot } from './tracked-slot.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 
 export interface LocalLimiterOptions {
@@ -18,7 +28,10 @@ export interface LocalLimiterOptions {
   readonly burst?: number | undefined;
   readonly dailyLimit: number;
   readonly dailyWindow: DailyWindow;
-  /** Extra ms on the 1 s window to absorb network jitter; default 0. */
+  /**
+   * The most margin a call keeps on its 1 s window to absorb network jitter; each call keeps what
+   * its round trip shows it needs (see WindowMargin). Default 0.
+   */
   readonly windowMarginMs?: number | undefined;
   readonly clock: Clock;
   readonly sleep: Sleep;
@@ -29,23 +42,31 @@ export function normaliseRetryAfter(retryAfterMs: number, windowMs: number): num
   return Number.isFinite(retryAfterMs) ? Math.max(0, retryAfterMs) : windowMs;
 }
 
-/** A slot that moves its start to the first `onWire`, on `clock`. */
-export function wireSlot(restamp: (now: number) => void, clock: Clock): CallSlot {
-  let reported = false;
-  return {
-    onWire() {
-      if (reported) return;
-      reported = true;
-      restamp(clock.now());
-    },
-    // Refunds of grants that never left are not implemented yet (issue 14, item 2).
-    release() {},
-  };
+/** What a core slot tells its limiter besides the core itself. */
+export interface CoreSlotHooks {
+  /** The grant went back to the core (its call never left). */
+  readonly refunded?: ((grant: Grant) => void) | undefined;
+  /** The core's state changed in a way that may open a slot now: re-decide the queue's head. */
+  readonly changed?: (() => void) | undefined;
 }
 
-/** The slot of a start recorded in a local core: `onWire` moves it in that core's window. */
-export function coreSlot(core: LimiterCore, handle: StartHandle, clock: Clock): CallSlot {
-  return wireSlot((now) => core.window.restamp(handle, now), clock);
+/**
+ * The slot of a start recorded in a local core: `onWire` moves it to when the call left, its
+ * answer settles its margin, and a release without `onWire` hands the grant back.
+ */
+export function coreSlot(core: LimiterCore, grant: Grant, clock: Clock, hooks: CoreSlotHooks = {}): CallSlot {
+  return trackedSlot(clock, {
+    wired: (now) => wire(core, grant, now),
+    answered: (wiredAt, now) => {
+      const roundTrip = now - wiredAt;
+      if (settle(core, grant, wiredAt, core.margin.observe(roundTrip))) hooks.changed?.();
+    },
+    unused: (now) => {
+      refund(core, grant, { mono: now, wall: clock.wallNow() });
+      hooks.refunded?.(grant);
+      hooks.changed?.();
+    },
+  });
 }
 
 /** The limiter for a single replica: the pure core behind a FIFO, abortable acquire. */
@@ -96,6 +117,17 @@ export class LocalLimiter implements ObservableRateLimiter {
     return snapshotOf(this.#core, this.#at(), 'local');
   }
 
+  /**
+   * Charges the daily budget with calls made before this process started, as a previous process
+   * left them (see src/kafka/quota-ledger.ts). Returns how many still count in the window.
+   */
+  restoreSpent(spent: readonly SpentMinute[]): number {
+    const restored = this.#core.daily.restore(spent, this.#at());
+    // The head may be waiting on nothing yet; it must see the charge before its next decision.
+    this.#gate.wake();
+    return restored;
+  }
+
   on<K extends keyof LimiterEventMap>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void {
     return this.#events.on(event, listener);
   }
@@ -108,10 +140,21 @@ export class LocalLimiter implements ObservableRateLimiter {
     const at = this.#at();
     const decision = decide(this.#core, at);
     if (decision.allow) {
-      const handle = commit(this.#core, at);
+      const grant = commit(this.#core, at);
       this.#grantedAt = at.mono;
       this.#exhaustedReported = false;
-      return { allow: true, slot: coreSlot(this.#core, handle, this.#clock) };
+      return {
+        allow: true,
+        slot: coreSlot(this.#core, grant, this.#clock, {
+          refunded: (refunded) =>
+            this.#events.emit('refunded', {
+              grantedAt: refunded.at.mono,
+              grantedWallAt: refunded.at.wall,
+            }),
+          // A refund or a smaller margin may open the slot the head is sleeping for.
+          changed: () => this.#gate.wake(),
+        }),
+      };
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;
       this.#events.emit('quota-exhausted', {

@@ -17,14 +17,25 @@ import { BridgeError } from '../../errors.ts';
  * Burst is how many calls may start back to back after an idle spell: 1 spaces every call by
  * 1000 / rate ms; `capacity` (the default) lets the whole second's worth start at once. It is
  * clamped to the capacity, because a larger burst would break rule 1.
+ *
+ * Each start in the log carries its own margin: it counts from `start + margin` for one rolling
+ * second. The margin covers what may happen between the start we saw and the arrival Gong counts
+ * (network and scheduling jitter); `WindowMargin` sizes it per call from the call's own round trip
+ * once its answer is back, and until then the largest recent margin stands in for it.
  */
 /** How late a paced start may be and still count as on schedule: about one timer tick. */
 const PACING_SLACK_MS = 2;
+
+/** The rolling window Gong counts calls in. */
+export const ROLLING_SECOND_MS = 1000;
 
 export interface WindowPolicy {
   readonly ratePerSecond: number;
   readonly capacity: number;
   readonly burst: number;
+  /** The most margin one start may carry (GONG_RATE_MARGIN_MS). */
+  readonly marginMs: number;
+  /** How long one start can hold its slot at most: a second plus the largest margin. */
   readonly windowMs: number;
   readonly emissionMs: number;
   readonly toleranceMs: number;
@@ -34,8 +45,9 @@ export interface WindowPolicyOptions {
   readonly ratePerSecond: number;
   readonly burst?: number | undefined;
   /**
-   * Added to the 1 s window. Network jitter can bring two calls that left us 1000 ms apart
-   * closer together at Gong; a few ms of margin absorbs that at a cost of margin / 1000 in rate.
+   * The most margin a start may carry on top of its second. Network jitter can bring two calls
+   * that left us 1000 ms apart closer together at Gong; the margin absorbs that, at a cost of
+   * margin / 1000 in rate for every call that needs all of it.
    */
   readonly windowMarginMs?: number | undefined;
 }
@@ -65,7 +77,8 @@ export function windowPolicy(options: WindowPolicyOptions): WindowPolicy {
     ratePerSecond: rate,
     capacity,
     burst,
-    windowMs: 1000 + margin,
+    marginMs: margin,
+    windowMs: ROLLING_SECOND_MS + margin,
     emissionMs,
     toleranceMs: (burst - 1) * emissionMs,
   };
@@ -76,15 +89,19 @@ export type StartHandle = number;
 
 export class PerSecondWindow {
   readonly policy: WindowPolicy;
-  // The latest `capacity` start times, in no particular order once a start has been moved (see
-  // `restamp`); the earliest of them is the one a new start replaces.
-  readonly #starts: Float64Array;
-  // Which start each entry holds, so a restamp never moves a start that was already replaced.
+  // For each of the latest `capacity` starts, the moment it counts from (its start plus its
+  // margin), in no particular order once starts have been moved; the earliest of them is the one
+  // a new start replaces. A start holds its slot until one rolling second after that moment.
+  readonly #counts: Float64Array;
+  // Which start each entry holds, so a late report never moves a start that was already replaced.
   readonly #handles: Float64Array;
   #filled = 0;
   #nextHandle = 1;
   // GCRA theoretical arrival time; -Infinity means "idle since forever".
   #tat = Number.NEGATIVE_INFINITY;
+  // The latest start and the TAT before it, so handing that start back undoes its pacing exactly.
+  #lastHandle = 0;
+  #tatBeforeLast = Number.NEGATIVE_INFINITY;
 
   // With burst == capacity and rate >= 1 the log already implies the pacing (any sequence the log
   // admits conforms to GCRA(1000 / rate, capacity - 1 intervals)), so pacing is skipped.
@@ -92,7 +109,7 @@ export class PerSecondWindow {
 
   constructor(policy: WindowPolicy) {
     this.policy = policy;
-    this.#starts = new Float64Array(policy.capacity);
+    this.#counts = new Float64Array(policy.capacity);
     this.#handles = new Float64Array(policy.capacity);
     this.#pacing = policy.burst < policy.capacity || policy.ratePerSecond < 1;
   }
@@ -101,7 +118,7 @@ export class PerSecondWindow {
   waitMs(now: number): number {
     let wait = 0;
     if (this.#filled === this.policy.capacity) {
-      wait = this.#starts[this.#earliest()]! + this.policy.windowMs - now;
+      wait = this.#counts[this.#earliest()]! + ROLLING_SECOND_MS - now;
     }
     if (!this.#pacing) return Math.max(0, wait);
     // Pacing only shapes bursts; sub-nanosecond float noise in the accumulated TAT must not turn
@@ -112,10 +129,10 @@ export class PerSecondWindow {
 
   /** How many starts could happen at `now`, back to back. */
   available(now: number): number {
-    const { capacity, emissionMs, toleranceMs, windowMs } = this.policy;
+    const { capacity, emissionMs, toleranceMs } = this.policy;
     let inWindow = 0;
     for (let i = 0; i < this.#filled; i += 1) {
-      if (this.#starts[i]! > now - windowMs) inWindow += 1;
+      if (this.#counts[i]! > now - ROLLING_SECOND_MS) inWindow += 1;
     }
     const byLog = capacity - inWindow;
     const byGcra =
@@ -125,15 +142,18 @@ export class PerSecondWindow {
     return Math.max(0, Math.min(byLog, byGcra));
   }
 
-  record(now: number): StartHandle {
+  /** Records a start at `now` that counts from `now + marginMs` (default: the largest margin). */
+  record(now: number, marginMs = this.policy.marginMs): StartHandle {
     const handle = this.#nextHandle;
     this.#nextHandle += 1;
     const index = this.#filled < this.policy.capacity ? this.#filled++ : this.#earliest();
-    this.#starts[index] = now;
+    this.#counts[index] = now + marginMs;
     this.#handles[index] = handle;
     // A start a timer tick late (within the slack) keeps the pacing schedule instead of pushing
     // it back, or paced limiters lose ~1 ms per call to timer granularity (15% at 500/s). The
     // sliding log still bounds every rolling second.
+    this.#lastHandle = handle;
+    this.#tatBeforeLast = this.#tat;
     const late = now - this.#tat;
     const onSchedule = late > 0 && late <= Math.min(this.policy.emissionMs, PACING_SLACK_MS);
     this.#tat = (onSchedule ? this.#tat : Math.max(this.#tat, now)) + this.policy.emissionMs;
@@ -141,26 +161,64 @@ export class PerSecondWindow {
   }
 
   /**
-   * The call behind `handle` left at `now`, later than it was granted: count it from `now`. Only
-   * ever moves a start later, so the window can only get stricter. A start already replaced by a
-   * newer one (its call took longer than the whole log to leave) is past helping and is ignored.
-   * Pacing keeps the grant times: it shapes how calls are handed out, not when Gong sees them.
+   * The call behind `handle` left at `now`, later than it was granted: count it from `now` plus
+   * `marginMs`. Only ever moves a start later, so the window can only get stricter. A start
+   * already replaced by a newer one (its call took longer than the whole log to leave) is past
+   * helping and is ignored. Pacing keeps the grant times: it shapes how calls are handed out, not
+   * when Gong sees them.
    */
-  restamp(handle: StartHandle, now: number): void {
-    for (let i = 0; i < this.#filled; i += 1) {
-      if (this.#handles[i] === handle) {
-        if (now > this.#starts[i]!) this.#starts[i] = now;
-        return;
-      }
-    }
+  restamp(handle: StartHandle, now: number, marginMs = this.policy.marginMs): void {
+    const index = this.#indexOf(handle);
+    if (index !== -1 && now + marginMs > this.#counts[index]!) this.#counts[index] = now + marginMs;
   }
 
-  // The entry a new start replaces. Without restamps the entries are in start order and this is
+  /**
+   * The answer to the call behind `handle` is back: it left at `wiredAt` and reached Gong at most
+   * `marginMs` later than the fastest calls do, so it counts from `wiredAt + marginMs`. This may be
+   * earlier than the margin it was held with while nobody knew; that is the quota it gives back.
+   * Returns whether the start now counts from earlier (a slot may have opened).
+   */
+  settle(handle: StartHandle, wiredAt: number, marginMs: number): boolean {
+    const index = this.#indexOf(handle);
+    if (index === -1) return false;
+    const settled = wiredAt + Math.min(marginMs, this.policy.marginMs);
+    const earlier = settled < this.#counts[index]!;
+    this.#counts[index] = settled;
+    return earlier;
+  }
+
+  /**
+   * Hands the start behind `handle` back: its call never went on the wire. Its slot is free at
+   * once; its pacing too when it was the latest start (an earlier one is woven into the schedule
+   * of those after it, which then stays as it is: later, never earlier).
+   */
+  remove(handle: StartHandle): boolean {
+    if (handle === this.#lastHandle) {
+      this.#tat = this.#tatBeforeLast;
+      this.#lastHandle = 0;
+    }
+    const index = this.#indexOf(handle);
+    if (index === -1) return false;
+    const last = this.#filled - 1;
+    this.#counts[index] = this.#counts[last]!;
+    this.#handles[index] = this.#handles[last]!;
+    this.#filled = last;
+    return true;
+  }
+
+  #indexOf(handle: StartHandle): number {
+    for (let i = 0; i < this.#filled; i += 1) {
+      if (this.#handles[i] === handle) return i;
+    }
+    return -1;
+  }
+
+  // The entry a new start replaces. Without moves the entries are in start order and this is
   // the oldest; with them it is still the earliest, which keeps "the last `capacity` starts" exact.
   #earliest(): number {
     let index = 0;
     for (let i = 1; i < this.#filled; i += 1) {
-      if (this.#starts[i]! < this.#starts[index]!) index = i;
+      if (this.#counts[i]! < this.#counts[index]!) index = i;
     }
     return index;
   }

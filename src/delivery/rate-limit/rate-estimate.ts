@@ -22,6 +22,11 @@ export class RateEstimate {
     this.#buckets.add(mono);
   }
 
+  /** Takes back a start recorded at `mono` whose call never left. */
+  refund(mono: number): void {
+    this.#buckets.remove(mono);
+  }
+
   perSecond(mono: number): number {
     const span = Math.min(RATE_HORIZON_MS, mono - this.#startedMono);
     // Under a second of history says nothing about a rate.

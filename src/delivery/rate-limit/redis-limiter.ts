@@ -11,14 +11,38 @@ import type {
 } from '../limiter-types.ts';
 import type { DailyWindow, Instant } from './daily-budget.ts';
 import { FifoGate } from './fifo-gate.ts';
-import { commit, decide, LimiterCore, projectExhaustion, snapshotOf, type Decision } from './limiter-core.ts';
-import { coreSlot, normaliseRetryAfter, wireSlot } from './local-limiter.ts';
-import { windowPolicy, type WindowPolicy } from './per-second-window.ts';
+import {
+  commit,
+  decide,
+  LimiterCore,
+  projectExhaustion,
+  refund,
+  settle,
+  snapshotOf,
+  wire,
+  type Decision,
+  type Grant,
+} from './limiter-core.ts';
+import { coreSlot, normaliseRetryAfter } from './local-limiter.ts';
+import { ROLLING_SECOND_MS, windowPolicy, type WindowPolicy } from './per-second-window.ts';
 import { LIMITER_SCRIPT, parseScriptReply, type ScriptReply } from './redis-script.ts';
+import { trackedSlot } from './tracked-slot.ts';
 import { TypedEmitter } from './typed-emitter.ts';
+import { WindowMargin } from './window-margin.ts';
 
-/** A call that left within this many ms of its grant keeps its grant time in Redis. */
+/**
+ * A call that left within this many ms of its grant keeps its grant time in Redis (no `wire`
+ * round trip); it is held with this much more than the margin until its answer settles it.
+ */
 const REDIS_RESTAMP_MIN_MS = 5;
+/** Refunds that could not reach Redis, kept for when it is back; past this many, the oldest go. */
+const MAX_PENDING_REFUNDS = 10_000;
+
+/** A refund Redis has not heard of yet: the member (or '' for a debited fallback call) and when. */
+interface PendingRefund {
+  readonly member: string;
+  readonly serverTime: number;
+}
 
 /** pino's shape, so the real logger can be passed as it is. */
 export interface LimiterLogger {
@@ -53,6 +77,8 @@ interface AcquireCommand {
   gongLimiter(log: string, state: string, minutes: string, ...args: (string | number)[]): Promise<unknown>;
 }
 
+type ScriptOp = 'acquire' | 'pause' | 'debit' | 'wire' | 'settle' | 'refund';
+
 /**
  * The cluster-wide limiter: every replica asks one atomic Lua script (see redis-script.ts), so
  * the per-second and daily budgets and a 429 pause hold across all of them.
@@ -66,6 +92,9 @@ interface AcquireCommand {
  *   by which time every replica has seen Redis again, so no rolling second mixes calls Redis
  *   never saw with calls it counted as if they were all there were.
  * Calls made in fallback are added to the shared daily count on recovery.
+ *
+ * A grant whose call never went on the wire is handed back in Redis (op 'refund'); one that
+ * could not reach Redis is kept and sent once Redis answers again.
  */
 export class RedisLimiter implements ObservableRateLimiter {
   readonly #options: RedisLimiterOptions;
@@ -77,6 +106,11 @@ export class RedisLimiter implements ObservableRateLimiter {
   readonly #events = new TypedEmitter<LimiterEventMap>();
   readonly #closing = new AbortController();
   readonly #probeIntervalMs: number;
+  // This replica's round trips, shared by its Redis slots and its fallback core.
+  readonly #margin: WindowMargin;
+  #pendingRefunds: PendingRefund[] = [];
+  #flushingRefunds = false;
+  #lastDebitServerTime: number | null = null;
   #sequence = 0;
   #mode: 'redis' | 'local-fallback' = 'redis';
   #connectedOnce = false;
@@ -93,6 +127,7 @@ export class RedisLimiter implements ObservableRateLimiter {
   constructor(options: RedisLimiterOptions) {
     this.#options = options;
     this.#policy = windowPolicy(options);
+    this.#margin = new WindowMargin({ capMs: this.#policy.marginMs });
     this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
     const prefix = `{${options.keyPrefix}}:limiter`;
     this.#keys = [`${prefix}:log`, `${prefix}:state`, `${prefix}:minutes`];
@@ -159,6 +194,7 @@ export class RedisLimiter implements ObservableRateLimiter {
       pauseReason: null,
       mode: 'redis',
       currentRatePerSecond: 0,
+      windowMarginMs: this.#margin.averageMs(),
     };
     if (this.#last === null) return this.#withLocalPause(base, at);
     // Redis's last answer, moved onto this replica's clocks.
@@ -203,6 +239,24 @@ export class RedisLimiter implements ObservableRateLimiter {
     return this.#events.on(event, listener);
   }
 
+  /** The Redis keys this limiter shares with every other one of the account. */
+  get sharedKeys(): readonly string[] {
+    return this.#keys;
+  }
+
+  /**
+   * Whether any limiter used these keys in the last two days (the state lives that long): false
+   * suggests a REDIS_KEY_PREFIX other than the running service's. Null when Redis does not answer.
+   */
+  async sharedStateExists(): Promise<boolean | null> {
+    try {
+      if (!this.#connectedOnce) await this.#firstConnection();
+      return (await this.#client.exists(this.#keys[1])) === 1;
+    } catch {
+      return null;
+    }
+  }
+
   async close(): Promise<void> {
     this.#closing.abort();
     this.#gate.close();
@@ -228,8 +282,12 @@ export class RedisLimiter implements ObservableRateLimiter {
     }
     let reply: ScriptReply;
     const member = this.#nextMember();
+    // Held with the whole margin until its answer settles it, plus what a skipped 'wire' report
+    // may leave out.
+    const provisional = this.#margin.provisionalMs();
+    const acquireMargin = provisional > 0 ? provisional + REDIS_RESTAMP_MIN_MS : 0;
     try {
-      reply = await this.#run('acquire', 0, member);
+      reply = await this.#run('acquire', 0, member, acquireMargin);
     } catch (error) {
       this.#enterFallback(error);
       return this.#attemptLocal(this.#at());
@@ -245,24 +303,101 @@ export class RedisLimiter implements ObservableRateLimiter {
       return { allow: false, waitMs: reply.waitMs, reason: reply.reason };
     }
     this.#exhaustedReported = false;
+    if (this.#pendingRefunds.length > 0) void this.#flushRefunds();
     const granted = this.#at();
-    const { clock } = this.#options;
-    const shadowSlot =
+    const shadow =
       dual && this.#fallback !== null
-        ? coreSlot(this.#fallback, commit(this.#fallback, granted), clock)
+        ? { core: this.#fallback, grant: commit(this.#fallback, granted) }
         : null;
     this.#grantServerTime = reply.now;
     this.#grantedAt = granted.mono;
-    const restamp = (now: number): void => {
-      shadowSlot?.onWire();
-      // Within a few ms of the grant the log already holds about the right moment, and the window
-      // margin absorbs the rest: not worth a round trip. Failures change nothing that matters:
-      // the start stays at its grant time, as it would have without the report.
-      if (now - granted.mono >= REDIS_RESTAMP_MIN_MS && this.#mode === 'redis') {
-        this.#run('wire', 0, member).catch(() => undefined);
-      }
+    return { allow: true, slot: this.#redisSlot(member, reply.now, granted, acquireMargin, shadow) };
+  }
+
+  /**
+   * The slot of a start Redis granted. Its call leaving late moves it in Redis ('wire'); its
+   * answer settles its margin ('settle'); a release without the call leaving hands it back
+   * ('refund'). A fallback shadow (the hand-over after recovery) follows along.
+   */
+  #redisSlot(
+    member: string,
+    grantServerTime: number,
+    granted: Instant,
+    acquireMargin: number,
+    shadow: { core: LimiterCore; grant: Grant } | null,
+  ): CallSlot {
+    const { clock } = this.#options;
+    // Where the member's score stands relative to when its call left, to settle it by a delta.
+    let wiredInRedis = false;
+    let wireMargin = acquireMargin;
+    return trackedSlot(clock, {
+      wired: (now) => {
+        if (shadow !== null) wire(shadow.core, shadow.grant, now);
+        // Within a few ms of the grant the log already holds about the right moment, and the
+        // larger provisional margin covers the rest: not worth a round trip. Failures change
+        // nothing that matters: the start stays at its grant time, as it would have without it.
+        if (now - granted.mono >= REDIS_RESTAMP_MIN_MS && this.#mode === 'redis') {
+          wiredInRedis = true;
+          wireMargin = this.#margin.provisionalMs();
+          this.#run('wire', 0, member, wireMargin).catch(() => undefined);
+        }
+      },
+      answered: (wiredAt, now) => {
+        const margin = this.#margin.observe(now - wiredAt);
+        if (shadow !== null) settle(shadow.core, shadow.grant, wiredAt, margin);
+        // A start trimmed from the log long ago needs no settling.
+        if (now - wiredAt >= this.#policy.windowMs || this.#mode !== 'redis') return;
+        const target = margin + (wiredInRedis ? 0 : wiredAt - granted.mono);
+        const delta = target - (wiredInRedis ? wireMargin : acquireMargin);
+        if (Math.abs(delta) >= 0.5) {
+          // Only a start moved earlier can open a slot the head is sleeping for.
+          this.#run('settle', delta, member).then(
+            () => (delta < 0 ? this.#gate.wake() : undefined),
+            () => undefined,
+          );
+        }
+      },
+      unused: (now) => {
+        if (shadow !== null) refund(shadow.core, shadow.grant, { mono: now, wall: clock.wallNow() });
+        this.#events.emit('refunded', { grantedAt: granted.mono, grantedWallAt: granted.wall });
+        this.#refundInRedis({ member, serverTime: grantServerTime });
+      },
+    });
+  }
+
+  /** Hands a grant back in Redis now, or keeps it for when Redis is back. */
+  #refundInRedis(pending: PendingRefund): void {
+    const send = (): void => {
+      this.#run('refund', pending.serverTime, pending.member).then(
+        () => this.#gate.wake(),
+        () => this.#keepRefund(pending),
+      );
     };
-    return { allow: true, slot: wireSlot(restamp, clock) };
+    if (this.#mode === 'redis' && !this.#flushingRefunds) send();
+    else this.#keepRefund(pending);
+  }
+
+  #keepRefund(pending: PendingRefund): void {
+    this.#pendingRefunds.push(pending);
+    if (this.#pendingRefunds.length > MAX_PENDING_REFUNDS) this.#pendingRefunds.shift();
+  }
+
+  /** Sends the refunds kept while Redis was away, oldest first; stops at the first failure. */
+  async #flushRefunds(): Promise<void> {
+    if (this.#flushingRefunds) return;
+    this.#flushingRefunds = true;
+    try {
+      while (this.#pendingRefunds.length > 0 && this.#mode === 'redis') {
+        const next = this.#pendingRefunds[0]!;
+        await this.#run('refund', next.serverTime, next.member);
+        this.#pendingRefunds.shift();
+      }
+    } catch {
+      // Still unreachable: the rest waits for the next recovery.
+    } finally {
+      this.#flushingRefunds = false;
+    }
+    this.#gate.wake();
   }
 
   #attemptLocal(at: Instant): Decision {
@@ -270,11 +405,18 @@ export class RedisLimiter implements ObservableRateLimiter {
     if (core === null) throw new BridgeError('INTERNAL', 'limiter in fallback without a local limiter');
     const decision = decide(core, at);
     if (decision.allow) {
-      const handle = commit(core, at);
+      const grant = commit(core, at);
       this.#grantedAt = at.mono;
       this.#fallbackStarts += 1;
       this.#exhaustedReported = false;
-      return { allow: true, slot: coreSlot(core, handle, this.#options.clock) };
+      const slot = coreSlot(core, grant, this.#options.clock, {
+        refunded: (refunded) => {
+          this.#events.emit('refunded', { grantedAt: refunded.at.mono, grantedWallAt: refunded.at.wall });
+          this.#refundFallbackStart();
+        },
+        changed: () => this.#gate.wake(),
+      });
+      return { allow: true, slot };
     } else if (decision.reason === 'quota-exhausted' && !this.#exhaustedReported) {
       this.#exhaustedReported = true;
       this.#events.emit('quota-exhausted', {
@@ -285,15 +427,24 @@ export class RedisLimiter implements ObservableRateLimiter {
     return decision;
   }
 
+  /**
+   * A call granted in fallback never left. Not yet added to the shared count: it simply is not
+   * added. Already added (Redis came back meanwhile): taken back from the minute it was added in.
+   */
+  #refundFallbackStart(): void {
+    if (this.#fallbackStarts > 0) {
+      this.#fallbackStarts -= 1;
+      return;
+    }
+    const serverTime = this.#lastDebitServerTime ?? this.#last?.reply.now;
+    if (serverTime !== undefined) this.#refundInRedis({ member: '', serverTime });
+  }
+
   #nextMember(): string {
     return `${this.#clientId}:${this.#sequence++}`;
   }
 
-  async #run(
-    op: 'acquire' | 'pause' | 'debit' | 'wire',
-    arg = 0,
-    member = this.#nextMember(),
-  ): Promise<ScriptReply> {
+  async #run(op: ScriptOp, arg = 0, member = this.#nextMember(), marginMs = 0): Promise<ScriptReply> {
     if (!this.#connectedOnce) await this.#firstConnection();
     const { dailyLimit, dailyWindow } = this.#options;
     const pacing = this.#policy.burst < this.#policy.capacity || this.#policy.ratePerSecond < 1;
@@ -301,13 +452,14 @@ export class RedisLimiter implements ObservableRateLimiter {
       ...this.#keys,
       op,
       this.#policy.capacity,
-      this.#policy.windowMs,
+      ROLLING_SECOND_MS,
       this.#policy.emissionMs,
       pacing ? this.#policy.toleranceMs : -1,
       dailyLimit,
       dailyWindow,
       member,
       arg,
+      marginMs,
     );
     const reply = parseScriptReply(raw);
     this.#last = { reply, at: this.#at() };
@@ -356,6 +508,7 @@ export class RedisLimiter implements ObservableRateLimiter {
       dailyWindow: this.#options.dailyWindow,
       at,
       dailyAlreadyUsed: dailyShare - Math.min(dailyShare, remainingShare),
+      margin: this.#margin,
     });
     core.hold(at.mono + this.#policy.windowMs);
     this.#fallback = core;
@@ -384,8 +537,13 @@ export class RedisLimiter implements ObservableRateLimiter {
         await this.#client.ping();
         // Calls made while cut off count against the shared day too.
         const debit = this.#fallbackStarts;
-        await this.#run('debit', debit);
+        const debited = await this.#run('debit', debit);
+        this.#lastDebitServerTime = debited.now;
         this.#fallbackStarts -= debit;
+        // Refunds that arrived while the debit was on its way were counted in it: take them back.
+        for (; this.#fallbackStarts < 0; this.#fallbackStarts += 1) {
+          this.#keepRefund({ member: '', serverTime: debited.now });
+        }
       } catch {
         continue;
       }
@@ -399,6 +557,7 @@ export class RedisLimiter implements ObservableRateLimiter {
       const downtimeMs = at.mono - this.#fallbackSince;
       this.#options.logger?.info({ downtimeMs }, 'Redis reachable again: cluster-wide rate limit restored');
       this.#events.emit('recovered', { downtimeMs });
+      void this.#flushRefunds();
       // The head may be sleeping on the fallback's longer wait; let it ask Redis now.
       this.#gate.wake();
     }

@@ -4,14 +4,22 @@
  * place, on one clock: Redis's own TIME, which makes replicas' clock skew irrelevant (Redis >= 5
  * replicates scripts by effects, so TIME is allowed; Redis 7 does so by default).
  *
- * KEYS: 1 sliding log (sorted set, score = start time, at most `capacity` members),
- *       2 state hash (virtual clock, GCRA TAT, pause, daily counters),
+ * KEYS: 1 sliding log (sorted set: member = one start, score = the moment it counts from, its
+ *         start plus its margin; a start blocks its slot until one rolling second after that;
+ *         at most `capacity` members for long),
+ *       2 state hash (virtual clock, GCRA TAT, pause, daily counters, the latest start and the TAT
+ *         before it),
  *       3 per-minute start counts (hash minute -> count; 24 h of them for a rolling day).
- * ARGV: 1 op: 'acquire' | 'pause' | 'debit' | 'wire' | 'peek'
- *       2 capacity  3 windowMs  4 emissionMs  5 toleranceMs (< 0: no pacing)
- *       6 dailyLimit  7 'rolling' | 'utc-day'  8 unique member for the log ('acquire' adds it;
-       'wire' moves it to now, when its call went on the wire later than it was granted)
- *       9 pause ms (op 'pause') or number of calls made elsewhere to count (op 'debit')
+ * ARGV: 1 op: 'acquire' | 'pause' | 'debit' | 'wire' | 'settle' | 'refund' | 'peek'
+ *       2 capacity  3 windowMs (the rolling second: 1000)  4 emissionMs
+ *       5 toleranceMs (< 0: no pacing)  6 dailyLimit  7 'rolling' | 'utc-day'
+ *       8 unique member for the log ('acquire' adds it; 'wire' moves it to now + margin when its
+ *         call went on the wire later than it was granted; 'settle' moves it by ARGV 9 ms once
+ *         its answer showed the margin it needed; 'refund' removes it: the call never left)
+ *       9 pause ms (op 'pause'), number of calls made elsewhere to count (op 'debit'), ms to
+ *         move the member by (op 'settle', may be negative), or the Redis time of the grant
+ *         being handed back (op 'refund', which finds its minute and day from it)
+ *      10 margin ms the start carries until its answer is back (ops 'acquire' and 'wire')
  * Reply: { granted 0|1, waitMs, reason, now, used, rate/s, releaseAt (-1: none), pausedUntil,
  *          available }, numbers as strings because Redis truncates Lua numbers to integers.
  *
@@ -29,6 +37,7 @@ local dailyLimit = tonumber(ARGV[6])
 local rolling = ARGV[7] == 'rolling'
 local member = ARGV[8]
 local arg = tonumber(ARGV[9]) or 0
+local margin = tonumber(ARGV[10]) or 0
 local DAY, MINUTE, RATE_SPAN = 86400000, 60000, 300000
 -- Times are ms with microsecond decimals. Redis would format a Lua number argument with 14
 -- significant digits (0.1 ms at epoch scale), so every time is written through f().
@@ -36,7 +45,8 @@ local function f(x) return string.format('%.3f', x) end
 
 local t = redis.call('TIME')
 local raw = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local s = redis.call('HMGET', st, 'last', 'offset', 'tat', 'pause', 'total', 'oldest', 'newest', 'day', 'dayUsed')
+local s = redis.call('HMGET', st, 'last', 'offset', 'tat', 'pause', 'total', 'oldest', 'newest', 'day', 'dayUsed',
+  'lastMember', 'tatBefore')
 local last = tonumber(s[1]) or 0
 local offset = tonumber(s[2]) or 0
 local now = raw + offset
@@ -52,6 +62,8 @@ local oldest = tonumber(s[6])
 local newest = tonumber(s[7])
 local day = tonumber(s[8])
 local dayUsed = tonumber(s[9]) or 0
+local lastMember = s[10] or ''
+local tatBefore = tonumber(s[11]) or 0
 
 -- Expire minute buckets: a rolling day keeps a bucket until 24 h after its minute ends; a
 -- utc-day only needs the last few minutes for the rate estimate.
@@ -107,7 +119,30 @@ elseif op == 'wire' then
   -- Only ever later, and only while the start is still in the log: once trimmed, a newer start
   -- has already been decided without it.
   local score = tonumber(redis.call('ZSCORE', log, member))
-  if score ~= nil and score < now then redis.call('ZADD', log, 'XX', f(now), member) end
+  if score ~= nil and score < now + margin then redis.call('ZADD', log, 'XX', f(now + margin), member) end
+elseif op == 'settle' then
+  local score = tonumber(redis.call('ZSCORE', log, member))
+  if score ~= nil then redis.call('ZADD', log, 'XX', f(score + arg), member) end
+elseif op == 'refund' then
+  -- The call never went on the wire. Its slot, its pacing (when it was the latest start) and its
+  -- daily charge go back; a charge whose minute or day has already gone has nothing to return.
+  if member ~= '' then
+    redis.call('ZREM', log, member)
+    if member == lastMember then
+      tat = tatBefore
+      lastMember = ''
+    end
+  end
+  local grantMinute = math.floor(arg / MINUTE)
+  local c = tonumber(redis.call('HGET', minutes, grantMinute))
+  if c ~= nil and c > 0 then
+    if c == 1 then redis.call('HDEL', minutes, grantMinute) else redis.call('HINCRBY', minutes, grantMinute, -1) end
+    total = math.max(0, total - 1)
+  end
+  if math.floor(arg / DAY) == day and dayUsed > 0 then dayUsed = dayUsed - 1 end
+  used = dayUsed
+  if rolling then used = total end
+  count = redis.call('ZCARD', log)
 elseif op == 'acquire' then
   if pause > now then
     wait, reason = pause - now, 'throttled'
@@ -132,8 +167,10 @@ elseif op == 'acquire' then
   if wait < 0.0005 then
     wait = 0
     granted = 1
-    redis.call('ZADD', log, f(now), member)
+    redis.call('ZADD', log, f(now + margin), member)
     count = count + 1
+    lastMember = member
+    tatBefore = tat
     -- As in the local limiter: a paced start a timer tick late keeps its schedule.
     local late = now - tat
     if late > 0 and late <= math.min(emission, 2) then tat = tat + emission else tat = math.max(tat, now) + emission end
@@ -142,10 +179,12 @@ elseif op == 'acquire' then
 end
 
 redis.call('HSET', st, 'last', f(now), 'offset', f(offset), 'tat', f(tat), 'pause', f(pause), 'total', total,
-  'oldest', oldest or '', 'newest', newest or '', 'day', day, 'dayUsed', dayUsed)
+  'oldest', oldest or '', 'newest', newest or '', 'day', day, 'dayUsed', dayUsed, 'lastMember', lastMember,
+  'tatBefore', f(tatBefore))
 redis.call('PEXPIRE', st, 2 * DAY + 60000)
 redis.call('PEXPIRE', minutes, DAY + 2 * MINUTE)
-redis.call('PEXPIRE', log, math.ceil(2 * windowMs))
+-- Scores run up to a margin (at most a second, by the settings) past the start.
+redis.call('PEXPIRE', log, math.ceil(2 * windowMs + 2000))
 
 local recent = 0
 local counts = redis.call('HMGET', minutes, minute - 5, minute - 4, minute - 3, minute - 2, minute - 1, minute)

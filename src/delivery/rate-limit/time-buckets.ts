@@ -32,6 +32,37 @@ export class TimeBuckets {
     this.#total += count;
   }
 
+  /** Adds to the bucket of `time` wherever it falls, older buckets included (restoring a history). */
+  addAt(time: number, count: number): void {
+    const id = this.bucketOf(time);
+    let i = this.#ids.length;
+    while (i > this.#head && this.#ids[i - 1]! > id) i -= 1;
+    if (i > this.#head && this.#ids[i - 1] === id) {
+      this.#counts[i - 1]! += count;
+    } else {
+      this.#ids.splice(i, 0, id);
+      this.#counts.splice(i, 0, count);
+    }
+    this.#total += count;
+  }
+
+  /**
+   * Takes `count` back from the bucket holding `time`, if that bucket is still kept (a refund of a
+   * call that never left). Returns how many were taken back.
+   */
+  remove(time: number, count = 1): number {
+    const id = this.bucketOf(time);
+    // Refunds concern recent calls: search from the newest bucket back.
+    for (let i = this.#ids.length - 1; i >= this.#head && this.#ids[i]! >= id; i -= 1) {
+      if (this.#ids[i] !== id) continue;
+      const taken = Math.min(count, this.#counts[i]!);
+      this.#counts[i]! -= taken;
+      this.#total -= taken;
+      return taken;
+    }
+    return 0;
+  }
+
   /** Drops every bucket whose id is <= `lastExpiredId`. */
   dropThrough(lastExpiredId: number): void {
     while (this.#head < this.#ids.length && this.#ids[this.#head]! <= lastExpiredId) {
@@ -55,10 +86,11 @@ export class TimeBuckets {
     return sum;
   }
 
-  /** The oldest bucket with an id > `lastExcludedId`, or null. */
+  /** The oldest bucket with an id > `lastExcludedId` that still holds something, or null. */
   oldestAfter(lastExcludedId: number): number | null {
     for (let i = this.#head; i < this.#ids.length; i += 1) {
-      if (this.#ids[i]! > lastExcludedId) return this.#ids[i]!;
+      // A bucket emptied by refunds frees nothing when it expires.
+      if (this.#ids[i]! > lastExcludedId && this.#counts[i]! > 0) return this.#ids[i]!;
     }
     return null;
   }

@@ -68,3 +68,14 @@ describe('createRateLimiter', () => {
     expect(starts).toEqual([0, 250, 500]);
   });
 });
+
+describe('createRateLimiter for a command with a share of the account (issue 14 §4)', () => {
+  it("takes that part of the rate and the day, instead of the replicas' split", () => {
+    const clock = new ManualClock();
+    const limiter = createRateLimiter(
+      loadConfig({ GONG_RATE_PER_SECOND: '4', GONG_DAILY_LIMIT: '10000', GONG_EXPECTED_REPLICAS: '3' }),
+      { clock, sleep: clock.sleep, share: 0.5 },
+    );
+    expect(limiter.snapshot()).toMatchObject({ ratePerSecond: 2, dailyLimit: 5_000, tokensAvailable: 2 });
+  });
+});

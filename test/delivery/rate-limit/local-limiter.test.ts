@@ -233,3 +233,147 @@ describe('LocalLimiter', () => {
     }
   });
 });
+
+describe('LocalLimiter refunds (issue 14 §2)', () => {
+  it('a slot released without going on the wire gives its second and its daily charge back at once', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { dailyLimit: 10 });
+    const refunded: LimiterEventMap['refunded'][] = [];
+    l.on('refunded', (e) => refunded.push(e));
+    const slots = await Promise.all([l.acquire(), l.acquire(), l.acquire()]);
+    const { granted } = startMany(clock, l, 1);
+    await clock.advance(100);
+    expect(granted).toEqual([]);
+    expect(l.snapshot()).toMatchObject({ dailyRemaining: 7, tokensAvailable: 0 });
+    // The connection was refused: the waiting caller gets that slot now, not 900 ms later.
+    slots[0]!.release();
+    await clock.advance(0);
+    expect(granted).toEqual([{ id: 0, at: 100 }]);
+    expect(l.snapshot().dailyRemaining).toBe(7);
+    expect(refunded).toEqual([{ grantedAt: 0, grantedWallAt: clock.wallNow() - 100 }]);
+    // Released again, or released after the call went out: nothing more comes back.
+    slots[0]!.release();
+    slots[1]!.onWire();
+    slots[1]!.release();
+    expect(l.snapshot().dailyRemaining).toBe(7);
+  });
+
+  it('hands back the pacing of the latest start, and leaves an earlier one woven into the schedule', async () => {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { ratePerSecond: 4, burst: 1 });
+    const first = await l.acquire();
+    // The latest grant goes back: the next call may start at once, not 250 ms later.
+    first.release();
+    const { granted } = startMany(clock, l, 2);
+    await clock.advance(0);
+    expect(granted.map((g) => g.at)).toEqual([0]);
+    await clock.advance(250);
+    expect(granted.map((g) => g.at)).toEqual([0, 250]);
+    // Handing back the earlier of two grants frees its slot in the log but keeps the pacing.
+    const [a] = await Promise.all([l.acquire(), clock.advance(250)]);
+    const late = startMany(clock, l, 1);
+    a.release();
+    await clock.advance(0);
+    expect(late.granted).toEqual([{ id: 0, at: 500 }]);
+  });
+
+  it('takes a utc-day charge back only on the day it was made', async () => {
+    const midnight = Date.UTC(2026, 10, 25);
+    const clock = new ManualClock({ mono: 0, wall: midnight - 1_000 });
+    const l = limiter(clock, { dailyLimit: 5, dailyWindow: 'utc-day' });
+    const yesterday = await l.acquire();
+    const today = await l.acquire();
+    today.release();
+    expect(l.snapshot().dailyRemaining).toBe(4);
+    await clock.advance(2_000);
+    await l.acquire();
+    yesterday.release();
+    expect(l.snapshot().dailyRemaining).toBe(4);
+  });
+
+  it('restores what an earlier process spent in the rolling day, on the wall clock', () => {
+    const clock = new ManualClock({ mono: 5_000 });
+    const l = limiter(clock, { dailyLimit: 100 });
+    const now = clock.wallNow();
+    const minute = (ago: number) => Math.floor((now - ago) / 60_000) * 60_000;
+    const restored = l.restoreSpent([
+      { minuteStart: minute(3_600_000), count: 30 },
+      { minuteStart: minute(86_400_000 + 120_000), count: 50 },
+    ]);
+    // The second minute ended more than 24 h ago: it no longer counts.
+    expect(restored).toBe(30);
+    expect(l.snapshot().dailyRemaining).toBe(70);
+  });
+});
+
+describe('LocalLimiter margins sized from round trips (issue 14 §6)', () => {
+  /** Runs `n` calls that each leave at once and are answered `roundTripMs` later. */
+  async function answered(
+    clock: ManualClock,
+    l: LocalLimiter,
+    n: number,
+    roundTripMs: (i: number) => number,
+  ) {
+    for (let i = 0; i < n; i += 1) {
+      const slot = await l.acquire();
+      slot.onWire();
+      const rtt = roundTripMs(i);
+      void clock.sleep(rtt).then(() => slot.release());
+    }
+  }
+
+  /** A limiter with a 50 ms cap that has seen `n` calls answered after `roundTripMs`. */
+  async function warmed(n: number, roundTripMs: (i: number) => number) {
+    const clock = new ManualClock({ mono: 0 });
+    const l = limiter(clock, { windowMarginMs: 50 });
+    const warm = answered(clock, l, n, roundTripMs);
+    await clock.advance(n * 600);
+    await warm;
+    return { clock, l };
+  }
+
+  it('a call answered as fast as the fastest keeps only the 2 ms floor, not GONG_RATE_MARGIN_MS', async () => {
+    // Warm up: 30 calls with steady 20 ms round trips.
+    const { clock, l } = await warmed(30, () => 20);
+    const start = clock.now();
+    const starts: number[] = [];
+    l.on('acquired', (e) => starts.push(e.grantedAt - start));
+    const next = answered(clock, l, 6, () => 20);
+    await clock.advance(2_000);
+    await next;
+    // 2 ms of margin where a fixed GONG_RATE_MARGIN_MS would have spaced them 1,050 ms apart.
+    expect(starts).toEqual([0, 0, 0, 1_002, 1_002, 1_002]);
+  });
+
+  it('settles each answered call to wire time + its own excess round trip, up to the cap', async () => {
+    const { clock, l } = await warmed(30, () => 20);
+    const t0 = clock.now();
+    const slots = await Promise.all([l.acquire(), l.acquire(), l.acquire()]);
+    for (const slot of slots) slot.onWire();
+    const { granted } = startMany(clock, l, 3);
+    // Answers after 20 ms (no excess), 32 ms (12 ms held up) and 500 ms (capped at 50).
+    await clock.advance(20);
+    slots[0]!.release();
+    await clock.advance(12);
+    slots[1]!.release();
+    await clock.advance(468);
+    slots[2]!.release();
+    await clock.advance(1_000);
+    expect(granted.map((g) => g.at - t0)).toEqual([1_002, 1_014, 1_050]);
+  });
+
+  it('holds a call whose answer is not back with the whole margin: a slow answer may be a slow arrival', async () => {
+    // Round trips of 20 ms: every answered call needs 2 ms.
+    const { clock, l } = await warmed(30, () => 20);
+    const t0 = clock.now();
+    const slots = await Promise.all([l.acquire(), l.acquire(), l.acquire()]);
+    for (const slot of slots) slot.onWire();
+    const { granted } = startMany(clock, l, 3);
+    // Two answers come back; the third does not within the second.
+    await clock.advance(20);
+    slots[1]!.release();
+    slots[2]!.release();
+    await clock.advance(2_000);
+    expect(granted.map((g) => g.at - t0)).toEqual([1_002, 1_002, 1_050]);
+  });
+});
