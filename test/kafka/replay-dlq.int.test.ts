@@ -169,7 +169,10 @@ describe('produce-sample and replay-dlq', () => {
     });
     await producer.disconnect();
     const cli = cliIo(env);
-    expect(await runReplayDlq(['--reason', 'DEAD_LETTER_TOO_LARGE', '--json'], cli.io), cli.err()).toBe(1);
+    expect(
+      await runReplayDlq(['--reason', 'DEAD_LETTER_TOO_LARGE', '--share', '1', '--json'], cli.io),
+      cli.err(),
+    ).toBe(1);
     expect(JSON.parse(cli.out())).toMatchObject({
       selected: 1,
       delivered: 0,
@@ -222,7 +225,10 @@ describe('produce-sample and replay-dlq', () => {
         INPUT_FORMATS: `${signups}:json`,
         MAPPINGS_FILE: mappingsFile,
       });
-      expect(await runReplayDlq(['--dlq-topic', mappedDlq, '--json'], cli.io), cli.err()).toBe(0);
+      expect(
+        await runReplayDlq(['--dlq-topic', mappedDlq, '--share', '1', '--json'], cli.io),
+        cli.err(),
+      ).toBe(0);
       expect(JSON.parse(cli.out())).toMatchObject({ selected: 1, delivered: 1, stillInvalid: 0 });
       expect(sandbox.event(signupId)?.body).toEqual({
         eventId: signupId,
