@@ -23,6 +23,14 @@ export async function ensureTopic(
   } catch (error) {
     // Another replica may have created it between our list and create.
     if ((error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return false;
+    // Created, but a busy broker had not yet published its leaders when kafkajs stopped waiting
+    // (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE): the producer's own retries wait for them.
+    if ((error as { retriable?: boolean }).retriable === true && (await topicExists(admin, topic)))
+      return true;
     throw failure(error);
   }
+}
+
+async function topicExists(admin: Pick<Admin, 'listTopics'>, topic: string): Promise<boolean> {
+  return (await admin.listTopics().catch(() => [] as string[])).includes(topic);
 }

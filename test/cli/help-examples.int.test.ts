@@ -48,6 +48,7 @@ const credentials = { key: 'example-access-key', secret: 'example-access-key-sec
 const placeholders: readonly (readonly [RegExp, (place: Place) => string])[] = [
   [/\b(?:kafka|kafka-0|localhost):9092\b/g, () => services.kafkaBrokers.join(',')],
   [/\bhttp:\/\/localhost:8081\b/g, () => services.schemaRegistryUrl],
+  [/\bredis:\/\/redis:6379\b/g, () => services.redisUrl],
   [/\bGONG_ACCESS_KEY=\.\.\./g, () => `GONG_ACCESS_KEY=${credentials.key}`],
   [/\bGONG_ACCESS_KEY_SECRET=\.\.\./g, () => `GONG_ACCESS_KEY_SECRET=${credentials.secret}`],
   [/\b(?:localhost|127\.0\.0\.1):8089\b/g, (place) => new URL(place.sandbox.url).host],
@@ -81,10 +82,10 @@ const setups: Readonly<Record<string, (place: Place) => Promise<void>>> = {
       place.replicas.push(`127.0.0.1:${port}`);
     }
   },
-  // One letter of each reason the examples replay: an event Gong accepts now (GONG_INVALID) and
-  // one to republish (UNKNOWN_SCHEMA_ID).
+  // One letter of each reason the examples replay: events Gong accepts now (GONG_INVALID,
+  // GONG_REJECTED) and one to republish (UNKNOWN_SCHEMA_ID).
   'replay-dlq': async (place) => {
-    const reasons = ['GONG_INVALID', 'UNKNOWN_SCHEMA_ID'];
+    const reasons = ['GONG_INVALID', 'GONG_REJECTED', 'UNKNOWN_SCHEMA_ID'];
     await produceSamples({
       producer: {
         send: (record) =>
@@ -202,7 +203,8 @@ function environment(where: Place): Record<string, string> {
     KAFKA_TOPICS: where.topic,
     KAFKA_GROUP_ID: uniqueName('help-example'),
     SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
-    REDIS_URL: services.redisUrl,
+    // No REDIS_URL: examples that share the service's quota through Redis say so themselves
+    // (REDIS_URL=redis://redis:6379 above), and the others show what runs without it.
     GONG_BASE_URL: where.sandbox.url,
     GONG_ACCESS_KEY: credentials.key,
     GONG_ACCESS_KEY_SECRET: credentials.secret,

@@ -44,7 +44,7 @@ describe('send against a strict 3/s server', () => {
     })();
     const stamp = Date.now();
     const bodies = Array.from({ length: 9 }, (_, n) => JSON.stringify(sampleBody(`rate-${stamp}-${n}`)));
-    const run = await runCli(['send', '-', '--json'], `${bodies.join('\n')}\n`, {
+    const run = await runCli(['send', '-', '--share', '1', '--json'], `${bodies.join('\n')}\n`, {
       GONG_BASE_URL: httpUrl(proxy),
       GONG_ACCESS_KEY: KEY,
       GONG_ACCESS_KEY_SECRET: SECRET,

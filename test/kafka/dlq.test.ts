@@ -8,6 +8,7 @@ import {
   dlqMaxMessageBytes,
   dlqOwnHeadersMaxBytes,
   dlqTopicConfig,
+  ensureDlqTopic,
   readDeadLetterHeaders,
   referenceLetter,
   type SourceRecord,
@@ -225,5 +226,36 @@ describe('DLQ writer', () => {
     await expect(writer.write(record, { reason: 'GONG_INVALID', message: 'x' })).rejects.toMatchObject({
       code: 'SHUTTING_DOWN',
     });
+  });
+});
+
+describe('ensureDlqTopic', () => {
+  const retriable = Object.assign(new Error('This server does not host this topic-partition'), {
+    type: 'UNKNOWN_TOPIC_OR_PARTITION',
+    retriable: true,
+  });
+
+  it('takes a topic the broker created but whose leaders kafkajs stopped waiting for as created', async () => {
+    const topics: string[] = [];
+    const admin = {
+      listTopics: async () => [...topics],
+      createTopics: async ({ topics: wanted }: { topics: { topic: string }[] }) => {
+        topics.push(...wanted.map((each) => each.topic));
+        throw retriable;
+      },
+    };
+    await expect(ensureDlqTopic(admin, 'in.dlq', 1_048_576)).resolves.toBe(true);
+  });
+
+  it('still fails when the topic is not there after a retriable error', async () => {
+    const admin = {
+      listTopics: async () => [],
+      createTopics: async () => {
+        throw retriable;
+      },
+    };
+    await expect(ensureDlqTopic(admin, 'in.dlq', 1_048_576)).rejects.toThrow(
+      'cannot create the dead-letter topic in.dlq',
+    );
   });
 });
