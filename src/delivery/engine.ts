@@ -7,7 +7,8 @@ import {
   createGongBodyValidator,
   gongValidatorOptions,
   validateGongBody,
-  type GongValidation,
+  verdictOf,
+  type GongBodyValidator,
   type GongValidationSettings,
 } from '../gong/validate.ts';
 import { createDeliveryEvents, type DeliveryEvents, type RetryReason } from './events.ts';
@@ -118,8 +119,11 @@ export interface DeliveryEngineOptions {
    */
   readonly rejectionBreaker?: number;
   readonly events?: DeliveryEvents;
-  /** Default validateGongBody (the default settings); deliveryEngineSettings builds the configured one. */
-  readonly validate?: (input: unknown) => GongValidation;
+  /**
+   * Default validateGongBody (the default settings); deliveryEngineSettings builds the configured
+   * one. A body this validator already passed is not validated again (verdictOf).
+   */
+  readonly validate?: GongBodyValidator;
 }
 
 /** What stops delivery right now, for readiness, metrics and `/readyz`. */
@@ -239,7 +243,7 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
    * limiter's window before the answer comes. It costs one round trip, once per process.
    */
   async function call(body: string, signal: AbortSignal | undefined, probe: boolean) {
-    await waitOutThrottle(signal);
+    if (throttledUntil > clock.now()) await waitOutThrottle(signal);
     const first = warm ? undefined : await coldStart.acquire(signal);
     let permit: ConnectionPermit | undefined;
     let slot: CallSlot | undefined;
@@ -655,7 +659,8 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
     async deliver(input, deliverOptions = {}) {
       const { signal } = deliverOptions;
       if (closing.signal.aborted) throw shuttingDown(closing.signal);
-      const validation = validate(input);
+      // A body the same validator already passed (the transform's verdict, in `run`) is not walked again.
+      const validation = verdictOf(input, validate) ?? validate(input);
       const eventId = deliverOptions.eventId ?? (validation.ok ? validation.body.eventId : undefined);
       const idField = eventId === undefined ? {} : { eventId };
       const { inferredRules } = validation;
@@ -665,8 +670,9 @@ export function createDeliveryEngine(options: DeliveryEngineOptions): DeliveryEn
         return { kind: 'invalid', errors: validation.errors, ...flagged };
       }
       const text = JSON.stringify(validation.body);
-      const bytes = Buffer.byteLength(text);
-      if (bytes > options.maxBodyBytes) {
+      // A UTF-16 unit is at most 3 bytes of UTF-8: most bodies need no count of their bytes.
+      const bytes = text.length * 3 <= options.maxBodyBytes ? undefined : Buffer.byteLength(text);
+      if (bytes !== undefined && bytes > options.maxBodyBytes) {
         const errors = [`body is ${bytes} bytes, more than GONG_MAX_BODY_BYTES (${options.maxBodyBytes})`];
         events.emit('invalid', { ...idField, errors, ...flagged });
         return { kind: 'invalid', errors, ...flagged };

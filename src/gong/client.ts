@@ -1,5 +1,6 @@
 import { stat, readFile } from 'node:fs/promises';
 import type { LookupFunction } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import type { Settings } from '../config/settings.ts';
 import type { Clock } from '../delivery/limiter-types.ts';
@@ -82,67 +83,89 @@ export interface GongClient {
 
 const endpoint = '/v2/digital-interaction';
 
-/** What rides in a request's `opaque` so the interceptor below can report it. */
-interface WireReport {
-  readonly onWire?: (() => void) | undefined;
-}
-
-type Handler = Dispatcher.DispatchHandler;
-type Args<K extends keyof Handler> = Parameters<NonNullable<Handler[K]>>;
-
-/**
- * Passes every callback through to undici's own handler, and reports `onRequestStart`: undici
- * calls it right before it writes the request, once the connection (and its TLS handshake) is
- * up, and again if it has to re-send on another connection; the caller's callback decides what a
- * repeat means. Explicit methods, as undici's own interceptors delegate, rather than a Proxy that
- * would bind a function on every callback of every response.
- */
-class WireReportingHandler implements Handler {
-  readonly #inner: Handler;
-  readonly #onWire: () => void;
-
-  constructor(inner: Handler, onWire: () => void) {
-    this.#inner = inner;
-    this.#onWire = onWire;
-  }
-
-  onRequestStart(...args: Args<'onRequestStart'>): void {
-    this.#onWire();
-    return this.#inner.onRequestStart?.(...args);
-  }
-  onRequestUpgrade(...args: Args<'onRequestUpgrade'>): void {
-    return this.#inner.onRequestUpgrade?.(...args);
-  }
-  onResponseStart(...args: Args<'onResponseStart'>): void {
-    return this.#inner.onResponseStart?.(...args);
-  }
-  onResponseData(...args: Args<'onResponseData'>): void {
-    return this.#inner.onResponseData?.(...args);
-  }
-  onResponseEnd(...args: Args<'onResponseEnd'>): void {
-    return this.#inner.onResponseEnd?.(...args);
-  }
-  onResponseError(...args: Args<'onResponseError'>): void {
-    return this.#inner.onResponseError?.(...args);
-  }
-  onResponseStarted(): void {
-    return this.#inner.onResponseStarted?.();
-  }
-  onBodySent(...args: Args<'onBodySent'>): void {
-    return this.#inner.onBodySent?.(...args);
-  }
-  onRequestSent(): void {
-    return this.#inner.onRequestSent?.();
-  }
-}
-
-/** Wraps the handler of every request whose `opaque` carries an `onWire`. */
-const reportWire: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
-  const onWire = ((options as { opaque?: WireReport }).opaque ?? {}).onWire;
-  return dispatch(options, onWire === undefined ? handler : new WireReportingHandler(handler, onWire));
-};
 // Gong's answers are a requestId and a few error strings; anything bigger is not worth parsing.
 const maxAnswerBytes = 64 * 1024;
+
+interface RawAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  /** At most maxAnswerBytes of the body, as UTF-8. */
+  readonly text: string;
+}
+
+/**
+ * One call, dispatched to the pool with a handler of its own rather than undici's `request()`:
+ * that API wraps every answer in a Readable stream and an async resource, which cost about a sixth
+ * of a bare POST loop's CPU here (bench/pipeline.bench.ts), and an answer of Gong's is a few
+ * hundred bytes read whole.
+ *
+ * `onRequestStart` is undici's call right before it writes the request, once the connection (and
+ * its TLS handshake) is up, and again if it has to re-send on another connection: that is when the
+ * call goes on the wire (`onWire`; the caller decides what a repeat means). Informational answers
+ * (1xx) are skipped, as undici's own request handler does. The body is read to its end even past
+ * maxAnswerBytes, so the connection can be reused, but only the first maxAnswerBytes are kept.
+ */
+class AnswerReader implements Dispatcher.DispatchHandler {
+  readonly #onWire: (() => void) | undefined;
+  readonly #resolve: (answer: RawAnswer) => void;
+  readonly #reject: (error: unknown) => void;
+  #controller: Dispatcher.DispatchController | undefined;
+  #abortedWith: Error | undefined;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  #chunks: Buffer[] = [];
+  #size = 0;
+
+  constructor(
+    onWire: (() => void) | undefined,
+    resolve: (answer: RawAnswer) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#onWire = onWire;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Stops the call: at once if it started, or as soon as undici hands it a connection. */
+  abort(reason: Error): void {
+    this.#abortedWith = reason;
+    this.#controller?.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortedWith !== undefined) {
+      controller.abort(this.#abortedWith);
+      return;
+    }
+    this.#onWire?.();
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders) {
+    if (status < 200) return;
+    this.#status = status;
+    this.#headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#size >= maxAnswerBytes) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    const bytes = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#size);
+    this.#resolve({
+      status: this.#status,
+      headers: this.#headers,
+      text: bytes.subarray(0, maxAnswerBytes).toString('utf8'),
+    });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#reject(error);
+  }
+}
 
 export function createGongClient(options: GongClientOptions): GongClient {
   const base = new URL(options.baseUrl);
@@ -166,7 +189,6 @@ export function createGongClient(options: GongClientOptions): GongClient {
     // reasons that are not its own.
     pipelining: 1,
   });
-  const dispatcher = pool.compose(reportWire);
   const permits = new ConnectionPermits(options.maxConnections);
   const credentials = createCredentials(
     options.auth,
@@ -174,6 +196,50 @@ export function createGongClient(options: GongClientOptions): GongClient {
     options.tokenFileCheckIntervalMs ?? 1000,
   );
   const ua = options.userAgent ?? defaultUserAgent;
+  // The headers change only with the credentials (a rotated token file): built once per value.
+  let headers: Record<string, string> = {};
+  const headersFor = (authorization: string) => {
+    if (headers.authorization !== authorization) {
+      headers = {
+        authorization,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': ua,
+      };
+    }
+    return headers;
+  };
+
+  /** Resolves with Gong's answer; rejects with undici's error, or with the reason once `signal` aborts. */
+  function dispatch(
+    authorization: string,
+    body: string,
+    signal: AbortSignal | undefined,
+    onWire: (() => void) | undefined,
+  ): Promise<RawAnswer> {
+    const request = { method: 'POST', path, headers: headersFor(authorization), body } as const;
+    if (signal === undefined) {
+      return new Promise((resolve, reject) =>
+        pool.dispatch(request, new AnswerReader(onWire, resolve, reject)),
+      );
+    }
+    signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        reader.abort(signal.reason as Error);
+        reject(signal.reason);
+      };
+      const detached =
+        <T>(settle: (value: T) => void) =>
+        (value: T) => {
+          signal.removeEventListener('abort', onAbort);
+          settle(value);
+        };
+      const reader = new AnswerReader(onWire, detached(resolve), detached(reject));
+      signal.addEventListener('abort', onAbort, { once: true });
+      pool.dispatch(request, reader);
+    });
+  }
 
   return {
     acquireConnection: (signal) => permits.acquire(signal),
@@ -191,29 +257,12 @@ export function createGongClient(options: GongClientOptions): GongClient {
         };
       }
       try {
-        const answer = await dispatcher.request<WireReport>({
-          method: 'POST',
-          path,
-          headers: {
-            authorization,
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'user-agent': ua,
-          },
-          body,
-          opaque: { onWire },
-          ...(signal === undefined ? {} : { signal }),
-        });
-        const declared = Number(answer.headers['content-length']);
-        const text =
-          declared >= 0 && declared <= maxAnswerBytes
-            ? await answer.body.text()
-            : await readBounded(answer.body);
-        const parsed = parseAnswer(text);
+        const answer = await dispatch(authorization, body, signal, onWire);
+        const parsed = parseAnswer(answer.text);
         const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], options.clock.wallNow());
         return {
           kind: 'response',
-          status: answer.statusCode,
+          status: answer.status,
           ...(parsed.requestId === undefined ? {} : { requestId: parsed.requestId }),
           ...(parsed.errors === undefined ? {} : { errors: parsed.errors }),
           ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
@@ -357,19 +406,6 @@ function createCredentials(auth: GongAuth, clock: Clock, checkIntervalMs: number
       signature = '';
     },
   };
-}
-
-async function readBounded(body: AsyncIterable<Buffer | Uint8Array | string>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Read to the end even past the bound: an unread body would keep the socket from being reused.
-  for await (const chunk of body) {
-    if (size >= maxAnswerBytes) continue;
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
-    chunks.push(buffer);
-    size += buffer.length;
-  }
-  return Buffer.concat(chunks).subarray(0, maxAnswerBytes).toString('utf8');
 }
 
 function parseAnswer(text: string): { requestId?: string; errors?: string[] } {

@@ -9,7 +9,7 @@ export interface ConnectionPermit {
 interface Waiter {
   readonly resolve: (permit: ConnectionPermit) => void;
   readonly reject: (error: unknown) => void;
-  readonly detach: () => void;
+  readonly signal: AbortSignal | undefined;
 }
 
 /**
@@ -22,8 +22,14 @@ interface Waiter {
 export class ConnectionPermits {
   readonly size: number;
   #inUse = 0;
-  readonly #queue: Waiter[] = [];
+  #queue: Waiter[] = [];
   #closed = false;
+  /**
+   * The waiters of each signal, behind one abort listener per signal: the records of a partition
+   * share its signal, and an EventTarget listener added and removed per waiting call cost more
+   * than the wait itself in `run` (bench/pipeline.bench.ts, MAX_IN_FLIGHT above the pool size).
+   */
+  readonly #bySignal = new WeakMap<AbortSignal, Set<Waiter>>();
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) {
@@ -50,19 +56,32 @@ export class ConnectionPermits {
       return Promise.resolve(this.#permit());
     }
     return new Promise<ConnectionPermit>((resolve, reject) => {
-      const onAbort = () => {
-        const index = this.#queue.indexOf(waiter);
-        if (index >= 0) this.#queue.splice(index, 1);
-        reject(signal?.reason);
-      };
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        detach: () => signal?.removeEventListener('abort', onAbort),
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const waiter: Waiter = { resolve, reject, signal };
       this.#queue.push(waiter);
+      if (signal !== undefined) this.#waitersOf(signal).add(waiter);
     });
+  }
+
+  #waitersOf(signal: AbortSignal): Set<Waiter> {
+    const known = this.#bySignal.get(signal);
+    if (known !== undefined) return known;
+    const waiters = new Set<Waiter>();
+    this.#bySignal.set(signal, waiters);
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.#bySignal.delete(signal);
+        this.#queue = this.#queue.filter((waiter) => !waiters.has(waiter));
+        for (const waiter of waiters) waiter.reject(signal.reason);
+      },
+      { once: true },
+    );
+    return waiters;
+  }
+
+  /** A waiter leaves the line (served or closed): its signal no longer concerns it. */
+  #detach(waiter: Waiter): void {
+    if (waiter.signal !== undefined) this.#bySignal.get(waiter.signal)?.delete(waiter);
   }
 
   /** Refuses new callers and rejects the waiting ones; permits already out are still released. */
@@ -70,7 +89,7 @@ export class ConnectionPermits {
     this.#closed = true;
     const error = closedError();
     for (const waiter of this.#queue.splice(0)) {
-      waiter.detach();
+      this.#detach(waiter);
       waiter.reject(error);
     }
   }
@@ -87,7 +106,7 @@ export class ConnectionPermits {
           return;
         }
         // The connection passes straight to the next caller in line; the count stays the same.
-        next.detach();
+        this.#detach(next);
         next.resolve(this.#permit());
       },
     };

@@ -53,7 +53,14 @@ export function createGongBodyValidator(options: GongValidatorOptions): GongBody
   const fast = createFastPath(options.limits);
   const schema = buildGongBodySchema(options.limits).body;
   const { rejects } = options;
-  return (input) => {
+  const validator: GongBodyValidator = (input) => {
+    const validation = judge(input);
+    if (validation.ok) passed.set(validation.body, { validator, validation });
+    return validation;
+  };
+  return validator;
+
+  function judge(input: unknown): GongValidation {
     // The fast path agrees with the schema (a property test holds them equal).
     if (fast(input) === FastVerdict.clean) return { ok: true, body: input as GongBody };
     const result = schema.safeParse(input, { error: describeIssue });
@@ -79,7 +86,26 @@ export function createGongBodyValidator(options: GongValidatorOptions): GongBody
     // Only inferred rules set to send were broken: zod has no output for a failed parse, but
     // the input is exactly what the schema describes apart from those rules.
     return { ok: true, body: input as GongBody, ...extra };
-  };
+  }
+}
+
+/**
+ * The verdicts validators gave the bodies they passed, by body. `run` validates a body where it
+ * is made (the transform, with the engine's own validator) and the engine validates before it
+ * sends; with this the engine reuses the verdict its own validator already gave, so a body is
+ * walked once per record, not twice. A body is never changed once validated: the transform builds
+ * it and hands it to the engine as it is.
+ */
+const passed = new WeakMap<
+  object,
+  { readonly validator: GongBodyValidator; readonly validation: GongValidation }
+>();
+
+/** The verdict `validator` gave this very body when it passed it; undefined if it never did. */
+export function verdictOf(body: unknown, validator: GongBodyValidator): GongValidation | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const entry = passed.get(body);
+  return entry?.validator === validator ? entry.validation : undefined;
 }
 
 /** The validator settings, parsed once in the wiring (run, send, replay-dlq, the CLI checks). */

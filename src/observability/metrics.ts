@@ -559,18 +559,23 @@ export function bindLimiterMetrics(
  * longer assigned; so the map never holds more than the runtime buffers.
  */
 class PendingRecords {
-  readonly #partitions = new Map<string, Map<string, number>>();
+  /** Topic, then partition, then offset to when it was fetched: no key is built per record. */
+  readonly #topics = new Map<string, Map<number, Map<string, number>>>();
 
-  #key(ref: { topic: string; partition: number }) {
-    return `${ref.topic}\u0000${ref.partition}`;
+  #offsets(ref: { topic: string; partition: number }): Map<string, number> | undefined {
+    return this.#topics.get(ref.topic)?.get(ref.partition);
   }
 
   add(ref: RecordRef, at: number): void {
-    const key = this.#key(ref);
-    let offsets = this.#partitions.get(key);
+    let partitions = this.#topics.get(ref.topic);
+    if (partitions === undefined) {
+      partitions = new Map();
+      this.#topics.set(ref.topic, partitions);
+    }
+    let offsets = partitions.get(ref.partition);
     if (offsets === undefined) {
       offsets = new Map();
-      this.#partitions.set(key, offsets);
+      partitions.set(ref.partition, offsets);
     }
     // A record fetched again (after a rebalance) starts over: its earlier attempt was abandoned.
     offsets.delete(ref.offset);
@@ -578,32 +583,44 @@ class PendingRecords {
   }
 
   settle(ref: RecordRef): void {
-    this.#partitions.get(this.#key(ref))?.delete(ref.offset);
+    this.#offsets(ref)?.delete(ref.offset);
   }
 
   /** Every offset below `committed` is settled for the whole group. */
   commit(ref: RecordRef): void {
-    const offsets = this.#partitions.get(this.#key(ref));
+    const offsets = this.#offsets(ref);
     if (offsets === undefined) return;
-    const committed = BigInt(ref.offset);
-    for (const offset of offsets.keys()) if (BigInt(offset) < committed) offsets.delete(offset);
+    // Commits come every COMMIT_MAX_PENDING records and walk the partition's unsettled ones:
+    // compared as decimal text, not as a BigInt each.
+    for (const offset of offsets.keys()) if (offsetBelow(offset, ref.offset)) offsets.delete(offset);
   }
 
   retain(assigned: readonly { topic: string; partition: number }[]): void {
-    const keep = new Set(assigned.map((ref) => this.#key(ref)));
-    for (const key of this.#partitions.keys()) if (!keep.has(key)) this.#partitions.delete(key);
+    const keep = new Set(assigned.map(({ topic, partition }) => `${topic}\u0000${partition}`));
+    for (const [topic, partitions] of this.#topics) {
+      for (const partition of partitions.keys())
+        if (!keep.has(`${topic}\u0000${partition}`)) partitions.delete(partition);
+      if (partitions.size === 0) this.#topics.delete(topic);
+    }
   }
 
   oldest(): number | null {
     let oldest: number | null = null;
-    for (const offsets of this.#partitions.values()) {
-      for (const at of offsets.values()) {
-        if (oldest === null || at < oldest) oldest = at;
-        break;
+    for (const partitions of this.#topics.values()) {
+      for (const offsets of partitions.values()) {
+        for (const at of offsets.values()) {
+          if (oldest === null || at < oldest) oldest = at;
+          break;
+        }
       }
     }
     return oldest;
   }
+}
+
+/** `a < b` for Kafka offsets as kafkajs writes them: decimal, no sign, no leading zeros. */
+export function offsetBelow(a: string, b: string): boolean {
+  return a.length < b.length || (a.length === b.length && a < b);
 }
 
 export interface RuntimeMetricOptions {

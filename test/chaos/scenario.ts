@@ -150,8 +150,13 @@ export async function runScenario(options: ScenarioOptions): Promise<Accounting>
       KAFKA_GROUP_ID: groupId,
       GONG_BASE_URL: gongUrl,
       GONG_RATE_PER_SECOND: '20',
+      // A daily-spend topic per scenario, as a fresh deployment has: its start-up read is then
+      // empty, not every earlier scenario's spend fetched through this scenario's faults (a cut
+      // fetch held the fetch-cut scenario's start until the ledger read gave up).
+      KAFKA_QUOTA_TOPIC: `${topic}.quota`,
       ...options.env,
     });
+    cleanups.push(() => options.admin.deleteTopics({ topics: [`${topic}.quota`] }).catch(() => {}));
     const bridges: TracedBridge[] = [];
     // Everything the bridge writes where an operator could see it: trace-level logs and the
     // error events; the dead letters' headers are added at the end.

@@ -106,6 +106,30 @@ describe('delivery engine', () => {
     expect(flagged).toEqual([]);
   });
 
+  it("takes the verdict its own validator already gave a body instead of walking it again (run's transform validates)", async () => {
+    const validate = contractValidator(true);
+    const e = engine({ validate });
+    const body = sampleBody(3);
+    expect(validate(body).ok).toBe(true);
+    // Changed after its verdict (nothing in the bridge does this): had the engine validated again,
+    // the blank eventType would have withheld it.
+    body.eventType = ' ';
+    expect(await e.deliver(body)).toMatchObject({ kind: 'delivered', attempts: 1 });
+    expect(server.requests.map((request) => JSON.parse(request.body) as unknown)).toEqual([body]);
+  });
+
+  it('validates a body again when another validator passed it', async () => {
+    const e = engine({ validate: contractValidator(true) });
+    const body = { ...sampleBody(4), eventType: ' ' };
+    // The sandbox's lenient validator sends inferred rules flagged; the engine's withholds them.
+    expect(contractValidator(false)(body).ok).toBe(true);
+    expect(await e.deliver(body)).toMatchObject({
+      kind: 'invalid',
+      inferredRules: ['blank-required-string'],
+    });
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('retries 503, 500 and a reset connection, then delivers the same body', async () => {
     server.script([
       { status: 503 },

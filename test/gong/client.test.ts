@@ -101,6 +101,40 @@ describe('Gong client', () => {
     });
   });
 
+  it('keeps the first 64 KiB of a huge answer and reads the rest, so the connection serves the next call', async () => {
+    const huge = `<html>${'x'.repeat(1_000_000)}</html>`;
+    const ports: (number | undefined)[] = [];
+    server.script([
+      (req, res) => {
+        ports.push(req.socket.remotePort);
+        res.writeHead(502, { 'content-type': 'text/html' }).end(huge);
+      },
+      (req, res) => {
+        ports.push(req.socket.remotePort);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"requestId":"r-next"}');
+      },
+    ]);
+    const c = client({ maxConnections: 1 });
+    const first = await c.postDigitalInteraction('{}');
+    expect(first).toMatchObject({ status: 502, errors: [`non-JSON answer: ${huge.slice(0, 200)}`] });
+    expect(await c.postDigitalInteraction('{}')).toMatchObject({ status: 200, requestId: 'r-next' });
+    expect(ports[0]).toBeDefined();
+    expect(ports[1]).toBe(ports[0]);
+  });
+
+  it('skips an informational answer (103 Early Hints) and reads the final one', async () => {
+    server.script([
+      (_req, res) => {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"requestId":"r-after-103"}');
+      },
+    ]);
+    expect(await client().postDigitalInteraction('{}')).toMatchObject({
+      status: 200,
+      requestId: 'r-after-103',
+    });
+  });
+
   it('keeps a base URL path prefix', async () => {
     await client({ baseUrl: `${server.url}/gateway/gong/` }).postDigitalInteraction('{}');
     expect(server.requests[0]?.url).toBe('/gateway/gong/v2/digital-interaction');
@@ -202,6 +236,26 @@ describe('Gong client', () => {
       auth: { kind: 'basic', accessKey: 'AKEY123', accessKeySecret: 'SUPERSECRET' },
     }).postDigitalInteraction('{}');
     expect(JSON.stringify(result)).not.toMatch(/AKEY123|SUPERSECRET|QUtFWTEyMz/);
+  });
+
+  it('rejects at once when the caller aborts while the call waits for a connection, and never sends it', async () => {
+    server.script(['hang']);
+    const c = client({ maxConnections: 1, headersTimeoutMs: 300 });
+    const first = c.postDigitalInteraction('{}');
+    const controller = new AbortController();
+    let wired = 0;
+    const queued = c.postDigitalInteraction('{"eventId":"queued"}', controller.signal, () => (wired += 1));
+    const settled: string[] = [];
+    void first.then(() => settled.push('first'));
+    void queued.catch(() => settled.push('queued'));
+    setTimeout(() => controller.abort(new Error('revoked')), 50);
+    await expect(queued).rejects.toThrow('revoked');
+    expect(await first).toMatchObject({ kind: 'transport', code: 'UND_ERR_HEADERS_TIMEOUT' });
+    // At the abort, not once the connection freed up (the first call's 300 ms headers timeout).
+    expect(settled).toEqual(['queued', 'first']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.requests.map((request) => request.body)).toEqual(['{}']);
+    expect(wired).toBe(0);
   });
 
   it('rejects with the abort reason when the caller aborts', async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ConnectionPermits } from '../../src/gong/connection-permits.ts';
 
@@ -34,6 +35,31 @@ describe('connection permits', () => {
     held.release();
     await expect(next).resolves.toBeDefined();
     await expect(permits.acquire(AbortSignal.abort(new Error('early')))).rejects.toThrow('early');
+  });
+
+  it('the waiters of one signal (a partition’s records) share one abort listener, and its abort takes only them', async () => {
+    const permits = new ConnectionPermits(1);
+    const held = await permits.acquire();
+    const partition = new AbortController();
+    const other = new AbortController();
+    const mine = Array.from({ length: 10 }, () => permits.acquire(partition.signal));
+    const theirs = permits.acquire(other.signal);
+    const settled = mine.map((pending) =>
+      pending.then(
+        () => 'served',
+        (error: Error) => error.message,
+      ),
+    );
+    expect(getEventListeners(partition.signal, 'abort')).toHaveLength(1);
+    // The first in line is served before the abort; the other nine leave the line with the reason.
+    held.release();
+    const first = await mine[0]!;
+    partition.abort(new Error('revoked'));
+    expect(await Promise.all(settled)).toEqual(['served', ...Array<string>(9).fill('revoked')]);
+    expect(permits.waiting).toBe(1);
+    first.release();
+    await expect(theirs).resolves.toBeDefined();
+    expect(permits.inUse).toBe(1);
   });
 
   it('close refuses new callers and rejects the waiting ones with SHUTTING_DOWN', async () => {

@@ -21,6 +21,7 @@ import {
   gongValidatorOptions,
   MAX_REPORTED_PROBLEMS,
   validateGongBody,
+  verdictOf,
   type GongBodyValidator,
 } from '../../src/gong/validate.ts';
 import { fullBody, minimalBody, patch } from './body-fixtures.ts';
@@ -699,5 +700,22 @@ describe('formatPath', () => {
     expect(formatPath([0, 'a'])).toBe('[0].a');
     expect(formatPath([])).toBe('(root)');
     expect(formatPath(['content', 'a b'])).toBe('content["a b"]');
+  });
+});
+
+describe('verdictOf', () => {
+  it("hands back a validator's own verdict on the very body it passed, and nothing else", () => {
+    const lenient = contractValidator(false);
+    const strict = contractValidator(true);
+    const flagged = { ...minimalBody(), eventType: ' ' };
+    const verdict = lenient(flagged);
+    expect(verdict.ok).toBe(true);
+    expect(verdictOf(flagged, lenient)).toBe(verdict);
+    // Another validator, a copy of the body, a body it refused: no verdict to reuse.
+    expect(verdictOf(flagged, strict)).toBeUndefined();
+    expect(verdictOf({ ...flagged }, lenient)).toBeUndefined();
+    expect(strict(flagged).ok).toBe(false);
+    expect(verdictOf(flagged, strict)).toBeUndefined();
+    expect(verdictOf('not a body', lenient)).toBeUndefined();
   });
 });

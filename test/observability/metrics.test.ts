@@ -11,6 +11,7 @@ import {
   bindRuntimeMetrics,
   createMetrics,
   metricCatalogue,
+  offsetBelow,
 } from '../../src/observability/metrics.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
@@ -383,6 +384,26 @@ describe('consumer lag', () => {
 });
 
 describe('bindRuntimeMetrics', () => {
+  it('a commit settles the offsets below it as numbers, not as text (9 < 10, 99 < 100)', async () => {
+    const clock = new ManualClock();
+    const metrics = fresh();
+    const events = new RuntimeEvents();
+    bindRuntimeMetrics(events, metrics, { clock });
+    for (const offset of ['9', '10', '99', '100', '1000']) {
+      events.emit('consumed', { topic: 'in', partition: 0, offset, bytes: 1 });
+      await clock.advance(1_000);
+    }
+    // Committed up to 100: 9, 10 and 99 are settled; 100 (fetched 2 s ago) is the oldest left.
+    events.emit('committed', { topic: 'in', partition: 0, offset: '100' });
+    expect(await value(metrics, 'gong_bridge_oldest_undelivered_age_seconds')).toBe(2);
+    expect([
+      offsetBelow('9', '10'),
+      offsetBelow('10', '9'),
+      offsetBelow('99', '99'),
+      offsetBelow('123', '124'),
+    ]).toEqual([true, false, false, true]);
+  });
+
   it('counts consumption, dead letters, commits, pauses and Kafka-side errors, and ages the oldest unsettled record', async () => {
     const clock = new ManualClock();
     const metrics = fresh();
