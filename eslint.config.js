@@ -13,8 +13,8 @@ const reasonedSkip =
 // The layers of src/, bottom up. A folder imports from its own layer and the layers below, never
 // from above: errors.ts and version.ts (which import no folder) at the very bottom, then time,
 // typed emitters and seeded randomness, the Gong contract and the settings' declarations, the
-// schemas and the transform, the mappings, the Kafka adapters and the decoders, the delivery
-// engine, observability and the tools, the wiring, and the commands on top.
+// schemas and the transform, the mappings, the Kafka adapters, the decoders and the receipts, the
+// delivery engine, observability and the tools, the wiring, and the commands on top.
 const layers = [
   ['shared'],
   // settings.ts names the inferred rules of gong/rule-catalogue.ts; gong/validate.ts reads the
@@ -23,8 +23,9 @@ const layers = [
   ['schemas', 'transform'],
   ['mapping'],
   // The runtime prepares records with decode/, and the decoders share the halt state and the
-  // dead-letter types of kafka/: one layer.
-  ['kafka', 'decode'],
+  // dead-letter types of kafka/: one layer. receipts/ writes through kafka/'s batched producer
+  // and halt state, and the runtime waits for its acknowledgements: the same layer.
+  ['kafka', 'decode', 'receipts'],
   ['delivery'],
   ['observability', 'sandbox', 'status'],
   ['wiring'],
@@ -95,6 +96,7 @@ const takesTypedOptions = [
   'mapping',
   'decode',
   'kafka',
+  'receipts',
   'delivery',
   'sandbox',
 ];

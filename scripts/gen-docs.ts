@@ -1,7 +1,8 @@
 /**
  * Generates the references in docs/reference/ from the code they describe, so they cannot drift:
  * configuration (src/config/settings.ts), the Gong body rules (src/gong/rule-catalogue.ts), the
- * event schema (schemas/*.avsc plus the measured mapping of the transform), the DLQ headers
+ * event schema (schemas/*.avsc plus the measured mapping of the transform), the receipt schema
+ * (schemas/receipt.v1.avsc), the DLQ headers
  * (src/kafka/dlq.ts) and the metrics (src/observability/metrics.ts). test/docs/drift.test.ts regenerates them in memory and fails
  * when a committed file differs or a source entry has no doc.
  *
@@ -19,6 +20,8 @@ import { renderBodyRules } from './docs/body-rules.ts';
 import { deadLetterReasonTable, loadCatalogue, renderDlqHeaders, renderMetrics } from './docs/catalogues.ts';
 import { renderConfiguration } from './docs/configuration.ts';
 import { renderEventSchema, sampleEvents } from './docs/event-schema.ts';
+import { renderReceiptSchema } from './docs/receipt-schema.ts';
+import { receiptSchema, receiptSchemaFile } from '../src/receipts/receipt.ts';
 import { mdCell, type Rendered } from './docs/markdown.ts';
 
 export const referenceDir = fileURLToPath(new URL('../docs/reference/', import.meta.url));
@@ -38,6 +41,7 @@ export async function generateReferences(): Promise<Reference[]> {
       ...renderBodyRules(documentedRules, inferredRules, defaultValidationSettings),
     },
     { file: 'event-schema.md', ...renderEventSchema(loadSchemaVersions(), sampleEvents()) },
+    { file: 'receipt-schema.md', ...renderReceiptSchema(receiptSchema(), receiptSchemaFile) },
     'missing' in dlq
       ? { file: 'dlq-headers.md', skipped: dlq.missing }
       : { file: 'dlq-headers.md', ...renderDlqHeaders(dlq) },

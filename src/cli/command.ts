@@ -88,3 +88,28 @@ export function numberOption(name: string, value: string | undefined, fallback: 
   }
   return parsed;
 }
+
+const durationUnits: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A time flag (`--since`, `--until`): ISO 8601 (`2026-11-24T09:00:00Z`), epoch milliseconds, or a
+ * duration before `now` (`90s`, `15m`, `2h`, `7d`). Epoch ms in a plain number, never seconds:
+ * a 10-digit number is milliseconds in 1970, which no event is.
+ */
+export function timeOption(name: string, value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const ago = /^(\d+)([smhd])$/.exec(value);
+  const ms =
+    ago !== null
+      ? now - Number(ago[1]) * durationUnits[ago[2]!]!
+      : /^\d+$/.test(value)
+        ? Number(value)
+        : Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    throw new BridgeError(
+      'USAGE',
+      `--${name} must be ISO 8601, epoch ms or a duration ago (15m, 2h, 7d), got ${value}`,
+    );
+  }
+  return ms;
+}

@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   doctor: async () => (await import('./commands/doctor.ts')).doctorCommand,
   'produce-sample': async () => (await import('./commands/produce-sample.ts')).produceSampleCommand,
   'replay-dlq': async () => (await import('./commands/replay-dlq.ts')).replayDlqCommand,
+  receipts: async () => (await import('./commands/receipts.ts')).receiptsCommand,
   run: async () => (await import('./commands/run.ts')).runCommand,
   sandbox: async () => (await import('./commands/sandbox.ts')).sandboxCommand,
   send: async () => (await import('./commands/send.ts')).sendCommand,

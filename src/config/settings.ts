@@ -127,6 +127,11 @@ export const settings = {
     doc: 'Dead-letter topic.',
     defaultDoc: '<first input topic>.dlq',
   },
+  KAFKA_RECEIPTS_TOPIC: {
+    group: 'kafka',
+    schema: z.string().min(1).optional(),
+    doc: 'Receipts topic: one Avro record per settled record (delivered, duplicate or dead-lettered), keyed by eventId, written before the offset is committed; created if missing. Unset: no receipts. See docs/producing-events.md.',
+  },
   KAFKA_CLIENT_ID: {
     group: 'kafka',
     schema: z.string().min(1).default('gong-bridge'),

@@ -9,6 +9,7 @@ import {
 } from './batched-producer.ts';
 import type { HaltSource } from './halt-state.ts';
 import { recordBytes } from './record-limits.ts';
+import { ensureTopic } from './topics.ts';
 
 /**
  * The dead-letter topic. A dead letter is the original record, untouched (key, value bytes,
@@ -325,10 +326,6 @@ export function dlqTopicConfig(maxRecordBytes: number): { name: string; value: s
   ];
 }
 
-async function topicExists(admin: Pick<Admin, 'listTopics'>, topic: string): Promise<boolean> {
-  return (await admin.listTopics().catch(() => [] as string[])).includes(topic);
-}
-
 /**
  * Creates the dead-letter topic when it is missing, with the broker's default partition count and
  * replication, and dlqTopicConfig. An existing topic is left as it is: its settings belong to
@@ -339,22 +336,10 @@ export async function ensureDlqTopic(
   topic: string,
   maxRecordBytes: number,
 ) {
-  const existing = await admin.listTopics();
-  if (existing.includes(topic)) return false;
-  try {
-    return await admin.createTopics({
-      topics: [{ topic, configEntries: dlqTopicConfig(maxRecordBytes) }],
-      waitForLeaders: true,
-    });
-  } catch (error) {
-    // Another replica may have created it between our list and create.
-    if ((error as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return false;
-    // Created, but a busy broker had not yet published its leaders when kafkajs stopped waiting
-    // (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE): the producer's own retries wait for them.
-    if ((error as { retriable?: boolean }).retriable === true && (await topicExists(admin, topic)))
-      return true;
-    throw new BridgeError('DLQ_WRITE_FAILED', `cannot create the dead-letter topic ${topic}`, {
-      cause: error,
-    });
-  }
+  return ensureTopic(
+    admin,
+    topic,
+    dlqTopicConfig(maxRecordBytes),
+    (cause) => new BridgeError('DLQ_WRITE_FAILED', `cannot create the dead-letter topic ${topic}`, { cause }),
+  );
 }

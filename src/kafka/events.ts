@@ -2,6 +2,7 @@ import { TypedEmitter } from '../shared/typed-emitter.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { InferredRuleName } from '../gong/rule-catalogue.ts';
 import type { HaltSourceName } from './halt-state.ts';
+import type { ReceiptOutcome } from '../receipts/receipt.ts';
 import type { ProduceFailureClass } from './producer-error-policy.ts';
 
 /**
@@ -19,8 +20,22 @@ export interface RecordRef {
 export type PauseReason =
   'backpressure' | 'auth-halt' | 'quota-exhausted' | 'shutdown' | 'revoke' | `${HaltSourceName}-halt`;
 
-/** Why delivery stopped: Gong auth, the daily quota, the DLQ refusing writes, the registry refusing us. */
+/**
+ * Why delivery stopped: Gong auth, the daily quota, the DLQ or the receipts topic refusing writes,
+ * the registry refusing us.
+ */
 export type HaltReason = 'auth' | 'quota' | HaltSourceName;
+
+/** A failed produce request of a batched producer (dead letters, receipts). */
+export interface ProduceFailed {
+  readonly error: string;
+  readonly outcome: ProduceFailureClass;
+  /** The broker error type or kafkajs error name that decided it. */
+  readonly matched: string;
+  readonly attempt: number;
+  readonly messages: number;
+  readonly retryInMs: number;
+}
 
 export interface RuntimeEventMap {
   /** A record was fetched and accepted for processing. */
@@ -43,6 +58,17 @@ export interface RuntimeEventMap {
     /** The inferred rules the event broke (gong-bridge.inferred-rules). */
     readonly inferredRules?: readonly InferredRuleName[];
   };
+  /**
+   * The receipts topic acknowledged the record's receipt (KAFKA_RECEIPTS_TOPIC); only now may a
+   * commit pass the record.
+   */
+  'receipt-written': RecordRef & { readonly outcome: ReceiptOutcome };
+  /**
+   * A produce to the receipts topic failed (producer-error-policy.ts), as `dlq-write-failed` for
+   * dead letters: `retry` is sent again, `halt` probes while delivery is halted, `too-large` (a
+   * topic whose max.message.bytes is below a receipt's size) is tried again. Never skipped.
+   */
+  'receipt-write-failed': ProduceFailed;
   /** The broker acknowledged a commit: every record of the partition below `offset` is settled. */
   committed: RecordRef;
   /** A commit failed; it is retried at the next interval, and nothing was lost. */
@@ -53,7 +79,7 @@ export interface RuntimeEventMap {
   resumed: { readonly reason: PauseReason; readonly pausedMs: number };
   /**
    * Delivery cannot proceed: Gong refused the credentials, the daily quota is spent, the
-   * dead-letter topic refuses writes, or the schema registry refuses the credentials.
+   * dead-letter or receipts topic refuses writes, or the schema registry refuses the credentials.
    */
   halted: { readonly reason: HaltReason; readonly until?: number; readonly error?: string };
   /** A halt ended. */
@@ -74,15 +100,7 @@ export interface RuntimeEventMap {
    * `too-large` is split or replaced by a reference letter, `halt` probes every `retryInMs` while
    * delivery is halted. Never skipped.
    */
-  'dlq-write-failed': {
-    readonly error: string;
-    readonly outcome: ProduceFailureClass;
-    /** The broker error type or kafkajs error name that decided it. */
-    readonly matched: string;
-    readonly attempt: number;
-    readonly messages: number;
-    readonly retryInMs: number;
-  };
+  'dlq-write-failed': ProduceFailed;
   /** The group is rebalancing (`revoking`), or this member got its partitions (`assigned`). */
   rebalance:
     | { readonly phase: 'revoking'; readonly inFlight: number; readonly dropped: number }
@@ -103,7 +121,7 @@ export interface Readiness {
   readonly ready: boolean;
   readonly joined: boolean;
   readonly authOk: boolean;
-  /** Dependencies that halted delivery (the DLQ refusing writes, the registry refusing us). */
+  /** Dependencies that halted delivery (the DLQ or receipts topic refusing writes, the registry refusing us). */
   readonly halts: readonly HaltSourceName[];
   readonly shuttingDown: boolean;
 }

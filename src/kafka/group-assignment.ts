@@ -12,9 +12,9 @@ export interface GroupAssignmentOptions {
   readonly clock: Clock;
   /** Bounded wait for the calls on the wire of revoked partitions. */
   readonly revokeTimeoutMs: number;
-  /** Records being worked now. */
-  readonly inFlight: () => number;
-  /** Resolves true if every in-flight record settled within `ms`. */
+  /** Records on the wire: Gong calls and dead-letter writes, and receipts not yet acknowledged. */
+  readonly working: () => number;
+  /** Resolves true if every in-flight record settled, and its receipt was acknowledged, within `ms`. */
   readonly waitForInFlight: (ms: number) => Promise<boolean>;
   /** Commits what settled (the commit scheduler's flush). */
   readonly flushCommits: () => Promise<void>;
@@ -102,7 +102,7 @@ export class GroupAssignment {
     // partition next fetches them again. Only what is already on the wire is waited for.
     const dropped = buffer.revokeAll(why);
     pauses.checkBackpressure();
-    const before = this.#options.inFlight();
+    const before = this.#options.working();
     events.emit('rebalance', { phase: 'revoking', inFlight: before, dropped });
     this.#revoking = this.#settleRevoked(started, revokedIn, before).finally(() => {
       this.#revoking = undefined;
@@ -113,8 +113,8 @@ export class GroupAssignment {
   /** The rest of a revoke: wait for the calls on the wire, commit, carry what was not committed. */
   async #settleRevoked(started: number, revokedIn: number, before: number): Promise<void> {
     const { tracker, pauses, events, clock } = this.#options;
-    const settled = await this.#options.waitForInFlight(this.#options.revokeTimeoutMs);
-    const abandoned = settled ? 0 : this.#options.inFlight();
+    const drained = await this.#options.waitForInFlight(this.#options.revokeTimeoutMs);
+    const abandoned = drained ? 0 : this.#options.working();
     await this.#options.flushCommits();
     // Settled records the commit did not cover (it was refused, lost, or the partition now
     // belongs to another member) are carried over, so that a repeat of the same record after

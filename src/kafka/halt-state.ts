@@ -1,12 +1,12 @@
 import { TypedEmitter } from '../shared/typed-emitter.ts';
 
 /**
- * A dependency that can stop every record at once: the dead-letter topic refusing writes, the
- * schema registry refusing our credentials. Nothing about the records is wrong, so none may be
+ * A dependency that can stop every record at once: the dead-letter topic or the receipts topic
+ * refusing writes, the schema registry refusing our credentials. Nothing about the records is wrong, so none may be
  * dead-lettered or skipped; the runtime pauses fetching and reports unready while any source is
  * halted, and the source itself probes until the dependency works again.
  */
-export type HaltSourceName = 'dlq' | 'registry-auth';
+export type HaltSourceName = 'dlq' | 'registry-auth' | 'receipts';
 
 export interface HaltEventMap {
   /** The dependency refused in a way no retry of the same request can fix. Emitted once per halt. */

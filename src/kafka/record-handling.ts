@@ -3,6 +3,7 @@ import type { Clock, Sleep } from '../shared/time.ts';
 import { decodeFailureAction } from '../decode/decode-policy.ts';
 import type { RecordPreparer } from '../decode/prepare.ts';
 import { isBridgeError } from '../errors.ts';
+import type { Settlement } from '../receipts/receipt.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from './dlq.ts';
 import type { RuntimeEvents } from './events.ts';
 import { recordBytes } from './record-limits.ts';
@@ -13,6 +14,8 @@ export interface RuntimeCounts {
   delivered: number;
   duplicates: number;
   deadLettered: number;
+  /** Receipts written and acknowledged (KAFKA_RECEIPTS_TOPIC). */
+  receipts: number;
 }
 
 export interface RecordHandlerOptions {
@@ -30,19 +33,24 @@ export interface RecordHandlerOptions {
 
 /**
  * One record to a settled state: prepared (decode, map or transform, validate), then delivered,
- * a duplicate, or dead-lettered. The handler resolves once the record settled; it rejects when
+ * a duplicate, or dead-lettered. The handler resolves once the record settled, with what its
+ * receipt says (receipts/receipt.ts); it rejects when
  * the record was interrupted (its signal aborted) or hit a bug, which the runtime's dispatch
  * tells apart. The decisions live elsewhere: decode-policy.ts for what the preparer throws, the
  * engine's outcome policy for Gong's answers, dlq.ts for the letter.
  */
 export function createRecordHandler(
   options: RecordHandlerOptions,
-): (record: SourceRecord, signal: AbortSignal) => Promise<void> {
+): (record: SourceRecord, signal: AbortSignal) => Promise<Settlement> {
   const { preparer, engine, dlq, events, counts, clock, sleep } = options;
   const registryBase = options.registryRetryBaseMs;
   const registryMax = options.registryRetryMaxMs;
 
-  async function deadLetter(record: SourceRecord, why: DeadLetterReason, signal: AbortSignal) {
+  async function deadLetter(
+    record: SourceRecord,
+    why: DeadLetterReason,
+    signal: AbortSignal,
+  ): Promise<Settlement> {
     // A letter too large for the topic is replaced by a reference letter with a reason of its own.
     const written = await dlq.write(record, why, signal);
     counts.deadLettered += 1;
@@ -56,6 +64,16 @@ export function createRecordHandler(
       ...(why.status === undefined ? {} : { status: why.status }),
       ...(why.inferredRules === undefined ? {} : { inferredRules: why.inferredRules }),
     });
+    return {
+      outcome: 'dead-lettered',
+      reason: why.reason,
+      referenceLetter: written.reference,
+      eventId: why.eventId,
+      status: why.status,
+      requestId: why.requestId,
+      attempts: why.attempts ?? 0,
+      schemaId: why.schemaId,
+    };
   }
 
   async function prepareWithRetry(record: SourceRecord, signal: AbortSignal) {
@@ -92,12 +110,9 @@ export function createRecordHandler(
     }
   }
 
-  return async function handle(record: SourceRecord, signal: AbortSignal): Promise<void> {
+  return async function handle(record: SourceRecord, signal: AbortSignal): Promise<Settlement> {
     const prepared = await prepareWithRetry(record, signal);
-    if (!prepared.ok) {
-      await deadLetter(record, prepared.deadLetter, signal);
-      return;
-    }
+    if (!prepared.ok) return deadLetter(record, prepared.deadLetter, signal);
     const { body, ids } = prepared;
     const outcome: DeliveryOutcome = await engine.deliver(body, {
       signal,
@@ -119,10 +134,17 @@ export function createRecordHandler(
           attempts: outcome.attempts,
           latencyMs: Number.isFinite(sentAt) ? Math.max(0, clock.wallNow() - sentAt) : 0,
         });
-        return;
+        return {
+          outcome: outcome.kind,
+          eventId: body.eventId,
+          status: outcome.status,
+          requestId: outcome.requestId,
+          attempts: outcome.attempts,
+          schemaId: ids.schemaId,
+        };
       }
       case 'rejected':
-        await deadLetter(
+        return deadLetter(
           record,
           {
             reason: 'GONG_REJECTED',
@@ -136,9 +158,8 @@ export function createRecordHandler(
           },
           signal,
         );
-        return;
       case 'invalid':
-        await deadLetter(
+        return deadLetter(
           record,
           {
             reason: 'GONG_INVALID',
@@ -149,7 +170,6 @@ export function createRecordHandler(
           },
           signal,
         );
-        return;
     }
   };
 }

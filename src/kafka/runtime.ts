@@ -3,6 +3,7 @@ import type { DeliveryEngine } from '../delivery/engine.ts';
 import type { Clock, Sleep } from '../shared/time.ts';
 import type { LimiterEventMap } from '../delivery/limiter-types.ts';
 import type { RecordPreparer } from '../decode/prepare.ts';
+import type { ReceiptWriter } from '../receipts/writer.ts';
 import { createBatchIntake } from './batch-intake.ts';
 import { CommitScheduler } from './commit-scheduler.ts';
 import type { DlqWriter } from './dlq.ts';
@@ -46,6 +47,10 @@ import { createRecordHandler, type RuntimeCounts } from './record-handling.ts';
  *    what settled is committed for the partitions still owned, and the partition state is
  *    forgotten, keeping the settled-not-committed records so that the next generation does not
  *    send them again. Batches of the new generation wait until the revoke is done.
+ *  - With a receipts topic (KAFKA_RECEIPTS_TOPIC), a settled record counts as settled for the
+ *    tracker only once its receipt is acknowledged: no commit passes a record whose receipt the
+ *    broker has not stored. The record leaves MAX_IN_FLIGHT as soon as its outcome is known, so
+ *    the receipt's round trip (batched with the others) is not added to every Gong call.
  *  - A commit counts only once the broker acknowledged it (kafkajs' COMMIT_OFFSETS event). While
  *    kafkajs restarts a crashed consumer, commitOffsets resolves without committing anything. A
  *    commit never includes a partition the latest assignment gave to another member.
@@ -59,6 +64,8 @@ export interface RuntimeOptions {
   readonly preparer: RecordPreparer;
   readonly engine: Pick<DeliveryEngine, 'deliver' | 'isHalted' | 'events'>;
   readonly dlq: DlqWriter;
+  /** KAFKA_RECEIPTS_TOPIC: a receipt per settled record, acknowledged before its commit. */
+  readonly receipts?: Pick<ReceiptWriter, 'write' | 'halts' | 'topic'> | undefined;
   /** The limiter's events, to pause fetching while the daily quota is spent. */
   readonly limiter?: {
     on<K extends 'quota-exhausted'>(event: K, listener: (payload: LimiterEventMap[K]) => void): () => void;
@@ -90,8 +97,15 @@ export interface RuntimeStats {
   readonly commits: number;
   /** Assigned partitions whose fetching is paused, for whatever reason. */
   readonly pausedPartitions: number;
-  /** Settled records no acknowledged commit covers yet: what a crash now would replay. */
+  /**
+   * Settled records no acknowledged commit covers yet, including those whose receipt is not
+   * acknowledged yet: what a crash now would replay.
+   */
   readonly settledUncommitted: number;
+  /** Receipts written and acknowledged. */
+  readonly receipts: number;
+  /** Settled records waiting for their receipt's acknowledgement. */
+  readonly receiptsPending: number;
 }
 
 export interface Runtime {
@@ -113,7 +127,7 @@ export interface Runtime {
 const defaultCommitMaxPending = 20;
 
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { consumer, preparer, engine, dlq, clock, sleep } = options;
+  const { consumer, preparer, engine, dlq, receipts, clock, sleep } = options;
   const events = options.events ?? new RuntimeEvents();
   const commitMaxPending = options.commitMaxPending ?? defaultCommitMaxPending;
   const tracker = new OffsetTracker();
@@ -131,7 +145,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   crashed.catch(() => {});
   const unsubscribers: (() => void)[] = [];
-  const counts: RuntimeCounts = { consumed: 0, delivered: 0, duplicates: 0, deadLettered: 0 };
+  const counts: RuntimeCounts = { consumed: 0, delivered: 0, duplicates: 0, deadLettered: 0, receipts: 0 };
 
   // The parts, each in its own module: dispatch (one record at a time to a settled state),
   // commit (when, and what the broker acknowledged), assignment and revoke, and the intake of
@@ -150,6 +164,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       registryRetryBaseMs: options.registryRetryBaseMs ?? 500,
       registryRetryMaxMs: options.registryRetryMaxMs ?? 10_000,
     }),
+    receipts,
+    counts,
     settled: (count) => scheduler.settled(count),
     onRecordEnded: () => pauses.checkBackpressure(),
     events,
@@ -165,7 +181,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     events,
     clock,
     revokeTimeoutMs: options.revokeTimeoutMs ?? Math.min(10_000, options.shutdownTimeoutMs),
-    inFlight: () => dispatch.inFlight,
+    working: () => dispatch.working,
     waitForInFlight: (ms) => dispatch.waitForInFlight(ms),
     flushCommits: () => scheduler.flush(),
     onMembershipChange: () => publishReadiness(),
@@ -199,8 +215,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     checkBackpressure: () => pauses.checkBackpressure(),
   });
 
-  /** Dependencies that refuse us (dlq.ts, the registry): each pauses fetching and makes us unready. */
-  const haltSources = [dlq.halts, preparer.halts].filter(
+  /**
+   * Dependencies that refuse us (dlq.ts, the registry, receipts/writer.ts): each pauses fetching
+   * and makes us unready.
+   */
+  const haltSources = [dlq.halts, preparer.halts, receipts?.halts].filter(
     (source): source is HaltSource => source !== undefined,
   );
 
@@ -231,7 +250,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     let total = 0;
     for (const { topic, partition } of tracker.partitions())
       total += tracker.settledUncommitted(topic, partition);
-    return total;
+    return total + dispatch.receiptsPending;
   }
 
   return {
@@ -245,6 +264,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       inFlight: dispatch.inFlight,
       pausedPartitions: pauses.pausedPartitions(),
       settledUncommitted: settledUncommitted(),
+      receiptsPending: dispatch.receiptsPending,
     }),
     async start() {
       unsubscribers.push(
@@ -369,8 +389,9 @@ interface HaltPausesOptions {
 }
 
 /**
- * Halts: while Gong refuses the credentials, a dependency halts (the DLQ, the registry) or the
- * daily quota is spent, fetching pauses and the runtime says so. Returns the unsubscribers.
+ * Halts: while Gong refuses the credentials, a dependency halts (the DLQ, the registry, the
+ * receipts topic) or the daily quota is spent, fetching pauses and the runtime says so. Returns
+ * the unsubscribers.
  */
 function pauseWhileHalted(options: HaltPausesOptions): (() => void)[] {
   const { engine, pauses, events, clock, sleep, publishReadiness } = options;

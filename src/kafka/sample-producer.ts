@@ -1,7 +1,7 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Producer } from 'kafkajs';
-import { BridgeError, type ErrorCode } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
+import { registerAvroSchema } from '../schemas/register.ts';
 import { newestSchema } from '../schemas/registry-files.ts';
 import { makeSampleEvent } from '../transform/sample-events.ts';
 import { HEADER_BYTES } from '../decode/wire.ts';
@@ -76,33 +76,11 @@ export function sampleKinds(
 }
 
 /**
- * Registers the newest event schema for `topic`; refused credentials (401/403) are
- * REGISTRY_AUTH_FAILED, any other registry failure REGISTRY_UNAVAILABLE.
+ * Registers the newest event schema for `topic` (subject `<topic>-value`); the registry's
+ * refusals are explained by registerAvroSchema.
  */
 export async function registerNewestSchema(registry: Pick<SchemaRegistry, 'register'>, topic: string) {
-  const subject = `${topic}-value`;
-  try {
-    const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(newestSchema().schema) },
-      { subject },
-    );
-    return id;
-  } catch (error) {
-    const status = (error as { status?: unknown }).status;
-    if (status === 401 || status === 403) {
-      throw new BridgeError(
-        'REGISTRY_AUTH_FAILED',
-        `the schema registry refused the credentials (${status}) registering subject ${subject}: check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD`,
-        { cause: error, context: { status, variable: 'SCHEMA_REGISTRY_PASSWORD' } },
-      );
-    }
-    // Without this a refused or unreachable registry surfaced as a Kafka problem to the user.
-    throw new BridgeError(
-      'REGISTRY_UNAVAILABLE',
-      `the schema registry did not register subject ${subject}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  }
+  return registerAvroSchema(registry, `${topic}-value`, newestSchema().schema);
 }
 
 function frame(id: number, payload: Buffer): Buffer {

@@ -8,6 +8,7 @@ import { deadLetterCodes, type ErrorCode } from '../errors.ts';
 import { inferredRuleNames, inferredRuleVerdicts, verdictOfAnswer } from '../gong/rule-catalogue.ts';
 import type { RecordRef, RuntimeEvents } from '../kafka/events.ts';
 import type { ProduceFailureClass } from '../kafka/producer-error-policy.ts';
+import type { ReceiptOutcome } from '../receipts/receipt.ts';
 
 /**
  * The metrics catalogue. Definitions are data so docs and tests can list every name, type, help
@@ -218,6 +219,30 @@ export const metricCatalogue = {
     help: '1 while delivery is halted because the dead-letter topic refuses every write (authorization, missing or deleted topic).',
     labelNames: [],
   },
+  receiptsWritten: {
+    name: 'gong_bridge_receipts_written_total',
+    type: 'counter',
+    help: 'Receipts acknowledged by the receipts topic (KAFKA_RECEIPTS_TOPIC), by outcome: delivered, duplicate (409), dead-lettered. After a crash a record may be receipted twice.',
+    labelNames: ['outcome'],
+  },
+  receiptsPending: {
+    name: 'gong_bridge_receipts_pending',
+    type: 'gauge',
+    help: 'Settled records waiting for their receipt to be acknowledged; no commit passes them until it is.',
+    labelNames: [],
+  },
+  receiptProduceErrors: {
+    name: 'gong_bridge_receipt_produce_errors_total',
+    type: 'counter',
+    help: 'Failed produce requests to the receipts topic, by outcome: retry (sent again), too-large (split, or tried again), halt (the topic refuses every write; probed). No receipt is ever dropped.',
+    labelNames: ['outcome'],
+  },
+  receiptsUnwritable: {
+    name: 'gong_bridge_receipts_unwritable',
+    type: 'gauge',
+    help: '1 while delivery is halted because the receipts topic refuses every write (authorization, missing or deleted topic).',
+    labelNames: [],
+  },
   schemaRegistryErrors: {
     name: 'gong_bridge_schema_registry_errors_total',
     type: 'counter',
@@ -285,6 +310,7 @@ export interface MetricSources {
   deliveryHalted?: () => string | undefined;
   inFlight?: () => number;
   pausedPartitions?: () => number;
+  receiptsPending?: () => number;
   /** Seconds since the first attempt of the oldest unsettled record, or null when there is none. */
   oldestUndeliveredAgeSeconds?: () => number | null;
   ready?: () => boolean;
@@ -310,6 +336,7 @@ export const retryReasons: readonly RetryReason[] = ['transient-status', 'transp
 export const deliveryHaltReasons: readonly SuspensionReason[] = [...haltReasons, 'gong-unavailable'];
 export const dlqProduceOutcomes: readonly ProduceFailureClass[] = ['retry', 'too-large', 'halt'];
 export const inferredRuleActions = ['sent', 'withheld'] as const;
+export const receiptOutcomes: readonly ReceiptOutcome[] = ['delivered', 'duplicate', 'dead-lettered'];
 export const deadLetterReasons: readonly ErrorCode[] = deadLetterCodes;
 
 export const limiterModes: readonly LimiterSnapshot['mode'][] = [
@@ -362,6 +389,9 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions)
   metrics.internalErrors.inc(0);
   for (const outcome of dlqProduceOutcomes) metrics.dlqProduceErrors.inc({ outcome }, 0);
   metrics.dlqUnwritable.set(0);
+  for (const outcome of receiptOutcomes) metrics.receiptsWritten.inc({ outcome }, 0);
+  for (const outcome of dlqProduceOutcomes) metrics.receiptProduceErrors.inc({ outcome }, 0);
+  metrics.receiptsUnwritable.set(0);
   metrics.schemaRegistryAuthFailed.set(0);
   for (const rule of inferredRuleNames) {
     for (const action of inferredRuleActions) metrics.inferredRuleFlagged.inc({ rule, action }, 0);
@@ -423,6 +453,10 @@ function scrapeTimeCollector(key: MetricKey, sources: MetricSources): (() => voi
     case 'inFlight':
       return function (this: Gauge) {
         if (sources.inFlight !== undefined) this.set(sources.inFlight());
+      };
+    case 'receiptsPending':
+      return function (this: Gauge) {
+        if (sources.receiptsPending !== undefined) this.set(sources.receiptsPending());
       };
     case 'pausedPartitions':
       return function (this: Gauge) {
@@ -648,13 +682,19 @@ export function bindRuntimeMetrics(
     }),
     events.on('registry-unavailable', () => metrics.schemaRegistryErrors.inc()),
     events.on('dlq-write-failed', (event) => metrics.dlqProduceErrors.inc({ outcome: event.outcome })),
+    events.on('receipt-written', (event) => metrics.receiptsWritten.inc({ outcome: event.outcome })),
+    events.on('receipt-write-failed', (event) =>
+      metrics.receiptProduceErrors.inc({ outcome: event.outcome }),
+    ),
     events.on('internal-error', () => metrics.internalErrors.inc()),
     events.on('halted', (event) => {
       if (event.reason === 'dlq') metrics.dlqUnwritable.set(1);
+      if (event.reason === 'receipts') metrics.receiptsUnwritable.set(1);
       if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(1);
     }),
     events.on('unhalted', (event) => {
       if (event.reason === 'dlq') metrics.dlqUnwritable.set(0);
+      if (event.reason === 'receipts') metrics.receiptsUnwritable.set(0);
       if (event.reason === 'registry-auth') metrics.schemaRegistryAuthFailed.set(0);
     }),
     events.on('ready-state', (state) => {

@@ -2,8 +2,9 @@ import type { LimiterSnapshot } from '../delivery/limiter-types.ts';
 
 /**
  * What /readyz reports. Ready means this replica can make progress: it is in the consumer group
- * with partitions to work on, Gong accepts its credentials, the dead-letter topic takes writes,
- * the schema registry accepts its credentials, and it is not shutting down. Quota
+ * with partitions to work on, Gong accepts its credentials, the dead-letter topic (and the
+ * receipts topic, when set) takes writes, the schema registry accepts its credentials, and it is
+ * not shutting down. Quota
  * state is reported but does not make the replica unready: a spent quota is shared by every
  * replica, and taking them all out of the Service would only hide the cause.
  */
@@ -14,6 +15,8 @@ export interface ReadinessReport {
     readonly gongAuthOk: boolean;
     /** False while the dead-letter topic refuses every write (delivery halted). */
     readonly dlqWritable: boolean;
+    /** False while the receipts topic refuses every write (delivery halted); true without one. */
+    readonly receiptsWritable: boolean;
     /** False while the schema registry refuses the credentials (delivery halted). */
     readonly schemaRegistryAuthOk: boolean;
     readonly shuttingDown: boolean;
@@ -74,14 +77,22 @@ export function createReadiness(sources: ReadinessSources = {}): Readiness {
       const stopping = shuttingDown || state.shuttingDown?.() === true;
       const halts = state.runtimeHalts?.() ?? [];
       const dlqWritable = !halts.includes('dlq');
+      const receiptsWritable = !halts.includes('receipts');
       const schemaRegistryAuthOk = !halts.includes('registry-auth');
       const snapshot = state.limiter?.();
       return {
-        ready: consumerGroupJoined && gongAuthOk && dlqWritable && schemaRegistryAuthOk && !stopping,
+        ready:
+          consumerGroupJoined &&
+          gongAuthOk &&
+          dlqWritable &&
+          receiptsWritable &&
+          schemaRegistryAuthOk &&
+          !stopping,
         checks: {
           consumerGroupJoined,
           gongAuthOk,
           dlqWritable,
+          receiptsWritable,
           schemaRegistryAuthOk,
           shuttingDown: stopping,
         },

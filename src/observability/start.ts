@@ -92,6 +92,7 @@ export async function startObservability(options: ObservabilityOptions): Promise
   metrics.sources.ready = () => readiness.report().ready;
   if (runtime !== undefined) {
     metrics.sources.inFlight = () => runtime.stats().inFlight;
+    metrics.sources.receiptsPending = () => runtime.stats().receiptsPending;
     // Partitions pause one by one (a full share of the buffer) as well as all together.
     metrics.sources.pausedPartitions = () => runtime.stats().pausedPartitions;
   }

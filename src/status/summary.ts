@@ -101,6 +101,12 @@ const haltRules: readonly { metric: string; when: (value: number) => boolean; ca
       'the dead-letter topic refuses writes (ACL, missing or deleted topic): delivery halted, probing until a write succeeds',
   },
   {
+    metric: 'gong_bridge_receipts_unwritable',
+    when: (value) => value > 0,
+    cause:
+      'the receipts topic refuses writes (ACL, missing or deleted topic): delivery halted, probing until a write succeeds',
+  },
+  {
     metric: 'gong_bridge_schema_registry_auth_failed',
     when: (value) => value > 0,
     cause: 'the schema registry refuses the credentials (401/403): delivery halted, probing until they work',

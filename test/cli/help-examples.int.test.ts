@@ -10,6 +10,9 @@ import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { spawnBridge, waitFor } from '../helpers/bridge.ts';
 import { settings } from '../../src/config/settings.ts';
 import { ensureDlqTopic } from '../../src/kafka/dlq.ts';
+import { buildReceipt, encodeReceipt, receiptSchema } from '../../src/receipts/receipt.ts';
+import { ensureReceiptsTopic, receiptsSubject } from '../../src/receipts/writer.ts';
+import { registerAvroSchema } from '../../src/schemas/register.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { freePort } from '../helpers/redis.ts';
 import { program, requires } from '../helpers/requirements.ts';
@@ -40,6 +43,8 @@ interface Place {
   readonly dir: string;
   /** host:port of running bridges' HTTP endpoints, for examples that read a replica's /metrics. */
   replicas: string[];
+  /** Settings a command's setup adds to the environment (receipts: KAFKA_RECEIPTS_TOPIC). */
+  env: Record<string, string>;
 }
 
 const credentials = { key: 'example-access-key', secret: 'example-access-key-secret' };
@@ -69,7 +74,9 @@ const servesUntilStopped: Readonly<Record<string, RegExp>> = {
 
 /**
  * What a command's examples need besides a topic with its schema: replay-dlq, dead letters;
- * status, two running replicas of the bridge (the first also on HTTP_PORT, its default).
+ * status, two running replicas of the bridge (the first also on HTTP_PORT, its default);
+ * receipts, a receipts topic (KAFKA_RECEIPTS_TOPIC, as the operator's environment has it) holding
+ * a receipt of the event the examples ask about.
  */
 const setups: Readonly<Record<string, (place: Place) => Promise<void>>> = {
   status: async (place) => {
@@ -81,6 +88,26 @@ const setups: Readonly<Record<string, (place: Place) => Promise<void>>> = {
       await waitFor('a replica to start', () => bridge.stdout().includes('gong-bridge running'));
       place.replicas.push(`127.0.0.1:${port}`);
     }
+  },
+  receipts: async (place) => {
+    const receiptsTopic = `${place.topic}.receipts`;
+    await ensureReceiptsTopic(admin, receiptsTopic);
+    cleanups.push(() => admin.deleteTopics({ topics: [receiptsTopic] }).then(() => {}));
+    place.env.KAFKA_RECEIPTS_TOPIC = receiptsTopic;
+    const registry = new SchemaRegistry({ host: services.schemaRegistryUrl });
+    const schemaId = await registerAvroSchema(registry, receiptsSubject(receiptsTopic), receiptSchema());
+    const now = Date.now();
+    const receipt = buildReceipt(
+      { topic: place.topic, partition: 0, offset: '0', timestamp: String(now - 2_000) },
+      { outcome: 'delivered', eventId: 'evt-00000001-5c0ffee0', status: 200, requestId: 'r-1', attempts: 1 },
+      { firstAttemptAt: now - 1_000, settledAt: now - 900 },
+      { bridgeVersion: 'help-example', deadLetterTopic: `${place.topic}.dlq` },
+    );
+    await producer.send({
+      topic: receiptsTopic,
+      acks: -1,
+      messages: [{ key: receipt.eventId, value: encodeReceipt(receipt, schemaId) }],
+    });
   },
   // One letter of each reason the examples replay: events Gong accepts now (GONG_INVALID,
   // GONG_REJECTED) and one to republish (UNKNOWN_SCHEMA_ID).
@@ -192,7 +219,7 @@ async function place(example: string): Promise<Place> {
     await sandbox.close();
     await dropTopics();
   });
-  return { topic, sandbox, dir, replicas: [] };
+  return { topic, sandbox, dir, replicas: [], env: {} };
 }
 
 function environment(where: Place): Record<string, string> {
@@ -211,6 +238,7 @@ function environment(where: Place): Record<string, string> {
     // A bridge an example starts picks a free port; with replicas running, the first one's, which
     // `status` reads by default.
     HTTP_PORT: where.replicas[0]?.split(':')[1] ?? '0',
+    ...where.env,
   };
 }
 

@@ -39,7 +39,7 @@ describe('gong-bridge run (process)', () => {
     expect(result.stderr).toMatch(/KAFKA_TOPICS/);
   });
 
-  it('needs SCHEMA_REGISTRY_URL unless every topic is read as schemaless json', async () => {
+  it('needs SCHEMA_REGISTRY_URL unless every topic is read as schemaless json and receipts are off', async () => {
     const withoutRegistry = { ...base, SCHEMA_REGISTRY_URL: '', KAFKA_BROKERS: '127.0.0.1:1' };
     const avro = await runWithEnv(['run'], withoutRegistry);
     expect(avro.code).toBe(3);
@@ -55,6 +55,15 @@ describe('gong-bridge run (process)', () => {
     expect(json.stderr).toBe(
       'gong-bridge run: INPUT_FORMATS: topic interactions is read as json, which only mappings can deliver, but no mapping in test/fixtures/mappings/mappings.yaml takes records from it\n',
     );
+    // Receipts are Avro registered in the registry, whatever the input topics are.
+    const receipts = await runWithEnv(['run'], {
+      ...withoutRegistry,
+      INPUT_FORMATS: 'json',
+      MAPPINGS_FILE: 'test/fixtures/mappings/mappings.yaml',
+      KAFKA_RECEIPTS_TOPIC: 'interactions.receipts',
+    });
+    expect(receipts.code).toBe(3);
+    expect(receipts.stderr).toMatch(/SCHEMA_REGISTRY_URL is required/);
   });
 
   it('rejects unknown arguments with exit 2', async () => {

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runReceipts } from '../../src/cli/commands/receipts.ts';
 import { frameRecord } from '../../src/decode/wire.ts';
 import { readDeadLetterHeaders } from '../../src/kafka/dlq.ts';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
@@ -10,9 +11,11 @@ import { newestSchema } from '../../src/schemas/registry-files.ts';
 import { makeSampleEvent } from '../../src/transform/sample-events.ts';
 import { transformEvent } from '../../src/transform/transform.ts';
 import { allCommitted, bridgeEnv, readAll, waitFor } from '../helpers/bridge.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { registerSchema } from '../helpers/registry.ts';
 import { mappingDirectory } from '../helpers/mappings.ts';
+import { coordinatesOf, readReceipts } from '../helpers/receipts.ts';
 import { loadWorkedExamples, wireRecord, type WorkedExample } from '../mapping/worked-examples.ts';
 
 /**
@@ -21,8 +24,10 @@ import { loadWorkedExamples, wireRecord, type WorkedExample } from '../mapping/w
  * produced in the Confluent wire format to real Kafka, mapped by MAPPINGS_FILE and delivered to
  * the Gong sandbox. The bodies the sandbox received are compared with the fixtures; records the
  * topics do not expect, and one whose mapping throws, must sit in the dead-letter topic with
- * their reasons; every offset must be committed. Start-up errors in the mapping file stop the
- * process with exit 3 before it consumes anything.
+ * their reasons; every offset must be committed. With KAFKA_RECEIPTS_TOPIC set, every source
+ * record has exactly one receipt, read back through the registry's deserializer and through
+ * `gong-bridge receipts`, naming its outcome, eventId, Gong's requestId and its source coordinates.
+ * Start-up errors in the mapping file stop the process with exit 3 before it consumes anything.
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -59,6 +64,8 @@ describe('the worked examples through the real stack', () => {
   const topicOf = new Map(examples.map((example) => [example, uniqueName(example.topic)]));
   const topics = [...topicOf.values()];
   const dlqTopic = uniqueName('mapped.dlq');
+  // Left to the bridge to create, as in production (ensureReceiptsTopic).
+  const receiptsTopic = uniqueName('mapped.receipts');
   const groupId = uniqueName('mapped-bridge');
   const credentials = { accessKey: 'e2e-key', accessKeySecret: 'e2e-secret' };
   const ids = new Map<WorkedExample, number>();
@@ -88,6 +95,7 @@ describe('the worked examples through the real stack', () => {
       GONG_BASE_URL: sandbox.url,
       KAFKA_TOPICS: topics.join(','),
       KAFKA_DLQ_TOPIC: dlqTopic,
+      KAFKA_RECEIPTS_TOPIC: receiptsTopic,
       KAFKA_GROUP_ID: groupId,
       INPUT_FORMATS: examples.map((example) => `${topicOf.get(example)}:${example.format}`).join(','),
       MAPPINGS_FILE: join(dir, 'mappings.yaml'),
@@ -99,6 +107,7 @@ describe('the worked examples through the real stack', () => {
   afterAll(async () => {
     await sandbox?.close();
     await dropTopics();
+    await admin.deleteTopics({ topics: [receiptsTopic] }).catch(() => {});
     await admin.disconnect();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
@@ -216,6 +225,81 @@ describe('the worked examples through the real stack', () => {
       });
       // The original bytes are kept for replay-dlq.
       expect(letters.find((letter) => letter.key === 'json-on-avro')?.value).toEqual(signupJson);
+
+      // Receipts: every source record has exactly one (the bridge was not interrupted), keyed by
+      // its eventId or, without one, its coordinates, decoded by the registry's deserializer.
+      const sources = new Map<string, string>();
+      for (const topic of topics) {
+        for (const record of await readAll(kafka, topic))
+          sources.set(record.key!, `${topic}/${record.partition}/${record.offset}`);
+      }
+      const expectedReceipts = new Map<string, Record<string, unknown>>();
+      const accepted = new Map(
+        sandbox
+          .calls(0, 1_000)
+          .filter((call) => call.status === 200)
+          .map((call) => [call.eventId, call.requestId]),
+      );
+      const deliveredReceipt = (eventId: string, schemaId: number) => ({
+        eventId,
+        outcome: 'DELIVERED',
+        deadLetterReason: null,
+        httpStatus: 200,
+        requestId: accepted.get(eventId),
+        attempts: expect.any(Number),
+        schemaId,
+      });
+      for (const example of examples) {
+        example.bodies.forEach((body, index) =>
+          expectedReceipts.set(
+            `${example.mapping}-${index}`,
+            deliveredReceipt((body as { eventId: string }).eventId, ids.get(example)!),
+          ),
+        );
+      }
+      expectedReceipts.set('canonical', deliveredReceipt(canonical.eventId, canonicalId));
+      for (const key of Object.keys(broken)) {
+        expectedReceipts.set(key, {
+          eventId: byKey[key]!['gong-bridge.event-id'] ?? null,
+          outcome: 'DEAD_LETTERED',
+          deadLetterReason: byKey[key]!['gong-bridge.reason'],
+          deadLetterTopic: dlqTopic,
+          httpStatus: null,
+          requestId: null,
+          attempts: 0,
+        });
+      }
+      expect(sources.size).toBe(expectedReceipts.size);
+      const stored = await readReceipts(kafka, receiptsTopic);
+      expect(stored.map((read) => coordinatesOf(read.receipt)).sort()).toEqual([...sources.values()].sort());
+      const receiptAt = new Map(stored.map((read) => [coordinatesOf(read.receipt), read]));
+      for (const [key, expected] of expectedReceipts) {
+        const read = receiptAt.get(sources.get(key)!)!;
+        expect(read.receipt, key).toMatchObject(expected);
+        expect(read.receipt.attempts, key).toBeGreaterThanOrEqual(expected.outcome === 'DELIVERED' ? 1 : 0);
+        expect(read.key, key).toBe(read.receipt.eventId ?? coordinatesOf(read.receipt));
+        expect(read.receipt.settledAt, key).toBeGreaterThanOrEqual(read.receipt.firstAttemptAt);
+      }
+
+      // `gong-bridge receipts --event-id` answers for one event of each example: it reached Gong.
+      for (const example of examples) {
+        const { eventId } = example.bodies[0] as { eventId: string };
+        const asked = captureIo(env);
+        expect(await runReceipts(['--event-id', eventId, '--json'], asked.io), asked.err()).toBe(0);
+        const [line, ...more] = asked.out().trim().split('\n');
+        expect(more).toEqual([]);
+        const [topic, partition, offset] = sources.get(`${example.mapping}-0`)!.split('/');
+        expect(JSON.parse(line!)).toMatchObject({
+          eventId,
+          outcome: 'delivered',
+          requestId: accepted.get(eventId),
+          source: { topic, partition: Number(partition), offset: Number(offset) },
+        });
+        expect(asked.err()).toContain(`${eventId} reached Gong: DELIVERED`);
+      }
+      const listed = captureIo(env);
+      expect(await runReceipts(['--since', '1h', '--json'], listed.io), listed.err()).toBe(0);
+      expect(listed.out().trim().split('\n')).toHaveLength(sources.size);
 
       // The start-up log names each topic's format and each mapping, checked against the registry.
       const lines = bridge

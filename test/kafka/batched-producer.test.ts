@@ -70,6 +70,49 @@ describe('serialized, batched producer', () => {
     });
   });
 
+  it('with lingerMs, a batch waits for more messages, and goes at once when it is full', async () => {
+    const kafka = scripted();
+    const lingered: number[] = [];
+    const { batched } = build(kafka.producer, {
+      lingerMs: 20,
+      maxBatchMessages: 3,
+      sleep: (ms, signal) =>
+        new Promise<void>((resolve, reject) => {
+          lingered.push(ms);
+          const timer = setTimeout(resolve, ms);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(new Error('cut'));
+          });
+        }),
+    });
+    const first = batched.send(message('a'));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Lingering: nothing sent yet.
+    expect(kafka.requests).toEqual([]);
+    const rest = ['b', 'c', 'd'].map((key) => batched.send(message(key)));
+    // c made the batch full: it went without waiting out the 20 ms; d lingers for the next one.
+    await first;
+    expect(kafka.requests).toEqual([['a', 'b', 'c']]);
+    await Promise.all(rest);
+    expect(kafka.requests).toEqual([['a', 'b', 'c'], ['d']]);
+    expect(lingered).toEqual([20, 20]);
+  });
+
+  it('with lingerMs, close() during the wait rejects what waits, and sends nothing', async () => {
+    const kafka = scripted();
+    const { batched } = build(kafka.producer, {
+      lingerMs: 60_000,
+      sleep: (_ms, signal) =>
+        new Promise<void>((_, reject) => signal?.addEventListener('abort', () => reject(new Error('cut')))),
+    });
+    const sent = batched.send(message('a'));
+    batched.close();
+    await expect(sent).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(kafka.requests).toEqual([]);
+  });
+
   it('keeps one request outstanding and sends what waits meanwhile as one batch', async () => {
     let release: () => void = () => {};
     const first = new Promise<void>((resolve) => (release = resolve));

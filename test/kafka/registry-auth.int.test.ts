@@ -1,8 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { CliIo } from '../../src/cli/command.ts';
 import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
 import { runReplayDlq } from '../../src/cli/commands/replay-dlq.ts';
 import { deadLetterHeaders } from '../../src/kafka/dlq.ts';
@@ -17,6 +15,7 @@ import {
   type TestBridge,
 } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { captureIo } from '../helpers/cli-io.ts';
 
 /**
  * A basic-auth gate in front of the real Apicurio, the way managed registries sit behind an API
@@ -67,21 +66,6 @@ async function startAuthGate(upstream: string, password: string) {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-function cliIo(env: Record<string, string>) {
-  const stderr = new PassThrough();
-  let err = '';
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const io: CliIo = {
-    stdin: new PassThrough(),
-    stdout: new PassThrough(),
-    stderr,
-    env,
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  };
-  return { io, err: () => err };
 }
 
 /** Issue 13 §3: a registry that refuses the credentials was "unavailable", retried for ever. */
@@ -192,7 +176,7 @@ describe('a schema registry that refuses the credentials', () => {
       ],
     });
     await producer.disconnect();
-    const cli = cliIo(env);
+    const cli = captureIo(env);
     const started = Date.now();
     const code = await Promise.race([
       runReplayDlq(['--dry-run'], cli.io),
@@ -206,7 +190,7 @@ describe('a schema registry that refuses the credentials', () => {
 
   it('produce-sample exits 1 naming the credentials to check', async () => {
     const { topic, env } = await setup();
-    const cli = cliIo(env);
+    const cli = captureIo(env);
     expect(await runProduceSample(['--count', '1', '--topic', topic], cli.io)).toBe(1);
     expect(cli.err()).toMatch(/refused the credentials \(401\).*SCHEMA_REGISTRY_PASSWORD/);
   });

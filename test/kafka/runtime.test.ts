@@ -8,6 +8,7 @@ import type { RecordPreparer } from '../../src/decode/prepare.ts';
 import type { DeadLetterReason, DlqWriter, SourceRecord } from '../../src/kafka/dlq.ts';
 import { HaltState } from '../../src/kafka/halt-state.ts';
 import { createRuntime, type RuntimeOptions } from '../../src/kafka/runtime.ts';
+import type { Settlement } from '../../src/receipts/receipt.ts';
 
 /**
  * The runtime with plain stubs for kafkajs, the preparer, the engine and the DLQ: what reaches the
@@ -177,6 +178,37 @@ function recordingDlq() {
     },
   };
   return { dlq, letters };
+}
+
+/** A receipts writer whose acknowledgements the test gives, one record at a time (`ack`). */
+function controlledReceipts() {
+  const waiting = new Map<string, { resolve(): void; reject(error: Error): void }>();
+  const written: { offset: string; settlement: Settlement }[] = [];
+  const writer: NonNullable<RuntimeOptions['receipts']> = {
+    topic: 't.receipts',
+    halts: new HaltState('receipts', () => performance.now()),
+    write: (record, settlement) =>
+      new Promise<void>((resolve, reject) => {
+        waiting.set(record.offset, {
+          resolve: () => {
+            written.push({ offset: record.offset, settlement });
+            resolve();
+          },
+          reject,
+        });
+      }),
+  };
+  return {
+    writer,
+    written,
+    waiting,
+    ack(...offsets: string[]) {
+      for (const offset of offsets) {
+        waiting.get(offset)!.resolve();
+        waiting.delete(offset);
+      }
+    },
+  };
 }
 
 const event = (id: string) => JSON.stringify({ eventId: id });
@@ -362,7 +394,7 @@ describe('consumer runtime', () => {
     await runtime.stop();
   });
 
-  it.each(['dlq', 'registry-auth'] as const)(
+  it.each(['dlq', 'registry-auth', 'receipts'] as const)(
     'halts on its own dependency (%s): pauses, turns unready, and resumes when its probe succeeds',
     async (name) => {
       const kafka = fakeConsumer();
@@ -372,7 +404,11 @@ describe('consumer runtime', () => {
       const runtime = build({
         consumer: kafka.consumer,
         engine: gong.engine,
-        ...(name === 'dlq' ? { dlq: { ...dlq, halts } } : { preparer: { ...preparer, halts } }),
+        ...(name === 'dlq'
+          ? { dlq: { ...dlq, halts } }
+          : name === 'receipts'
+            ? { receipts: { ...controlledReceipts().writer, halts } }
+            : { preparer: { ...preparer, halts } }),
       });
       const seen: string[] = [];
       runtime.events.on('halted', (event) => seen.push(`halted ${event.reason}: ${event.error}`));
@@ -668,6 +704,172 @@ describe('consumer runtime', () => {
     kafka.emit('group_join', { memberAssignment: { t: [0] } });
     expect(kafka.calls.at(-1)).toBe('resume');
     expect(runtime.readiness().joined).toBe(true);
+    await runtime.stop();
+  });
+});
+
+describe('consumer runtime with a receipts topic', () => {
+  it('commits past a settled record only once its receipt is acknowledged, and frees MAX_IN_FLIGHT at once', async () => {
+    const receipts = controlledReceipts();
+    const { kafka, gong, runtime } = await started({
+      receipts: receipts.writer,
+      maxInFlight: 1,
+      commitMaxPending: 1,
+    });
+    await kafka.feed('t', 0, [event('a'), event('b')]);
+    await tick();
+    gong.settle('a');
+    await tick();
+    // a settled: its receipt waits, and b is already on its way to Gong (MAX_IN_FLIGHT 1).
+    expect(gong.started).toEqual(['a', 'b']);
+    expect(runtime.stats()).toMatchObject({ receiptsPending: 1, settledUncommitted: 1, inFlight: 1 });
+    expect(kafka.commits).toEqual([]);
+    receipts.ack('0');
+    await tick();
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+    gong.settle('b');
+    await tick();
+    expect(kafka.commits).toHaveLength(1);
+    receipts.ack('1');
+    await tick();
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '2' }]);
+    expect(runtime.stats()).toMatchObject({ receipts: 2, receiptsPending: 0, settledUncommitted: 0 });
+    await runtime.stop();
+  });
+
+  it('a receipt acknowledged out of order does not let the commit pass an earlier one still waiting', async () => {
+    const receipts = controlledReceipts();
+    const { kafka, gong, runtime } = await started({ receipts: receipts.writer, commitMaxPending: 1 });
+    await kafka.feed('t', 0, ['a', 'b', 'c'].map(event));
+    await tick();
+    for (const id of ['a', 'b', 'c']) gong.settle(id);
+    await tick();
+    receipts.ack('1', '2');
+    await tick();
+    expect(kafka.commits).toEqual([]);
+    receipts.ack('0');
+    await tick();
+    expect(kafka.commits.at(-1)).toEqual([{ topic: 't', partition: 0, offset: '3' }]);
+    await runtime.stop();
+  });
+
+  it('writes what settled: delivered with Gong status, requestId and attempts; dead-lettered with its reason', async () => {
+    const receipts = controlledReceipts();
+    const { kafka, gong, runtime } = await started({ receipts: receipts.writer });
+    await kafka.feed('t', 0, [event('a'), 'poison']);
+    await tick();
+    gong.pending.get('a')!({ kind: 'delivered', status: 200, requestId: 'req-1', attempts: 2 });
+    await tick();
+    receipts.ack('0', '1');
+    await tick();
+    expect(receipts.written.sort((x, y) => x.offset.localeCompare(y.offset))).toEqual([
+      {
+        offset: '0',
+        settlement: {
+          outcome: 'delivered',
+          eventId: 'a',
+          status: 200,
+          requestId: 'req-1',
+          attempts: 2,
+          schemaId: 1,
+        },
+      },
+      {
+        offset: '1',
+        settlement: expect.objectContaining({
+          outcome: 'dead-lettered',
+          reason: 'NOT_CONFLUENT_FRAMED',
+          referenceLetter: false,
+          attempts: 0,
+        }) as Settlement,
+      },
+    ]);
+    await runtime.stop();
+  });
+
+  it('a partition waiting for receipts starts nothing new past its share; the wait counts as settled, uncommitted', async () => {
+    const receipts = controlledReceipts();
+    const { kafka, gong, runtime } = await started({
+      receipts: receipts.writer,
+      commitMaxPending: 2,
+      maxBuffered: 3,
+      maxInFlight: 8,
+    });
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await kafka.feed('t', 0, ['a', 'b', 'c'].map(event));
+    await tick();
+    gong.settle('a');
+    gong.settle('b');
+    gong.settle('c');
+    await tick();
+    await kafka.feed('t', 0, ['d'].map(event), 3);
+    await tick();
+    // Three receipts wait (the lane's share of 3): d is fetched but not started.
+    expect(gong.started).toEqual(['a', 'b', 'c']);
+    receipts.ack('0', '1', '2');
+    await tick();
+    expect(gong.started).toEqual(['a', 'b', 'c', 'd']);
+    await runtime.stop();
+  });
+
+  it('a revoke waits for the receipts on their way and commits what they cover', async () => {
+    const receipts = controlledReceipts();
+    const { kafka, gong, runtime } = await started({ receipts: receipts.writer });
+    kafka.emit('group_join', { memberAssignment: { t: [0] } });
+    await kafka.feed('t', 0, ['a', 'b'].map(event));
+    await tick();
+    gong.settle('a');
+    gong.settle('b');
+    await tick();
+    kafka.emit('rebalancing', {});
+    await tick();
+    expect(kafka.commits).toEqual([]);
+    receipts.ack('0', '1');
+    await tick();
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '2' }]]);
+    await runtime.stop();
+  });
+
+  it('shutdown leaves a record whose receipt was never acknowledged uncommitted', async () => {
+    const receipts = controlledReceipts();
+    const { kafka, gong, runtime } = await started({ receipts: receipts.writer, shutdownTimeoutMs: 50 });
+    await kafka.feed('t', 0, ['a', 'b'].map(event));
+    await tick();
+    gong.settle('a');
+    gong.settle('b');
+    await tick();
+    receipts.ack('0');
+    await runtime.stop();
+    // b's receipt never came back: the commit stops at b, which is consumed (and receipted) again.
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+    receipts.waiting.get('1')!.reject(new BridgeError('SHUTTING_DOWN', 'closed'));
+  });
+
+  it('a receipt the topic refuses for its size is tried again, not skipped', async () => {
+    let refusals = 2;
+    const written: string[] = [];
+    const { kafka, gong, runtime } = await started({
+      commitMaxPending: 1,
+      receipts: {
+        topic: 't.receipts',
+        halts: new HaltState('receipts', () => performance.now()),
+        async write(record) {
+          if (refusals-- > 0) throw new BridgeError('PRODUCE_TOO_LARGE', 'too large');
+          written.push(record.offset);
+        },
+      },
+      sleep: (ms, signal) => systemSleep(Math.min(ms, 5), signal),
+    });
+    const bugs: string[] = [];
+    runtime.events.on('internal-error', (payload) => bugs.push(payload.error));
+    await kafka.feed('t', 0, [event('a')]);
+    await tick();
+    gong.settle('a');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(written).toEqual(['0']);
+    expect(kafka.commits).toEqual([[{ topic: 't', partition: 0, offset: '1' }]]);
+    // Too large is the producer's to report (receipt-write-failed), not a bug.
+    expect(bugs).toEqual([]);
     await runtime.stop();
   });
 });

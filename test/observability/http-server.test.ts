@@ -98,6 +98,7 @@ describe('observability HTTP server', () => {
         consumerGroupJoined: true,
         gongAuthOk: true,
         dlqWritable: true,
+        receiptsWritable: true,
         schemaRegistryAuthOk: true,
         shuttingDown: false,
       },

@@ -32,6 +32,8 @@ describe('startObservability', () => {
         commits: 0,
         pausedPartitions: 0,
         settledUncommitted: 0,
+        receipts: 0,
+        receiptsPending: 0,
       }),
     };
     const limiter = new LocalLimiter({
@@ -92,7 +94,8 @@ describe('startObservability', () => {
       state = { ...state, joined: true, ready: true };
       expect((await readyz()).status).toBe(200);
 
-      // A halt of the runtime's own dependencies: the DLQ refusing writes, the registry refusing us.
+      // A halt of the runtime's own dependencies: the DLQ or the receipts topic refusing writes,
+      // the registry refusing us.
       state = { ...state, ready: false, halts: ['dlq'] };
       expect(await readyz()).toMatchObject({
         status: 503,
@@ -103,6 +106,12 @@ describe('startObservability', () => {
         status: 503,
         body: { checks: { dlqWritable: true, schemaRegistryAuthOk: false } },
       });
+      state = { ...state, halts: ['receipts'] };
+      expect(await readyz()).toMatchObject({
+        status: 503,
+        body: { checks: { dlqWritable: true, receiptsWritable: false, schemaRegistryAuthOk: true } },
+      });
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain('gong_bridge_receipts_pending 0');
       state = { ...state, ready: true, halts: [] };
       expect((await readyz()).status).toBe(200);
 

@@ -132,21 +132,30 @@ describe('summarizeStatus', () => {
     ]);
   });
 
-  it('names the halts of the runtime dependencies: the DLQ and the registry credentials', () => {
+  it('names the halts of the runtime dependencies: the DLQ, the receipts topic and the registry credentials', () => {
     const metrics = base(
       'local',
       0,
-      ['gong_bridge_dlq_unwritable 1', 'gong_bridge_schema_registry_auth_failed 1'].join('\n'),
+      [
+        'gong_bridge_dlq_unwritable 1',
+        'gong_bridge_receipts_unwritable 1',
+        'gong_bridge_schema_registry_auth_failed 1',
+      ].join('\n'),
     );
     const report = summarizeStatus([replica('http://a/metrics', 0, metrics)]);
     expect(report.halts.map((halt) => halt.cause)).toEqual([
       expect.stringMatching(/^the dead-letter topic refuses writes/),
+      expect.stringMatching(/^the receipts topic refuses writes/),
       expect.stringMatching(/^the schema registry refuses the credentials/),
     ]);
     const quiet = base(
       'local',
       0,
-      ['gong_bridge_dlq_unwritable 0', 'gong_bridge_schema_registry_auth_failed 0'].join('\n'),
+      [
+        'gong_bridge_dlq_unwritable 0',
+        'gong_bridge_receipts_unwritable 0',
+        'gong_bridge_schema_registry_auth_failed 0',
+      ].join('\n'),
     );
     expect(summarizeStatus([replica('http://a/metrics', 0, quiet)]).halts).toEqual([]);
   });

@@ -22,7 +22,14 @@ import { dlqHeaderPrefix, readDeadLetterHeaders } from '../../kafka/dlq.ts';
 import { loadConfigWithWarnings } from '../command-config.ts';
 import { needsRegistry } from '../../decode/inputs.ts';
 import { createInputPipeline, createRegistryFromConfig } from '../../wiring/input-pipeline.ts';
-import { ExitCode, numberOption, parseCommandArgs, type CliCommand, type CliIo } from '../command.ts';
+import {
+  ExitCode,
+  numberOption,
+  parseCommandArgs,
+  timeOption,
+  type CliCommand,
+  type CliIo,
+} from '../command.ts';
 import {
   openCommandQuota,
   quotaShareHelp,
@@ -76,7 +83,7 @@ Options:
   --dlq-topic T        Dead-letter topic (default KAFKA_DLQ_TOPIC, or <first KAFKA_TOPICS>.dlq).
   --from-offset N      Start at offset N in every partition (default: the beginning).
   --to-offset N        Stop before offset N in every partition (default: the end at start-up).
-  --since TIME         Start at the first record at or after TIME (ISO 8601 or epoch ms).
+  --since TIME         Start at the first record at or after TIME (ISO 8601, epoch ms, or ago: 2h).
   --until TIME         Stop at records after TIME.
   --reason CODE        Only records whose gong-bridge.reason is CODE; repeat for several:
                        ${wrap(`${deadLetterCodes.join(', ')}.`, 72).join('\n                       ')}
@@ -121,14 +128,6 @@ export const replayDlqCommand: CliCommand = {
   run: (argv, io) => runReplayDlq(argv, io),
 };
 
-function parseTime(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms))
-    throw new BridgeError('USAGE', `--${name} must be ISO 8601 or epoch ms, got ${value}`);
-  return ms;
-}
-
 /** The command line and the settings, checked before anything connects. */
 function readReplayOptions(argv: string[], io: CliIo) {
   const { values } = parseCommandArgs(options, argv, false);
@@ -167,8 +166,8 @@ function readReplayOptions(argv: string[], io: CliIo) {
       values['dlq-topic'] ?? config.KAFKA_DLQ_TOPIC ?? `${requireSetting(config, 'KAFKA_TOPICS')[0]}.dlq`,
     fromOffset: offsetOption('from-offset'),
     toOffset: offsetOption('to-offset'),
-    since: parseTime('since', values.since),
-    until: parseTime('until', values.until),
+    since: timeOption('since', values.since, Date.now()),
+    until: timeOption('until', values.until, Date.now()),
     concurrency: Math.floor(numberOption('concurrency', values.concurrency, 8, 1)),
     toTopic,
     dryRun,

@@ -16,12 +16,18 @@ import {
   kafkaClientConfig,
   registryClientOptions,
 } from '../../wiring/kafka-connection.ts';
-import { createBatchedProducer, createNonIdempotentProducer } from '../../kafka/batched-producer.ts';
+import {
+  createBatchedProducer,
+  createNonIdempotentProducer,
+  type ProducerSendFailure,
+} from '../../kafka/batched-producer.ts';
 import { createDlqWriter, dlqProducerOptions, ensureDlqTopic } from '../../kafka/dlq.ts';
 import { RuntimeEvents } from '../../kafka/events.ts';
 import type { QuotaLedger } from '../../kafka/quota-ledger.ts';
 import { ledgerFromConfig } from '../../wiring/quota-ledger.ts';
 import { createRuntime, type Runtime } from '../../kafka/runtime.ts';
+import { ensureReceiptsTopic } from '../../receipts/writer.ts';
+import { receiptsFromConfig } from '../../wiring/receipts.ts';
 import { chooseLogFormat, createLogger, runsInContainer } from '../../observability/logger.ts';
 import { routeProcessWarnings, type WarningSource } from '../../observability/process-warnings.ts';
 import { startObservability } from '../../observability/start.ts';
@@ -50,8 +56,9 @@ All settings come from the environment (see docs/reference/configuration.md); re
   KAFKA_BROKERS, KAFKA_TOPICS, SCHEMA_REGISTRY_URL (unless every topic is schemaless json), and
   Gong credentials (GONG_ACCESS_KEY + GONG_ACCESS_KEY_SECRET, or GONG_BEARER_TOKEN[_FILE]).
 Useful: KAFKA_GROUP_ID (gong-bridge), KAFKA_DLQ_TOPIC (<first topic>.dlq, created if missing),
-  INPUT_FORMATS, MAPPINGS_FILE, MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS,
-  COMMIT_MAX_PENDING, SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
+  INPUT_FORMATS, MAPPINGS_FILE, KAFKA_RECEIPTS_TOPIC (a receipt per settled record, created if
+  missing; unset: none), MAX_IN_FLIGHT, MAX_BUFFERED, COMMIT_INTERVAL_MS, COMMIT_MAX_PENDING,
+  SHUTDOWN_TIMEOUT_MS, GONG_RATE_PER_SECOND.
 
 Stops on SIGTERM/SIGINT: fetching stops, in-flight records get SHUTDOWN_TIMEOUT_MS to settle,
 settled offsets are committed, exit 0. Signals within 3 s of the first are the same request (a
@@ -93,6 +100,8 @@ export interface RunGraph {
   readonly engine: DeliveryEngine;
   readonly runtime: Runtime;
   readonly dlqTopic: string;
+  /** KAFKA_RECEIPTS_TOPIC, when receipts are on. */
+  readonly receiptsTopic: string | undefined;
   /** Each topic's format and the mappings, once runtime.start() has loaded them. */
   inputs(): Inputs | undefined;
   /** Keeps the day's spend in KAFKA_QUOTA_TOPIC when the limiter counts it here (no Redis). */
@@ -146,7 +155,18 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     },
   };
   const events = new RuntimeEvents();
+  const reportFailure =
+    (event: 'dlq-write-failed' | 'receipt-write-failed') => (failure: ProducerSendFailure) =>
+      events.emit(event, {
+        error: failure.error,
+        outcome: failure.outcome,
+        matched: failure.matched,
+        attempt: failure.attempt,
+        messages: failure.messages,
+        retryInMs: failure.retryInMs,
+      });
   // Not idempotent, one request at a time, waiting letters batched: batched-producer.ts says why.
+  // Dead letters and receipts share the kafkajs producer; each topic has its own batches.
   const producer = createNonIdempotentProducer(kafka);
   const dlqProducer = createBatchedProducer({
     ...dlqProducerOptions,
@@ -154,17 +174,18 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     topic: dlqTopic,
     clock,
     sleep,
-    onFailure: (failure) =>
-      events.emit('dlq-write-failed', {
-        error: failure.error,
-        outcome: failure.outcome,
-        matched: failure.matched,
-        attempt: failure.attempt,
-        messages: failure.messages,
-        retryInMs: failure.retryInMs,
-      }),
+    onFailure: reportFailure('dlq-write-failed'),
   });
   const dlq = createDlqWriter({ producer: dlqProducer, version, wallNow: () => clock.wallNow() });
+  const receiptsWiring = receiptsFromConfig(config, {
+    producer,
+    clock,
+    sleep,
+    onFailure: reportFailure('receipt-write-failed'),
+    bridgeVersion: version,
+    deadLetterTopic: dlqTopic,
+  });
+  const receipts = receiptsWiring?.writer;
   // New-generation batches wait for the revoke without heartbeating; stay well inside the session.
   const revokeTimeoutMs = Math.min(
     10_000,
@@ -195,6 +216,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     preparer,
     engine,
     dlq,
+    receipts,
     limiter,
     clock,
     sleep,
@@ -256,6 +278,7 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
           );
         }
         await ensureDlqTopic(admin, dlqTopic, config.MAX_RECORD_BYTES);
+        if (receipts !== undefined) await ensureReceiptsTopic(admin, receipts.topic);
         // On a broker that has just started, the group coordinator is still creating or loading
         // __consumer_offsets; a consumer joining then crashes and restarts with an alarming
         // "The coordinator is loading" error. Waiting for it keeps that normal state quiet.
@@ -283,6 +306,9 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
       } finally {
         await admin.disconnect();
       }
+      // The receipt schema is registered before the first record could settle: a registry that
+      // refuses it (credentials, an incompatible schema under the subject) stops the start here.
+      await receipts?.prepare();
       await producer.connect();
       producerConnected = true;
       // The day's spend must be known before the first call; each replica takes its share of it.
@@ -300,12 +326,14 @@ export function buildRunGraph(config: Settings, deps: RunDependencies, logger: L
     engine,
     runtime: wrapped,
     dlqTopic,
+    receiptsTopic: receipts?.topic,
     inputs: () => inputs,
     ledger,
     async close() {
       starting.abort();
       engine.close();
       dlqProducer.close();
+      receiptsWiring?.producer.close();
       registry?.close();
       // After runtime.stop(): no call is in flight, so the last write holds the whole day.
       await ledger?.close();
@@ -357,6 +385,8 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
         fields,
         'the dead-letter topic refuses writes: delivery halted, probing until a write succeeds',
       );
+    else if (event.reason === 'receipts')
+      log.error(fields, 'the receipts topic refuses writes: delivery halted, probing until a write succeeds');
     else if (event.reason === 'registry-auth')
       log.error(fields, 'the schema registry refuses the credentials: delivery halted, probing');
     else log.info(fields, `consumer holds its records (${event.reason})`);
@@ -381,6 +411,14 @@ function bindRuntimeLogs(events: RuntimeEvents, logger: Logger): void {
         : 'dead-letter write failed; retrying',
     ),
   );
+  events.on('receipt-write-failed', (event) =>
+    log.warn(
+      { event: 'receipt-write-failed', ...event },
+      event.outcome === 'too-large'
+        ? "receipts refused for their size: a batch is split; a single receipt refused means the receipts topic's max.message.bytes is too small (retried)"
+        : 'receipt write failed; retrying',
+    ),
+  );
   events.on('internal-error', (event) =>
     log.error({ event: 'internal-error', ...event }, 'bug: unexpected error while processing a record'),
   );
@@ -403,9 +441,11 @@ export const runConfigChecks: readonly ConfigCheck[] = [
   (config) => kafkaClientConfig(config),
   ...required('KAFKA_TOPICS'),
   // Only topics read as schemaless json do without the registry (its credentials are checked
-  // whenever it is set).
+  // whenever it is set); receipts always need it, their schema is registered there.
   (config) =>
-    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS) || config.SCHEMA_REGISTRY_URL !== undefined
+    needsRegistry(config.KAFKA_TOPICS, config.INPUT_FORMATS) ||
+    config.KAFKA_RECEIPTS_TOPIC !== undefined ||
+    config.SCHEMA_REGISTRY_URL !== undefined
       ? registryClientOptions(config)
       : undefined,
   (config) => authFromConfig(config),
@@ -464,6 +504,7 @@ export async function runBridge(argv: string[], io: CliIo, deps: RunDependencies
         topics: config.KAFKA_TOPICS,
         groupId: config.KAFKA_GROUP_ID,
         dlqTopic: graph.dlqTopic,
+        ...(graph.receiptsTopic === undefined ? {} : { receiptsTopic: graph.receiptsTopic }),
       },
       'gong-bridge running',
     );
