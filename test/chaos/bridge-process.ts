@@ -59,3 +59,49 @@ export async function whileRunning(
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+export interface KillDrill {
+  readonly env: Record<string, string>;
+  readonly kills: number;
+  /** Valid events produced: each kill waits for its share of them to be accepted. */
+  readonly valid: number;
+  /** Events the Gong sandbox has accepted so far. */
+  accepted(): number;
+  /** What the last bridge waits for before its SIGTERM, and its name in a timeout message. */
+  readonly done: { readonly what: string; check(): Promise<boolean> };
+  /** Processes alive, for the test's cleanup to SIGKILL if the drill fails half-way. */
+  readonly running: Set<BridgeProcess>;
+}
+
+/**
+ * The kill -9 drill of the SIGKILL scenarios: `kills` bridges one after another, each SIGKILLed
+ * once the sandbox has accepted its share of the valid events (so the kills spread over the
+ * delivery whatever the machine's speed), then one more bridge that runs until `done` and stops on
+ * SIGTERM. Returns what was accepted at each kill, every process's output, and the last exit code.
+ */
+export async function killDuringDelivery(
+  drill: KillDrill,
+): Promise<{ killedAfter: number[]; outputs: string[]; lastExitCode: number | null; lastOutput: string }> {
+  const spawnTracked = () => {
+    const bridge = spawnBridgeProcess(drill.env);
+    drill.running.add(bridge);
+    return bridge;
+  };
+  const killedAfter: number[] = [];
+  const outputs: string[] = [];
+  for (let round = 1; round <= drill.kills; round++) {
+    const bridge = spawnTracked();
+    const target = Math.floor((drill.valid * round) / (drill.kills + 1));
+    await whileRunning(bridge, `${target} events delivered`, () => drill.accepted() >= target, 300_000, 20);
+    await bridge.kill('SIGKILL');
+    killedAfter.push(drill.accepted());
+    drill.running.delete(bridge);
+    outputs.push(bridge.output());
+  }
+  const last = spawnTracked();
+  await whileRunning(last, drill.done.what, () => drill.done.check(), 300_000, 500);
+  const lastExitCode = await last.kill('SIGTERM');
+  drill.running.delete(last);
+  outputs.push(last.output());
+  return { killedAfter, outputs, lastExitCode, lastOutput: last.output() };
+}

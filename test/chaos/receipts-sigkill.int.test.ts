@@ -4,7 +4,7 @@ import type { Receipt } from '../../src/receipts/receipt.ts';
 import { allCommitted, bridgeEnv } from '../helpers/bridge.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { coordinatesOf, followReceipts, readReceipts } from '../helpers/receipts.ts';
-import { spawnBridgeProcess, whileRunning, type BridgeProcess } from './bridge-process.ts';
+import { killDuringDelivery, type BridgeProcess } from './bridge-process.ts';
 import { account, type ProducedRecord } from './harness.ts';
 import { expectBalancedBooks, prepareScenario } from './scenario.ts';
 
@@ -74,39 +74,20 @@ describe('chaos: receipts across SIGKILLs', () => {
         });
         // The product's commit settings: they decide how much a kill leaves settled and uncommitted.
         delete env.COMMIT_INTERVAL_MS;
-        const valid = records.filter((record) => record.kind === 'valid').length;
         const startedAt = Date.now();
-        const killedAfter: number[] = [];
-        const spawn = () => {
-          const bridge = spawnBridgeProcess(env);
-          running.add(bridge);
-          return bridge;
-        };
-        for (let round = 1; round <= kills; round++) {
-          const bridge = spawn();
-          const target = Math.floor((valid * round) / (kills + 1));
-          await whileRunning(
-            bridge,
-            `${target} events delivered`,
-            () => sandbox.stats().accepted >= target,
-            300_000,
-            20,
-          );
-          await bridge.kill('SIGKILL');
-          killedAfter.push(sandbox.stats().accepted);
-          running.delete(bridge);
-        }
-        const last = spawn();
-        await whileRunning(
-          last,
-          `every record of ${topic} committed`,
-          () => allCommitted(admin, groupId, topic).catch(() => false),
-          300_000,
-          500,
-        );
-        const code = await last.kill('SIGTERM');
-        running.delete(last);
-        expect(code, last.output().slice(-4_000)).toBe(0);
+        const drill = await killDuringDelivery({
+          env,
+          kills,
+          valid: records.filter((record) => record.kind === 'valid').length,
+          accepted: () => sandbox.stats().accepted,
+          done: {
+            what: `every record of ${topic} committed`,
+            check: () => allCommitted(admin, groupId, topic).catch(() => false),
+          },
+          running,
+        });
+        const { killedAfter } = drill;
+        expect(drill.lastExitCode, drill.lastOutput.slice(-4_000)).toBe(0);
         const ordering = await order.stop();
 
         const stored = await readReceipts(kafka, receiptsTopic);

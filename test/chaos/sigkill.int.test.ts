@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCommitted, bridgeEnv } from '../helpers/bridge.ts';
 import { testKafka } from '../helpers/kafka.ts';
-import { spawnBridgeProcess, whileRunning, type BridgeProcess } from './bridge-process.ts';
+import { killDuringDelivery, type BridgeProcess } from './bridge-process.ts';
 import { account } from './harness.ts';
 import { expectBalancedBooks, expectNoSecret, prepareScenario } from './scenario.ts';
 
@@ -55,43 +55,21 @@ describe('chaos: the bridge SIGKILLed and restarted mid-run', () => {
       });
       // The product's commit settings, not the fast ones of the other tests: they are measured.
       delete env.COMMIT_INTERVAL_MS;
-      const valid = records.filter((record) => record.kind === 'valid').length;
-      const output: string[] = [];
       const startedAt = Date.now();
-      const killedAfter: number[] = [];
-      const spawn = () => {
-        const bridge = spawnBridgeProcess(env);
-        running.add(bridge);
-        return bridge;
-      };
-      for (let round = 1; round <= kills; round++) {
-        const bridge = spawn();
-        // Kills spread over the delivery, whatever the machine's speed.
-        const target = Math.floor((valid * round) / (kills + 1));
-        await whileRunning(
-          bridge,
-          `${target} events delivered`,
-          () => sandbox.stats().accepted >= target,
-          300_000,
-          20,
-        );
-        await bridge.kill('SIGKILL');
-        killedAfter.push(sandbox.stats().accepted);
-        running.delete(bridge);
-        output.push(bridge.output());
-      }
-      const last = spawn();
-      await whileRunning(
-        last,
-        `every record of ${topic} committed`,
-        () => allCommitted(admin, groupId, topic).catch(() => false),
-        300_000,
-        500,
-      );
-      const code = await last.kill('SIGTERM');
-      running.delete(last);
-      output.push(last.output());
-      expect(code, last.output().slice(-4_000)).toBe(0);
+      const drill = await killDuringDelivery({
+        env,
+        kills,
+        valid: records.filter((record) => record.kind === 'valid').length,
+        accepted: () => sandbox.stats().accepted,
+        done: {
+          what: `every record of ${topic} committed`,
+          check: () => allCommitted(admin, groupId, topic).catch(() => false),
+        },
+        running,
+      });
+      const { killedAfter } = drill;
+      const output = drill.outputs;
+      expect(drill.lastExitCode, drill.lastOutput.slice(-4_000)).toBe(0);
       const stats = sandbox.stats();
       const books = await account({
         scenario: 'sigkill',
