@@ -121,7 +121,12 @@ export class RedisLimiter implements ObservableRateLimiter {
   constructor(options: RedisLimiterOptions) {
     this.#options = options;
     this.#policy = windowPolicy(options);
-    this.#margin = new WindowMargin({ capMs: this.#policy.marginMs });
+    // Every start in the shared log keeps the whole margin (floor = cap). A margin sized from this
+    // replica's round trips bounds only how much longer than *its* fastest calls a call spent on the
+    // way; a later call from another replica (another process, another event loop, maybe another
+    // node) can be faster than that. With per-call margins two replicas sharing 10/s drew a 429
+    // in 2 of 3 runs of the stalling-Gong scenario (test/chaos/slow-gong-pool.int.test.ts).
+    this.#margin = new WindowMargin({ capMs: this.#policy.marginMs, floorMs: this.#policy.marginMs });
     this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
     const prefix = `{${options.keyPrefix}}:limiter`;
     this.#keys = [`${prefix}:log`, `${prefix}:state`, `${prefix}:minutes`];
