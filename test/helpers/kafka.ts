@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kafka, logLevel, type Admin } from 'kafkajs';
 import { kafkaClient } from '../../src/kafka/kafka-client.ts';
-import { inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 
 /** Unique per test, so parallel or repeated runs never share topics or groups. */
 export function uniqueName(prefix: string): string {
@@ -55,4 +55,25 @@ export async function createTopics(
   return async () => {
     await admin.deleteTopics({ topics }).catch(() => {});
   };
+}
+
+/**
+ * The set-up most broker suites share: a client and a connected admin for the whole suite, and
+ * cleanups that run after each test, newest first (one failing does not stop the rest).
+ * Call it inside `describe`: it registers the hooks there.
+ */
+export function kafkaTestSuite(): { kafka: Kafka; admin: Admin; cleanups: (() => Promise<unknown>)[] } {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  beforeAll(async () => {
+    await admin.connect();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  afterAll(async () => {
+    await admin.disconnect();
+  });
+  return { kafka, admin, cleanups };
 }

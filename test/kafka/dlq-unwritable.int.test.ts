@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/server.ts';
 import {
   allCommitted,
@@ -11,7 +11,7 @@ import {
   waitFor,
   type TestBridge,
 } from '../helpers/bridge.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { createTopics, kafkaTestSuite, uniqueName } from '../helpers/kafka.ts';
 
 /**
  * Issue 13 §2: dead letters that can never be written. A dead letter the DLQ topic refuses for
@@ -19,19 +19,7 @@ import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
  * commit stuck at that record, readiness stayed true, and nothing said why.
  */
 describe('dead letters the DLQ topic cannot take', () => {
-  const kafka = testKafka();
-  const admin = kafka.admin();
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(async () => {
-    await admin.connect();
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin, cleanups } = kafkaTestSuite();
 
   async function setup() {
     const topic = uniqueName('oversize');

@@ -1,6 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { systemClock } from '../../src/shared/time.ts';
 import { startSandbox, type RunningSandbox, type SandboxOptions } from '../../src/sandbox/server.ts';
 import { bindDeliveryMetrics, bindRuntimeMetrics, createMetrics } from '../../src/observability/metrics.ts';
@@ -20,7 +20,7 @@ import {
   waitFor,
   type DlqRecord,
 } from '../helpers/bridge.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { createTopics, kafkaTestSuite, uniqueName } from '../helpers/kafka.ts';
 
 /**
  * Issue 14 §7: pre-validation withholds only what Gong's documented contract refuses. Events that
@@ -29,21 +29,9 @@ import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
  * Apicurio and the Gong sandbox, with the metrics bound as `gong-bridge run` binds them.
  */
 describe('inferred rules in the pipeline', () => {
-  const kafka = testKafka();
-  const admin = kafka.admin();
-  const cleanups: (() => Promise<void>)[] = [];
+  const { kafka, admin, cleanups } = kafkaTestSuite();
   const type = newestSchema().type;
   const roundTrip = (event: InteractionEvent) => type.fromBuffer(type.toBuffer(event)) as InteractionEvent;
-
-  beforeAll(async () => {
-    await admin.connect();
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
 
   /** One event per inferred rule, each breaking that rule alone. */
   function flaggedEvents(): { rule: InferredSampleKind; event: InteractionEvent }[] {

@@ -1,9 +1,9 @@
 import { logLevel, type Consumer } from 'kafkajs';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/server.ts';
 import { produceTraffic } from '../chaos/harness.ts';
 import { allCommitted, bridgeEnv, startBridge, waitFor, type TestBridge } from '../helpers/bridge.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { createTopics, kafkaTestSuite, uniqueName } from '../helpers/kafka.ts';
 import { kafkaClient } from '../../src/kafka/kafka-client.ts';
 
 /**
@@ -13,19 +13,7 @@ import { kafkaClient } from '../../src/kafka/kafka-client.ts';
  * record of a partition that comes back with its offsets reused.
  */
 describe('rebalances, against the real broker', () => {
-  const kafka = testKafka();
-  const admin = kafka.admin();
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(async () => {
-    await admin.connect();
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin, cleanups } = kafkaTestSuite();
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { runProduceSample } from '../../src/cli/commands/produce-sample.ts';
 import { runReplayDlq } from '../../src/cli/commands/replay-dlq.ts';
 import { deadLetterHeaders } from '../../src/kafka/dlq.ts';
@@ -14,7 +14,7 @@ import {
   waitFor,
   type TestBridge,
 } from '../helpers/bridge.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { createTopics, kafkaTestSuite, uniqueName } from '../helpers/kafka.ts';
 import { captureIo } from '../helpers/cli-io.ts';
 
 /**
@@ -70,20 +70,8 @@ async function startAuthGate(upstream: string, password: string) {
 
 /** Issue 13 §3: a registry that refuses the credentials was "unavailable", retried for ever. */
 describe('a schema registry that refuses the credentials', () => {
-  const kafka = testKafka();
-  const admin = kafka.admin();
+  const { kafka, admin, cleanups } = kafkaTestSuite();
   const registryUrl = inject('services').schemaRegistryUrl;
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(async () => {
-    await admin.connect();
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
 
   async function setup() {
     const topic = uniqueName('registry-auth');

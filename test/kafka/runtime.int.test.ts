@@ -1,5 +1,5 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { afterEach, beforeAll, afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { startSandbox, type RunningSandbox } from '../../src/sandbox/server.ts';
 import { newestSchema } from '../../src/schemas/registry-files.ts';
@@ -17,26 +17,14 @@ import {
   waitFor,
   type TestBridge,
 } from '../helpers/bridge.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { createTopics, kafkaTestSuite, uniqueName } from '../helpers/kafka.ts';
 
 /**
  * Acceptance of the consumer runtime (issue 5) against real Kafka, Apicurio and the Gong
  * sandbox. Each test has its own topics, group and sandbox.
  */
 describe('gong-bridge run', () => {
-  const kafka = testKafka();
-  const admin = kafka.admin();
-  const cleanups: (() => Promise<void>)[] = [];
-
-  beforeAll(async () => {
-    await admin.connect();
-  });
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin, cleanups } = kafkaTestSuite();
 
   async function setup(partitions = 3) {
     const topic = uniqueName('interactions');
